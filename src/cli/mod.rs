@@ -1,0 +1,56 @@
+//! Subcommands. Each returns an exit code; errors are reported with their context by main.
+
+mod healthcheck;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ecs-autoscaler",
+    version,
+    about = "Keeps an AWS ECS service at the right size"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check policy files (or directories of them); exit 1 with diagnostics if any is bad.
+    Validate {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Print the JSON Schema of policy files.
+    Schema,
+    /// Probe an HTTP health endpoint; exit 0 if it answers 2xx (for container health checks).
+    Healthcheck {
+        #[arg(long, default_value = "http://127.0.0.1:9090/healthz")]
+        url: String,
+        #[arg(long, default_value = "2s", value_parser = parse_duration)]
+        timeout: std::time::Duration,
+    },
+}
+
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    ecs_autoscaler::policy::duration::parse(s)
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Validate { paths } => validate::run(&paths),
+        Command::Schema => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&ecs_autoscaler::policy::file::json_schema())?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Healthcheck { url, timeout } => Ok(healthcheck::run(&url, timeout)),
+    }
+}

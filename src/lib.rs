@@ -1,0 +1,8 @@
+//! ecs-autoscaler: keeps an ECS service at the right size.
+//!
+//! See ARCHITECTURE.md for the map. In short: [`policy`] parses and validates policy
+//! files, [`decide`] is the pure decision core, [`sim`] drives that core in virtual time.
+
+pub mod decide;
+pub mod policy;
+pub mod sim;

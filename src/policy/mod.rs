@@ -1,0 +1,89 @@
+//! Policy files: the TOML format, its validation with file:line:column diagnostics,
+//! and the JSON Schema shipped for editors.
+
+pub mod diagnostic;
+pub mod duration;
+pub mod file;
+mod model;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+pub use diagnostic::{Diagnostic, FileErrors};
+pub use model::*;
+pub use validate::MAX_TASKS;
+
+/// Parses and validates one policy file's text.
+pub fn parse(path: &Path, source: &str) -> Result<Policy, FileErrors> {
+    let raw: file::PolicyFile =
+        toml::from_str(source).map_err(|e| FileErrors(vec![diagnostic::from_toml_error(path, source, &e)]))?;
+    validate::validate(path, source, raw)
+}
+
+/// Reads, parses and validates one policy file.
+pub fn load(path: &Path) -> Result<Policy, FileErrors> {
+    let source = std::fs::read_to_string(path)
+        .map_err(|e| FileErrors(vec![Diagnostic::at(path, "", None, format!("cannot read file: {e}"))]))?;
+    parse(path, &source)
+}
+
+/// The policy files of a directory (`*.toml`, sorted), or the given file itself.
+pub fn files_in(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml") && p.is_file())
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Serializes durations as the human strings they are written as.
+pub(crate) mod serde_duration {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::duration::format(*d))
+    }
+}
+
+impl Policy {
+    /// A one-line summary, as printed by `validate`.
+    pub fn summary(&self) -> String {
+        let rules: Vec<String> = self
+            .rules
+            .iter()
+            .map(|r| match r.goal {
+                Goal::Track { target, .. } => format!("{} {}", r.name, trim(target)),
+                Goal::LatencyGuard { target, .. } => format!("{} <= {}ms", r.name, trim(target * 1000.0)),
+            })
+            .collect();
+        format!(
+            "{}: {} min {} max {} every {}, rules [{}]{}{}{}",
+            self.name,
+            self.target.describe(),
+            self.min,
+            self.max,
+            duration::format(self.interval),
+            rules.join(", "),
+            if self.spare > 0 {
+                format!(", spare {}", self.spare)
+            } else {
+                String::new()
+            },
+            if self.schedules.is_empty() {
+                String::new()
+            } else {
+                format!(", {} schedule(s)", self.schedules.len())
+            },
+            if self.dry_run { ", dry run" } else { "" },
+        )
+    }
+}
+
+fn trim(x: f64) -> String {
+    let s = format!("{x:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}

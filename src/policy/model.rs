@@ -1,0 +1,221 @@
+//! A validated policy: every value has been checked, every default filled in.
+//! The decision core only ever sees this type, never the raw file.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use croner::Cron;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Policy {
+    pub name: String,
+    pub target: Target,
+    pub min: u32,
+    pub max: u32,
+    #[serde(with = "crate::policy::serde_duration")]
+    pub interval: Duration,
+    pub dry_run: bool,
+    /// Tasks kept above what the metrics ask for (N+1).
+    pub spare: u32,
+    pub scale_out: ScaleOut,
+    pub scale_in: ScaleIn,
+    pub missing_data: MissingData,
+    pub rules: Vec<Rule>,
+    pub schedules: Vec<Schedule>,
+}
+
+/// What a policy scales.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "backend", rename_all = "lowercase")]
+pub enum Target {
+    Aws {
+        cluster: String,
+        service: String,
+        region: Option<String>,
+    },
+    Local {
+        pool: String,
+    },
+    Sim {
+        service: String,
+    },
+}
+
+impl Target {
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Target::Aws { .. } => "aws",
+            Target::Local { .. } => "local",
+            Target::Sim { .. } => "sim",
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Aws { cluster, service, .. } => format!("aws {cluster}/{service}"),
+            Target::Local { pool } => format!("local pool {pool}"),
+            Target::Sim { service } => format!("sim {service}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScaleOut {
+    #[serde(with = "crate::policy::serde_duration")]
+    pub cooldown: Duration,
+    pub max_step: Option<StepLimit>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScaleIn {
+    pub enabled: bool,
+    #[serde(with = "crate::policy::serde_duration")]
+    pub cooldown: Duration,
+    #[serde(with = "crate::policy::serde_duration")]
+    pub stabilization: Duration,
+    pub max_step: Option<StepLimit>,
+}
+
+/// The largest change one decision may make.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepLimit {
+    Count(u32),
+    /// Percent of the current desired count; always at least one task.
+    Percent(f64),
+}
+
+impl std::fmt::Display for StepLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StepLimit::Count(n) => write!(f, "{n} task(s)"),
+            StepLimit::Percent(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
+impl StepLimit {
+    /// Tasks this limit allows to add or remove from `current`.
+    pub fn allowance(self, current: u32) -> u32 {
+        match self {
+            StepLimit::Count(n) => n,
+            StepLimit::Percent(p) => ((f64::from(current) * p / 100.0).floor() as u32).max(1),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MissingData {
+    pub action: MissingAction,
+    /// How long every rule must have been without data before the action applies.
+    #[serde(with = "crate::policy::serde_duration")]
+    pub after: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "action", content = "count")]
+pub enum MissingAction {
+    /// Keep the current count (never scale in on missing data).
+    Hold,
+    /// Raise the count to at least this many tasks; never lowers it.
+    Fallback(u32),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Rule {
+    pub name: String,
+    pub metric: Metric,
+    pub statistic: Statistic,
+    #[serde(with = "crate::policy::serde_duration")]
+    pub period: Duration,
+    /// A datapoint older than this (from the start of its period) is stale.
+    #[serde(with = "crate::policy::serde_duration")]
+    pub max_age: Duration,
+    pub goal: Goal,
+}
+
+/// Where a rule's value comes from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Metric {
+    EcsCpu,
+    EcsMemory,
+    AlbRequestsPerTarget,
+    /// ALB `TargetResponseTime` (seconds).
+    AlbResponseTime,
+    Custom {
+        namespace: String,
+        name: String,
+        dimensions: BTreeMap<String, String>,
+        /// Multiplier that turns the metric's unit into the rule's unit (seconds for latency).
+        scale: f64,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Statistic {
+    Average,
+    Sum,
+    Maximum,
+    Minimum,
+    SampleCount,
+    /// A percentile such as 99.0 for p99.
+    Percentile(f64),
+}
+
+impl Statistic {
+    /// CloudWatch's spelling of the statistic.
+    pub fn cloudwatch_name(self) -> String {
+        match self {
+            Statistic::Average => "Average".into(),
+            Statistic::Sum => "Sum".into(),
+            Statistic::Maximum => "Maximum".into(),
+            Statistic::Minimum => "Minimum".into(),
+            Statistic::SampleCount => "SampleCount".into(),
+            Statistic::Percentile(p) => format!("p{}", trim_float(p)),
+        }
+    }
+}
+
+fn trim_float(p: f64) -> String {
+    let s = format!("{p}");
+    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
+}
+
+/// How a rule turns its value into a vote.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Goal {
+    /// Proportional control towards `target` (CPU %, requests per target, ...).
+    Track { target: f64, tolerance: f64 },
+    /// Latency SLO guard: above `target` (seconds) scale out by at most `max_factor`;
+    /// between `scale_in_headroom × target` and `target` veto scale-in.
+    LatencyGuard {
+        target: f64,
+        scale_in_headroom: f64,
+        max_factor: f64,
+    },
+}
+
+impl Goal {
+    pub fn target(&self) -> f64 {
+        match *self {
+            Goal::Track { target, .. } | Goal::LatencyGuard { target, .. } => target,
+        }
+    }
+}
+
+/// A cron window that changes the bounds while it is open.
+#[derive(Debug, Clone, Serialize)]
+pub struct Schedule {
+    pub name: String,
+    pub cron: String,
+    #[serde(skip)]
+    pub parsed: Cron,
+    #[serde(with = "crate::policy::serde_duration")]
+    pub duration: Duration,
+    pub min: Option<u32>,
+    pub max: Option<u32>,
+}

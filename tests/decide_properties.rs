@@ -1,0 +1,176 @@
+//! Invariants of the decision core, checked on random policies, observations and histories.
+
+mod common;
+
+use common::*;
+use ecs_autoscaler::decide::{Action, Capacity, History, LimitKind, Observation, Reading, Sample, decide};
+use ecs_autoscaler::policy::Policy;
+use proptest::prelude::*;
+
+#[derive(Debug, Clone)]
+struct Case {
+    policy: Policy,
+    obs: Observation,
+    history: History,
+}
+
+fn arb_policy() -> impl Strategy<Value = Policy> {
+    (
+        0u32..5,
+        1u32..30,
+        0u32..3,
+        prop::option::of(1u32..6),
+        prop::option::of(10u32..200),
+        (0.0f64..0.3, any::<bool>(), any::<bool>()),
+        (1u64..600, 1u64..600, 1u64..900),
+    )
+        .prop_map(
+            |(min, span, spare, out_step, in_pct, (tol, memory, latency), (out_cd, in_cd, stab))| {
+                let max = min + span;
+                let mut body = format!("min = {min}\nmax = {max}\nspare = {}\n", spare.min(max));
+                body.push_str(&format!("[scale_out]\ncooldown = \"{out_cd}s\"\n"));
+                if let Some(s) = out_step {
+                    body.push_str(&format!("max_step = {s}\n"));
+                }
+                body.push_str(&format!(
+                    "[scale_in]\ncooldown = \"{in_cd}s\"\nstabilization = \"{stab}s\"\n"
+                ));
+                if let Some(p) = in_pct {
+                    body.push_str(&format!("max_step = \"{p}%\"\n"));
+                }
+                body.push_str(&format!(
+                    "[[rule]]\nname = \"cpu\"\nmetric = \"ecs_cpu\"\ntarget = 70\ntolerance = {tol}\n"
+                ));
+                if memory {
+                    body.push_str("[[rule]]\nname = \"mem\"\nmetric = \"ecs_memory\"\ntarget = 60\n");
+                }
+                if latency {
+                    body.push_str(P99);
+                }
+                policy(&body)
+            },
+        )
+}
+
+/// A sample that is fresh, stale, missing or invalid.
+fn arb_sample(max_value: f64) -> impl Strategy<Value = Sample> {
+    prop_oneof![
+        6 => (0.0..max_value, 0i64..50).prop_map(|(v, age)| Sample::Value(Reading { value: v, at: t0() - secs(age), base: None })),
+        1 => (0.0..max_value).prop_map(|v| Sample::Value(Reading { value: v, at: t0() - secs(3600), base: None })),
+        1 => Just(Sample::Missing { reason: "query failed".into() }),
+        1 => Just(Sample::Value(Reading { value: f64::NAN, at: t0(), base: None })),
+    ]
+}
+
+fn arb_case() -> impl Strategy<Value = Case> {
+    (
+        arb_policy(),
+        (0u32..40, 0u32..40, any::<bool>()),
+        (arb_sample(300.0), arb_sample(300.0), arb_sample(1.0)),
+        (prop::option::of(0i64..900), prop::option::of(0i64..900)),
+        prop::collection::vec((0i64..900, 0u32..40), 0..6),
+    )
+        .prop_map(
+            |(policy, (desired, running, deploying), (cpu, mem, p99), (out_ago, in_ago), recs)| {
+                let running = running.min(desired + 3);
+                let capacity = Capacity {
+                    desired,
+                    running,
+                    pending: desired.saturating_sub(running),
+                    deployment_in_progress: deploying,
+                };
+                let mut metrics = vec![("cpu", cpu)];
+                if policy.rules.iter().any(|r| r.name == "mem") {
+                    metrics.push(("mem", mem));
+                }
+                if policy.rules.iter().any(|r| r.name == "p99") {
+                    metrics.push(("p99", p99));
+                }
+                let mut recommendations: Vec<_> = recs.into_iter().map(|(ago, r)| (t0() - secs(ago), r)).collect();
+                recommendations.sort();
+                let history = History {
+                    last_scale_out: out_ago.map(|a| t0() - secs(a)),
+                    last_scale_in: in_ago.map(|a| t0() - secs(a)),
+                    recommendations,
+                    last_desired: Some(desired),
+                    blind_since: None,
+                    no_scale_in_before: None,
+                };
+                Case {
+                    obs: obs(capacity, &metrics),
+                    policy,
+                    history,
+                }
+            },
+        )
+}
+
+fn is_usable(s: &Sample, max_age_secs: f64) -> bool {
+    match s {
+        Sample::Value(r) => r.value.is_finite() && (t0() - r.at).num_seconds() as f64 <= max_age_secs,
+        Sample::Missing { .. } => false,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, max_global_rejects: 50_000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_result_is_always_within_the_effective_bounds(case in arb_case()) {
+        let d = decide(&case.policy, &case.obs, &case.history, t0());
+        prop_assert!(d.desired >= d.bounds.min && d.desired <= d.bounds.max, "{}", d.explain());
+    }
+
+    #[test]
+    fn no_scale_in_when_any_metric_is_missing_or_stale(case in arb_case()) {
+        let d = decide(&case.policy, &case.obs, &case.history, t0());
+        let all_usable = case.policy.rules.iter().all(|r| {
+            case.obs.metrics.get(&r.name).is_some_and(|s| is_usable(s, r.max_age.as_secs_f64()))
+        });
+        let base = case.obs.capacity.running;
+        if !all_usable || base == 0 {
+            // only the max bound may bring the count down
+            prop_assert!(d.desired >= case.obs.capacity.desired.min(d.bounds.max), "{}", d.explain());
+        }
+    }
+
+    #[test]
+    fn no_scale_in_inside_a_cooldown(case in arb_case()) {
+        let d = decide(&case.policy, &case.obs, &case.history, t0());
+        let in_cooldown = |last: Option<chrono::DateTime<chrono::Utc>>, cd: std::time::Duration| {
+            last.is_some_and(|t| t0() < t + chrono::Duration::from_std(cd).unwrap())
+        };
+        if in_cooldown(case.history.last_scale_in, case.policy.scale_in.cooldown)
+            || in_cooldown(case.history.last_scale_out, case.policy.scale_out.cooldown)
+        {
+            prop_assert!(d.desired >= case.obs.capacity.desired.min(d.bounds.max), "{}", d.explain());
+        }
+    }
+
+    #[test]
+    fn a_higher_metric_value_never_yields_a_lower_count(case in arb_case(), rule in 0usize..3, bump in 0.0f64..200.0) {
+        let names: Vec<String> = case.policy.rules.iter().map(|r| r.name.clone()).collect();
+        let name = &names[rule % names.len()];
+        let mut higher = case.obs.clone();
+        if let Some(Sample::Value(r)) = higher.metrics.get_mut(name) {
+            r.value += if name == "p99" { bump / 200.0 } else { bump };
+        }
+        let lo = decide(&case.policy, &case.obs, &case.history, t0());
+        let hi = decide(&case.policy, &higher, &case.history, t0());
+        prop_assert!(hi.desired >= lo.desired, "lower: {}\nhigher: {}", lo.explain(), hi.explain());
+    }
+
+    #[test]
+    fn after_acting_the_same_inputs_propose_no_further_change(case in arb_case()) {
+        let mut history = case.history.clone();
+        let d = decide(&case.policy, &case.obs, &history, t0());
+        prop_assume!(d.action != Action::Hold && !d.limited_by(LimitKind::Step));
+        history.record_evaluation(&case.policy, &d);
+        history.record_applied(&d);
+        let mut after = case.obs.clone();
+        after.capacity.desired = d.desired;
+        after.capacity.pending = d.desired.saturating_sub(after.capacity.running);
+        let again = decide(&case.policy, &after, &history, t0());
+        prop_assert_eq!(again.action, Action::Hold, "first: {}\nthen: {}", d.explain(), again.explain());
+    }
+}

@@ -1,0 +1,418 @@
+//! One test per rule of the decision contract (DESIGN.md, "Decision semantics").
+
+mod common;
+
+use common::*;
+use ecs_autoscaler::decide::{Action, Capacity, Controller, History, LimitKind, Reading, Sample, Vote, decide};
+
+fn cpu(v: f64) -> [(&'static str, Sample); 1] {
+    cpu_at(v, t0())
+}
+
+/// A fresh CPU datapoint as seen at `now`.
+fn cpu_at(v: f64, now: chrono::DateTime<chrono::Utc>) -> [(&'static str, Sample); 1] {
+    [("cpu", value(v, now))]
+}
+
+#[test]
+fn utilization_proposes_ceil_of_base_times_ratio() {
+    let p = cpu_policy(1, 20, "");
+    let d = decide(&p, &obs(steady(4), &cpu(100.0)), &History::default(), t0());
+    // ceil(4 * 100 / 70) = ceil(5.71) = 6
+    assert_eq!(d.desired, 6);
+    assert_eq!(d.action, Action::ScaleOut);
+    assert_eq!(d.rules[0].proposal, Some(6));
+    assert_eq!(d.rules[0].vote, Vote::Out);
+}
+
+#[test]
+fn exact_ratios_do_not_round_up_on_float_noise() {
+    let p = cpu_policy(1, 20, "");
+    // 3 tasks at 140 % of a 70 % target need exactly 6 tasks, not 7.
+    let d = decide(&p, &obs(steady(3), &cpu(140.0)), &History::default(), t0());
+    assert_eq!(d.desired, 6);
+}
+
+#[test]
+fn base_is_running_tasks_not_pending_ones() {
+    let p = cpu_policy(1, 20, "");
+    let cap = Capacity {
+        desired: 4,
+        running: 2,
+        pending: 2,
+        deployment_in_progress: false,
+    };
+    // 2 running tasks at 140 / 70 need 4: the 2 pending ones already cover it.
+    let d = decide(&p, &obs(cap, &cpu(140.0)), &History::default(), t0());
+    assert_eq!(d.action, Action::Hold);
+    assert!(d.limited_by(LimitKind::PendingCapacity), "{}", d.explain());
+    // A reading that says which tasks produced it is used as-is.
+    let with_base = [(
+        "cpu",
+        Sample::Value(Reading {
+            value: 140.0,
+            at: t0() - secs(60),
+            base: Some(3),
+        }),
+    )];
+    let d = decide(&p, &obs(cap, &with_base), &History::default(), t0());
+    assert_eq!(d.desired, 6);
+}
+
+#[test]
+fn inside_the_tolerance_band_nothing_changes() {
+    let p = cpu_policy(1, 20, "");
+    for v in [63.5, 70.0, 76.9] {
+        let d = decide(&p, &obs(steady(4), &cpu(v)), &History::default(), t0());
+        assert_eq!(d.action, Action::Hold, "cpu {v}: {}", d.explain());
+        assert!(d.rules[0].within_tolerance);
+        assert!(d.limited_by(LimitKind::Tolerance));
+    }
+    let d = decide(&p, &obs(steady(4), &cpu(78.0)), &History::default(), t0());
+    assert_eq!(d.action, Action::ScaleOut);
+}
+
+#[test]
+fn latency_above_target_scales_out_bounded_by_the_max_factor() {
+    let p = policy(&format!("min = 1\nmax = 50\n{P99}"));
+    let slow = [("p99", value(0.300, t0()))];
+    let d = decide(&p, &obs(steady(4), &slow), &History::default(), t0());
+    assert_eq!(d.desired, 8, "2x the running count: {}", d.explain());
+    let very_slow = [("p99", value(3.0, t0()))];
+    let d = decide(&p, &obs(steady(4), &very_slow), &History::default(), t0());
+    assert_eq!(d.desired, 8, "20x above target is still capped at 2x");
+    let barely = [("p99", value(0.151, t0()))];
+    let d = decide(&p, &obs(steady(4), &barely), &History::default(), t0());
+    assert_eq!(d.desired, 5, "just above target still adds a task");
+}
+
+#[test]
+fn latency_near_target_vetoes_scale_in() {
+    let p = policy(&format!("min = 1\nmax = 20\n{P99}{CPU}"));
+    let m = [("p99", value(0.120, t0())), ("cpu", value(20.0, t0()))];
+    let d = decide(&p, &obs(steady(6), &m), &History::default(), t0());
+    assert_eq!(d.action, Action::Hold, "{}", d.explain());
+    assert_eq!(d.rules[0].vote, Vote::VetoIn);
+}
+
+#[test]
+fn latency_well_below_target_lets_the_others_scale_in() {
+    let p = policy(&format!("min = 1\nmax = 20\n{P99}{CPU}"));
+    let m = [("p99", value(0.050, t0())), ("cpu", value(35.0, t0()))];
+    let d = decide(&p, &obs(steady(6), &m), &History::default(), t0());
+    assert_eq!(d.rules[0].vote, Vote::NoObjection);
+    assert_eq!(d.desired, 3, "ceil(6 * 35 / 70): {}", d.explain());
+}
+
+#[test]
+fn any_rule_asking_out_wins_with_the_largest_proposal() {
+    let p = policy(&format!(
+        "min = 1\nmax = 50\n{CPU}[[rule]]\nname = \"mem\"\nmetric = \"ecs_memory\"\ntarget = 50\n"
+    ));
+    let m = [("cpu", value(20.0, t0())), ("mem", value(100.0, t0()))];
+    let d = decide(&p, &obs(steady(4), &m), &History::default(), t0());
+    assert_eq!(d.desired, 8, "{}", d.explain());
+}
+
+#[test]
+fn scale_in_needs_every_rule_and_goes_to_the_largest_proposal() {
+    let p = policy(&format!(
+        "min = 1\nmax = 50\n{CPU}[[rule]]\nname = \"mem\"\nmetric = \"ecs_memory\"\ntarget = 50\n"
+    ));
+    let m = [("cpu", value(35.0, t0())), ("mem", value(37.5, t0()))];
+    let d = decide(&p, &obs(steady(8), &m), &History::default(), t0());
+    // cpu asks for 4, memory for 6: the larger wins
+    assert_eq!(d.desired, 6, "{}", d.explain());
+    let m = [("cpu", value(35.0, t0())), ("mem", value(50.0, t0()))];
+    let d = decide(&p, &obs(steady(8), &m), &History::default(), t0());
+    assert_eq!(d.action, Action::Hold, "memory holds, so no scale-in");
+}
+
+#[test]
+fn missing_or_stale_data_never_scales_in() {
+    let p = policy(&format!("min = 1\nmax = 20\n{P99}{CPU}"));
+    let low_cpu = ("cpu", value(10.0, t0()));
+    let cases = [
+        vec![low_cpu.clone()],
+        vec![
+            low_cpu.clone(),
+            (
+                "p99",
+                Sample::Missing {
+                    reason: "GetMetricData failed".into(),
+                },
+            ),
+        ],
+        vec![
+            low_cpu.clone(),
+            (
+                "p99",
+                Sample::Value(Reading {
+                    value: 0.01,
+                    at: t0() - secs(600),
+                    base: None,
+                }),
+            ),
+        ],
+        vec![
+            low_cpu.clone(),
+            (
+                "p99",
+                Sample::Value(Reading {
+                    value: f64::NAN,
+                    at: t0(),
+                    base: None,
+                }),
+            ),
+        ],
+        vec![
+            low_cpu.clone(),
+            (
+                "p99",
+                Sample::Value(Reading {
+                    value: -1.0,
+                    at: t0(),
+                    base: None,
+                }),
+            ),
+        ],
+        vec![
+            low_cpu.clone(),
+            (
+                "p99",
+                Sample::Value(Reading {
+                    value: 0.01,
+                    at: t0() + secs(3600),
+                    base: None,
+                }),
+            ),
+        ],
+    ];
+    for m in cases {
+        let d = decide(&p, &obs(steady(8), &m), &History::default(), t0());
+        assert_eq!(d.action, Action::Hold, "{}", d.explain());
+        assert_eq!(d.rules[0].vote, Vote::Missing);
+        assert!(d.limited_by(LimitKind::MissingData));
+    }
+}
+
+#[test]
+fn missing_data_does_not_block_a_scale_out() {
+    let p = policy(&format!("min = 1\nmax = 20\n{P99}{CPU}"));
+    let m = [("cpu", value(140.0, t0()))];
+    let d = decide(&p, &obs(steady(4), &m), &History::default(), t0());
+    assert_eq!(d.desired, 8, "{}", d.explain());
+}
+
+#[test]
+fn fallback_raises_after_a_run_of_blindness_and_never_lowers() {
+    let p = cpu_policy(
+        2,
+        10,
+        "[missing_data]\naction = \"fallback\"\nfallback_count = 6\nafter = \"2m\"\n",
+    );
+    let mut c = Controller::new(p);
+    let blind = obs(steady(3), &[]);
+    assert_eq!(c.evaluate(&blind, t0()).action, Action::Hold);
+    assert_eq!(c.evaluate(&blind, t0() + secs(60)).action, Action::Hold);
+    let d = c.evaluate(&blind, t0() + secs(120));
+    assert_eq!(d.desired, 6, "{}", d.explain());
+    assert!(d.limited_by(LimitKind::Fallback));
+    let d = c.evaluate(&obs(steady(9), &[]), t0() + secs(180));
+    assert_eq!(d.action, Action::Hold, "the fallback never scales in");
+    // data comes back: the blindness streak resets
+    c.evaluate(
+        &obs(steady(9), &[("cpu", value(70.0, t0() + secs(240)))]),
+        t0() + secs(240),
+    );
+    assert_eq!(c.history.blind_since, None);
+}
+
+#[test]
+fn scale_in_goes_to_the_highest_recommendation_in_the_stabilization_window() {
+    let p = cpu_policy(1, 20, "[scale_in]\ncooldown = \"1s\"\nstabilization = \"300s\"\n");
+    let mut c = Controller::new(p);
+    // recommendations 8, then 6, then 4 within the window
+    c.evaluate(&obs(steady(8), &cpu(70.0)), t0());
+    c.evaluate(&obs(steady(8), &cpu_at(52.5, t0() + secs(100))), t0() + secs(100));
+    let d = c.evaluate(&obs(steady(8), &cpu_at(35.0, t0() + secs(200))), t0() + secs(200));
+    assert_eq!(d.action, Action::Hold, "8 was recommended 200s ago: {}", d.explain());
+    assert!(d.limited_by(LimitKind::Stabilization));
+    // at t0+301 the 8 has left the window; 6 (t0+100) is the highest left
+    let d = c.evaluate(&obs(steady(8), &cpu_at(35.0, t0() + secs(301))), t0() + secs(301));
+    assert_eq!(d.desired, 6, "{}", d.explain());
+}
+
+#[test]
+fn cooldowns_are_separate_and_scale_out_cuts_scale_in_cooldown_short() {
+    let p = cpu_policy(
+        1,
+        20,
+        "[scale_out]\ncooldown = \"60s\"\n[scale_in]\ncooldown = \"300s\"\nstabilization = \"1s\"\n",
+    );
+    let mut c = Controller::new(p);
+    let d = c.evaluate(&obs(steady(8), &cpu(35.0)), t0());
+    assert_eq!(d.desired, 4);
+    c.applied(&d);
+    // inside the scale-in cooldown: no further scale-in...
+    let d = c.evaluate(&obs(steady(4), &cpu(17.5)), t0() + secs(30));
+    assert_eq!(d.action, Action::Hold, "{}", d.explain());
+    assert!(d.limited_by(LimitKind::Cooldown));
+    // ...but a scale-out is allowed and ends that cooldown
+    let d = c.evaluate(&obs(steady(4), &cpu(140.0)), t0() + secs(40));
+    assert_eq!(d.desired, 8);
+    c.applied(&d);
+    assert_eq!(c.history.last_scale_in, None);
+    // inside the scale-out cooldown, neither another scale-out...
+    let d = c.evaluate(&obs(steady(8), &cpu(140.0)), t0() + secs(70));
+    assert_eq!(d.action, Action::Hold);
+    assert!(d.limited_by(LimitKind::Cooldown));
+    // ...nor a scale-in
+    let d = c.evaluate(&obs(steady(8), &cpu(17.5)), t0() + secs(80));
+    assert_eq!(d.action, Action::Hold);
+    // after it, both are free again
+    let d = c.evaluate(&obs(steady(8), &cpu(140.0)), t0() + secs(101));
+    assert_eq!(d.desired, 16);
+}
+
+#[test]
+fn step_limits_apply_by_count_and_percent() {
+    let p = cpu_policy(
+        1,
+        100,
+        "[scale_out]\nmax_step = 3\n[scale_in]\nmax_step = \"25%\"\nstabilization = \"1s\"\n",
+    );
+    let d = decide(&p, &obs(steady(4), &cpu(210.0)), &History::default(), t0());
+    assert_eq!(d.desired, 7, "{}", d.explain());
+    assert!(d.limited_by(LimitKind::Step));
+    let d = decide(&p, &obs(steady(20), &cpu(7.0)), &History::default(), t0());
+    assert_eq!(d.desired, 15, "25% of 20 is 5: {}", d.explain());
+    let d = decide(&p, &obs(steady(2), &cpu(7.0)), &History::default(), t0());
+    assert_eq!(d.desired, 1, "a percent step allows at least one task");
+}
+
+#[test]
+fn bounds_hold_even_outside_them_and_without_data() {
+    let p = cpu_policy(2, 5, "[scale_out]\ncooldown = \"1h\"\n");
+    let h = History {
+        last_scale_out: Some(t0() - secs(10)),
+        ..History::default()
+    };
+    let d = decide(&p, &obs(steady(1), &[]), &h, t0());
+    assert_eq!(d.desired, 2, "below min with no data and in cooldown: {}", d.explain());
+    assert!(d.limited_by(LimitKind::Bounds));
+    let d = decide(&p, &obs(steady(9), &[]), &h, t0());
+    assert_eq!(d.desired, 5, "above max is brought down even without data");
+    let d = decide(&p, &obs(steady(4), &cpu(700.0)), &History::default(), t0());
+    assert_eq!(d.desired, 5);
+}
+
+#[test]
+fn schedules_change_bounds_for_their_window() {
+    let p = cpu_policy(
+        1,
+        4,
+        "[[schedule]]\nname = \"business-hours\"\ncron = \"0 8 * * Mon-Fri\"\nduration = \"10h\"\nmin = 6\nmax = 12\n",
+    );
+    // Monday 10:00 is inside the window: min 6 applies
+    let d = decide(&p, &obs(steady(3), &cpu(70.0)), &History::default(), t0());
+    assert_eq!(d.desired, 6, "{}", d.explain());
+    assert_eq!(d.bounds.schedules, vec!["business-hours".to_string()]);
+    assert!(d.limited_by(LimitKind::Schedule));
+    // Monday 19:00 is past it: the policy's 1..4
+    let d = decide(
+        &p,
+        &obs(steady(6), &cpu(70.0)),
+        &History::default(),
+        t0() + secs(9 * 3600),
+    );
+    assert_eq!(d.desired, 4);
+    assert!(d.bounds.schedules.is_empty());
+    // Saturday 10:00: no window
+    let d = decide(
+        &p,
+        &obs(steady(3), &cpu(70.0)),
+        &History::default(),
+        t0() + secs(5 * 86400),
+    );
+    assert_eq!(d.action, Action::Hold);
+}
+
+#[test]
+fn no_scale_in_during_a_deployment() {
+    let p = cpu_policy(1, 20, "[scale_in]\nstabilization = \"1s\"\n");
+    let cap = Capacity {
+        deployment_in_progress: true,
+        ..steady(8)
+    };
+    let d = decide(&p, &obs(cap, &cpu(20.0)), &History::default(), t0());
+    assert_eq!(d.action, Action::Hold);
+    assert!(d.limited_by(LimitKind::Deployment));
+    let d = decide(&p, &obs(cap, &cpu(140.0)), &History::default(), t0());
+    assert_eq!(d.action, Action::ScaleOut, "a deployment does not block scale-out");
+}
+
+#[test]
+fn an_outside_change_is_noticed_and_becomes_the_baseline() {
+    let p = cpu_policy(1, 20, "");
+    let mut c = Controller::new(p);
+    let d = c.evaluate(&obs(steady(4), &cpu(70.0)), t0());
+    assert_eq!(d.external_change, None);
+    let d = c.evaluate(&obs(steady(7), &cpu(70.0)), t0() + secs(15));
+    let x = d.external_change.expect("change noticed");
+    assert_eq!((x.expected, x.observed), (4, 7));
+    assert!(d.explain().contains("changed outside the autoscaler"));
+    assert_eq!(d.desired, 7, "in tolerance: the new count is kept");
+    let d = c.evaluate(&obs(steady(7), &cpu(70.0)), t0() + secs(30));
+    assert_eq!(d.external_change, None, "reported once");
+}
+
+#[test]
+fn dry_run_computes_everything_and_changes_nothing() {
+    let p = cpu_policy(1, 20, "dry_run = true\n");
+    let mut c = Controller::new(p);
+    let d = c.evaluate(&obs(steady(4), &cpu(140.0)), t0());
+    assert_eq!(d.desired, 8);
+    assert_eq!(d.action, Action::ScaleOut);
+    assert!(!d.should_apply());
+    assert!(d.limited_by(LimitKind::DryRun));
+    assert_eq!(c.history.last_scale_out, None, "no cooldown starts without a change");
+}
+
+#[test]
+fn spare_tasks_are_kept_above_what_the_metrics_ask() {
+    let p = cpu_policy(1, 20, "spare = 1\n");
+    let d = decide(&p, &obs(steady(2), &cpu(105.0)), &History::default(), t0());
+    // ceil(2 * 1.5) = 3, plus one spare
+    assert_eq!(d.desired, 4, "{}", d.explain());
+    assert!(d.limited_by(LimitKind::Spare));
+    // 4 tasks carrying the load of 3 at target: no further change
+    let d = decide(&p, &obs(steady(4), &cpu(52.5)), &History::default(), t0());
+    assert_eq!(d.action, Action::Hold, "{}", d.explain());
+}
+
+#[test]
+fn after_lost_state_scale_in_waits_one_stabilization_window() {
+    let p = cpu_policy(1, 20, "[scale_in]\nstabilization = \"300s\"\n");
+    let mut c = Controller {
+        history: History::conservative(&p, t0()),
+        policy: p,
+    };
+    let d = c.evaluate(&obs(steady(8), &cpu(20.0)), t0() + secs(10));
+    assert_eq!(d.action, Action::Hold);
+    assert!(d.limited_by(LimitKind::Conservative));
+    let d = c.evaluate(&obs(steady(8), &cpu(140.0)), t0() + secs(20));
+    assert_eq!(d.action, Action::ScaleOut, "scale-out is never held back");
+}
+
+#[test]
+fn the_explanation_names_rules_values_and_limits() {
+    let p = policy(&format!("min = 1\nmax = 20\n{P99}{CPU}"));
+    let m = [("cpu", value(20.0, t0()))];
+    let d = decide(&p, &obs(steady(8), &m), &History::default(), t0());
+    let text = d.explain();
+    assert!(text.starts_with("hold at 8"), "{text}");
+    assert!(text.contains("p99: no data"), "{text}");
+    assert!(text.contains("cpu: 20 vs target 70 on 8 task(s) asks for 3"), "{text}");
+    assert!(text.contains("no scale-in while p99 has no usable data"), "{text}");
+}

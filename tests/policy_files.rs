@@ -1,0 +1,230 @@
+//! Policy files: the shipped examples, every kind of diagnostic, and the shipped schema.
+
+use std::path::Path;
+
+use ecs_autoscaler::policy::{self, Goal, Metric, MissingAction, StepLimit, Target};
+
+fn errors(source: &str) -> Vec<String> {
+    match policy::parse(Path::new("p.toml"), source) {
+        Ok(p) => panic!("expected errors, got a policy: {p:?}"),
+        Err(e) => e.0.iter().map(ToString::to_string).collect(),
+    }
+}
+
+const HEAD: &str = "min = 1\nmax = 4\n[target]\nbackend = \"sim\"\nservice = \"s\"\n";
+
+fn with_rule(rule: &str) -> String {
+    format!("{HEAD}[[rule]]\n{rule}\n")
+}
+
+#[test]
+fn every_shipped_policy_is_valid() {
+    let files = policy::files_in(Path::new("policies")).unwrap();
+    assert!(files.len() >= 4, "expected the four example policies, found {files:?}");
+    for f in files {
+        policy::load(&f).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+#[test]
+fn the_latency_example_guards_p99_with_cpu() {
+    let p = policy::load(Path::new("policies/latency-slo.toml")).unwrap();
+    assert_eq!(p.rules.len(), 2);
+    assert!(matches!(p.rules[0].goal, Goal::LatencyGuard { target, .. } if (target - 0.150).abs() < 1e-9));
+    assert!(matches!(&p.rules[0].metric, Metric::Custom { name, scale, .. } if name == "LatencyP99" && *scale == 1e-3));
+    assert!(matches!(p.rules[1].goal, Goal::Track { target, .. } if target == 70.0));
+    assert_eq!(p.scale_in.max_step, Some(StepLimit::Count(1)));
+}
+
+#[test]
+fn defaults_are_filled_in() {
+    let p = policy::parse(
+        Path::new("svc.toml"),
+        &with_rule("name = \"cpu\"\nmetric = \"ecs_cpu\"\ntarget = 70"),
+    )
+    .unwrap();
+    assert_eq!(p.name, "svc", "name defaults to the file stem");
+    assert_eq!(p.interval.as_secs(), 15);
+    assert_eq!(p.scale_out.cooldown.as_secs(), 60);
+    assert_eq!(p.scale_in.cooldown.as_secs(), 300);
+    assert_eq!(p.scale_in.stabilization.as_secs(), 300);
+    assert_eq!(p.missing_data.action, MissingAction::Hold);
+    assert_eq!(p.rules[0].period.as_secs(), 60);
+    assert_eq!(p.rules[0].max_age.as_secs(), 240);
+    assert!(matches!(p.rules[0].goal, Goal::Track { tolerance, .. } if tolerance == 0.1));
+    assert_eq!(p.target, Target::Sim { service: "s".into() });
+}
+
+#[test]
+fn unknown_keys_are_located() {
+    assert_eq!(
+        errors(&format!("colour = 1\n{HEAD}"))[0],
+        "p.toml:1:1: unknown field `colour`, expected one of `name`, `target`, `min`, `max`, `interval`, `dry_run`, `spare`, `scale_out`, `scale_in`, `missing_data`, `rule`, `schedule`"
+    );
+    let e = errors(&format!("{HEAD}colour = 1\n"));
+    assert!(
+        e[0].starts_with("p.toml:6:1: unknown field `colour`, expected one of `backend`"),
+        "{e:?}"
+    );
+    let e = errors(&with_rule(
+        "name = \"cpu\"\nmetric = \"ecs_cpu\"\ntarget = 70\ntargte = 3",
+    ));
+    assert!(e[0].starts_with("p.toml:10:1: unknown field `targte`"), "{e:?}");
+}
+
+#[test]
+fn min_above_max_points_at_min() {
+    let e = errors(
+        "min = 5\nmax = 3\n[target]\nbackend = \"sim\"\nservice = \"s\"\n[[rule]]\nname = \"c\"\nmetric = \"ecs_cpu\"\ntarget = 70\n",
+    );
+    assert_eq!(e, vec!["p.toml:1:7: min (5) is greater than max (3)"]);
+}
+
+#[test]
+fn non_positive_targets_are_rejected() {
+    let e = errors(&with_rule("name = \"cpu\"\nmetric = \"ecs_cpu\"\ntarget = 0"));
+    assert_eq!(e, vec!["p.toml:9:10: target must be greater than zero, found 0"]);
+    let e = errors(&with_rule("name = \"cpu\"\nmetric = \"ecs_cpu\"\ntarget = 170"));
+    assert!(e[0].contains("percentage"), "{e:?}");
+}
+
+#[test]
+fn bad_cron_is_located() {
+    let src = format!(
+        "{}[[schedule]]\nname = \"s\"\ncron = \"0 25 * * *\"\nduration = \"1h\"\nmin = 2\n",
+        with_rule("name = \"cpu\"\nmetric = \"ecs_cpu\"\ntarget = 70")
+    );
+    let e = errors(&src);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with("p.toml:12:8: bad cron expression \"0 25 * * *\""),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn zero_interval_and_unitless_durations_are_rejected() {
+    let e = errors(&format!(
+        "interval = \"0s\"\n{}",
+        with_rule("name = \"c\"\nmetric = \"ecs_cpu\"\ntarget = 70")
+    ));
+    assert_eq!(e, vec!["p.toml:1:12: interval must be greater than zero"]);
+    let e = errors(&format!(
+        "interval = \"15\"\n{}",
+        with_rule("name = \"c\"\nmetric = \"ecs_cpu\"\ntarget = 70")
+    ));
+    assert!(e[0].contains("has no unit"), "{e:?}");
+}
+
+#[test]
+fn duplicate_rule_names_are_rejected() {
+    let e = errors(&format!(
+        "{}[[rule]]\nname = \"cpu\"\nmetric = \"ecs_memory\"\ntarget = 80\n",
+        with_rule("name = \"cpu\"\nmetric = \"ecs_cpu\"\ntarget = 70")
+    ));
+    assert_eq!(e, vec!["p.toml:11:8: duplicate rule name \"cpu\""]);
+}
+
+#[test]
+fn a_policy_needs_a_rule() {
+    assert_eq!(errors(HEAD), vec!["p.toml:1:1: a policy needs at least one [[rule]]"]);
+}
+
+#[test]
+fn target_fields_must_fit_the_backend() {
+    let e = errors(
+        "min = 1\nmax = 2\n[target]\nbackend = \"aws\"\ncluster = \"c\"\npool = \"p\"\n[[rule]]\nname = \"c\"\nmetric = \"ecs_cpu\"\ntarget = 70\n",
+    );
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("p.toml:3:1: target with backend \"aws\" needs `service`")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter().any(|m| m.starts_with("p.toml:6:8: `pool` does not apply")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn latency_rules_want_durations_and_sane_factors() {
+    let e = errors(&with_rule(
+        "name = \"p99\"\nmetric = \"latency\"\ntarget = 150\nscale_in_headroom = 1.5\nmax_scale_out_factor = 0.5",
+    ));
+    assert_eq!(e.len(), 3, "{e:?}");
+    assert!(e[0].contains("must be a duration such as \"150ms\""));
+    assert!(e[1].contains("scale_in_headroom must be in (0, 1]"));
+    assert!(e[2].contains("max_scale_out_factor must be in (1, 100]"));
+}
+
+#[test]
+fn options_of_other_rule_kinds_are_refused() {
+    let e = errors(&with_rule(
+        "name = \"c\"\nmetric = \"ecs_cpu\"\ntarget = 70\npercentile = \"p99\"",
+    ));
+    assert_eq!(e, vec!["p.toml:10:14: `percentile` applies only to latency rules"]);
+    let e = errors(&with_rule(
+        "name = \"c\"\nmetric = \"custom\"\ntarget = 70\nnamespace = \"N\"",
+    ));
+    assert!(e[0].contains("needs `metric_name`"), "{e:?}");
+}
+
+#[test]
+fn step_limits_take_counts_or_percentages() {
+    let ok = format!(
+        "{}[scale_out]\nmax_step = \"50%\"\n[scale_in]\nmax_step = 2\n",
+        with_rule("name = \"c\"\nmetric = \"ecs_cpu\"\ntarget = 70")
+    );
+    let p = policy::parse(Path::new("p.toml"), &ok).unwrap();
+    assert_eq!(p.scale_out.max_step, Some(StepLimit::Percent(50.0)));
+    assert_eq!(p.scale_in.max_step, Some(StepLimit::Count(2)));
+    let bad = ok
+        .replace("\"50%\"", "\"fifty\"")
+        .replace("max_step = 2", "max_step = 0");
+    let e = errors(&bad);
+    assert!(e[0].contains("percentage like \"50%\""), "{e:?}");
+    assert!(e[1].contains("must be at least 1 task"), "{e:?}");
+}
+
+#[test]
+fn fallback_count_must_lie_within_bounds() {
+    let src = format!(
+        "{}[missing_data]\naction = \"fallback\"\nfallback_count = 9\n",
+        with_rule("name = \"c\"\nmetric = \"ecs_cpu\"\ntarget = 70")
+    );
+    assert_eq!(
+        errors(&src),
+        vec!["p.toml:12:18: fallback_count (9) must lie within min..max (1..4)"]
+    );
+}
+
+#[test]
+fn malformed_toml_is_located() {
+    let e = errors("min = 1\nmax = \n");
+    assert!(e[0].starts_with("p.toml:2:"), "{e:?}");
+}
+
+#[test]
+fn the_shipped_schema_matches_the_code() {
+    let shipped: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("policies/policy.schema.json").unwrap()).unwrap();
+    assert_eq!(
+        shipped,
+        policy::file::json_schema(),
+        "policies/policy.schema.json is out of date: regenerate with `ecs-autoscaler schema > policies/policy.schema.json`"
+    );
+    let props = shipped["properties"].as_object().unwrap();
+    for key in [
+        "min",
+        "max",
+        "target",
+        "rule",
+        "schedule",
+        "scale_in",
+        "scale_out",
+        "spare",
+        "missing_data",
+    ] {
+        assert!(props.contains_key(key), "schema lacks {key}");
+    }
+}
