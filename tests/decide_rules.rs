@@ -87,6 +87,34 @@ fn latency_above_target_scales_out_bounded_by_the_max_factor() {
 }
 
 #[test]
+fn latency_measured_before_new_tasks_came_into_service_waits_for_fresh_data() {
+    let p = policy(&format!("min = 1\nmax = 50\n{P99}"));
+    // measured on 2 tasks, 4 run now: the measurement predates the new capacity
+    let stale_capacity = [(
+        "p99",
+        Sample::Value(Reading {
+            value: 0.400,
+            at: t0() - secs(10),
+            base: Some(2),
+        }),
+    )];
+    let d = decide(&p, &obs(steady(4), &stale_capacity), &History::default(), t0());
+    assert_eq!(d.action, Action::Hold, "{}", d.explain());
+    assert!(d.explain().contains("waiting for a fresh measurement"));
+    // measured on all 4: scale out
+    let fresh = [(
+        "p99",
+        Sample::Value(Reading {
+            value: 0.400,
+            at: t0() - secs(10),
+            base: Some(4),
+        }),
+    )];
+    let d = decide(&p, &obs(steady(4), &fresh), &History::default(), t0());
+    assert_eq!(d.desired, 8);
+}
+
+#[test]
 fn latency_near_target_vetoes_scale_in() {
     let p = policy(&format!("min = 1\nmax = 20\n{P99}{CPU}"));
     let m = [("p99", value(0.120, t0())), ("cpu", value(20.0, t0()))];

@@ -33,7 +33,7 @@ fn the_latency_example_guards_p99_with_cpu() {
     assert!(matches!(p.rules[0].goal, Goal::LatencyGuard { target, .. } if (target - 0.150).abs() < 1e-9));
     assert!(matches!(&p.rules[0].metric, Metric::Custom { name, scale, .. } if name == "LatencyP99" && *scale == 1e-3));
     assert!(matches!(p.rules[1].goal, Goal::Track { target, .. } if target == 70.0));
-    assert_eq!(p.scale_in.max_step, Some(StepLimit::Count(1)));
+    assert_eq!(p.scale_in.max_step, Some(StepLimit::Percent(50.0)));
 }
 
 #[test]

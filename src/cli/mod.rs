@@ -1,6 +1,7 @@
 //! Subcommands. Each returns an exit code; errors are reported with their context by main.
 
 mod healthcheck;
+mod simulate;
 mod validate;
 
 use std::path::PathBuf;
@@ -26,6 +27,25 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Backtest a policy on a scenario in virtual time, optionally against AWS target tracking
+    /// and the oracle. With no arguments: the latency policy on the original experiment.
+    Simulate {
+        /// Policy file (default: the shipped latency-slo policy).
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Scenario file (default: the original experiment).
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// Also run these for comparison (repeatable).
+        #[arg(long, value_enum)]
+        compare: Vec<ecs_autoscaler::sim::Comparison>,
+        /// Print the summaries and scaling actions as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Write CSV timelines, summary.json and chart.html here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Print the JSON Schema of policy files.
     Schema,
     /// Probe an HTTP health endpoint; exit 0 if it answers 2xx (for container health checks).
@@ -44,6 +64,19 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate { paths } => validate::run(&paths),
+        Command::Simulate {
+            policy,
+            scenario,
+            compare,
+            json,
+            out,
+        } => simulate::run(simulate::Args {
+            policy,
+            scenario,
+            compare,
+            json,
+            out,
+        }),
         Command::Schema => {
             println!(
                 "{}",

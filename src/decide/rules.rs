@@ -103,7 +103,22 @@ pub fn evaluate(
             ..
         } => {
             let ms = |s: f64| format!("{:.0}ms", s * 1000.0);
-            if ratio > 1.0 {
+            if ratio > 1.0 && capacity.running > base {
+                // Latency is not proportional to capacity: a measurement taken before the
+                // newest tasks came into service says nothing about how they cope. Wait for one
+                // that includes them instead of compounding scale-outs on stale evidence.
+                (
+                    Some(current),
+                    Vote::Hold,
+                    format!(
+                        "{} above SLO {} measured on {} task(s); {} run now, waiting for a fresh measurement",
+                        ms(value),
+                        ms(target),
+                        base,
+                        capacity.running
+                    ),
+                )
+            } else if ratio > 1.0 {
                 let proportional = ceil_count(f64::from(base) * ratio.min(max_factor));
                 let proposal = proportional.max(base + 1);
                 let vote = compare(proposal, current);

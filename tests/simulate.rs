@@ -1,0 +1,225 @@
+//! The simulator: its model against the original experiment's figures, the AWS target
+//! tracking model's timing, the headline comparison, determinism and the CLI.
+
+use std::path::Path;
+use std::process::Command;
+
+use ecs_autoscaler::policy;
+use ecs_autoscaler::sim::{self, Comparison, PolicyScaler, Run, Scenario, TargetTracking, scenario};
+
+fn scenario(name: &str) -> Scenario {
+    scenario::load(Path::new(&format!("scenarios/{name}.toml"))).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn latency_policy() -> policy::Policy {
+    policy::load(Path::new("policies/latency-slo.toml")).unwrap()
+}
+
+fn run_policy(p: &policy::Policy, s: &Scenario) -> Run {
+    sim::run(s, &mut PolicyScaler::new(p.clone(), s), &mut |_| {})
+}
+
+fn run_comparison(c: Comparison, p: &policy::Policy, s: &Scenario) -> Run {
+    sim::run(s, c.scaler(p, s).as_mut(), &mut |_| {})
+}
+
+#[test]
+fn every_shipped_scenario_parses() {
+    for entry in std::fs::read_dir("scenarios").unwrap() {
+        let path = entry.unwrap().path();
+        scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+#[test]
+fn the_model_matches_the_original_experiment_figures() {
+    let s = scenario("original-experiment");
+    // Hold the original two tasks: a policy that never scales.
+    let p = policy::parse(
+        Path::new("fixed.toml"),
+        "min = 2\nmax = 2\n[target]\nbackend = \"sim\"\nservice = \"s\"\n[[rule]]\nname = \"cpu\"\nmetric = \"ecs_cpu\"\ntarget = 70\n",
+    )
+    .unwrap();
+    let run = run_policy(&p, &s);
+    // minute 10: 120 users on 2 tasks
+    let window = &run.seconds[600..660];
+    let rps = window.iter().map(|x| x.served).sum::<f64>() / 60.0;
+    let cpu = window.iter().filter_map(|x| x.cpu).sum::<f64>() / 60.0;
+    assert!((2700.0..3100.0).contains(&rps), "about 3,000 requests/s, got {rps:.0}");
+    assert!(
+        cpu > 70.0 && cpu < 80.0,
+        "CPU above the 70 % target on 2 tasks, got {cpu:.1}"
+    );
+    // the same load on three tasks settles in the 50s, as observed (about 57 %)
+    let per_task = rps / 3.0 / s.service.capacity_rps;
+    let cpu3 = s.service.idle_cpu + (100.0 - s.service.idle_cpu) * per_task;
+    assert!((50.0..60.0).contains(&cpu3), "CPU on 3 tasks {cpu3:.1}");
+}
+
+#[test]
+fn a_saturated_task_answers_with_the_original_p99() {
+    // 0.99 utilization of a 2,100 requests/s task: the Go service's published p99 was 200 ms.
+    let second = sim::world::Second {
+        served: 2079.0,
+        latency_shift: 0.002,
+        latency_mean: (1.0 / 2100.0) / (1.0 - 0.99),
+        ..Default::default()
+    };
+    let p99_ms = second.p99() * 1000.0;
+    assert!((180.0..260.0).contains(&p99_ms), "p99 {p99_ms:.0} ms");
+}
+
+#[test]
+fn target_tracking_needs_three_minutes_of_datapoints_to_scale_out() {
+    let s = scenario("spike-5x");
+    let p = latency_policy();
+    let run = sim::run(&s, &mut TargetTracking::for_policy(&p), &mut |_| {});
+    let step = s.load_step_at.unwrap();
+    let first = run
+        .changes
+        .iter()
+        .find(|c| c.to > c.from)
+        .expect("target tracking scales out");
+    let after = first.at - step;
+    // 3 one-minute datapoints plus a minute of publication delay, evaluated once a minute
+    assert!((180..=300).contains(&after), "scaled out {after}s after the step");
+    assert!(first.reason.contains("3 of 3"));
+    // and never scales in within 15 minutes of a scale-out
+    assert!(
+        run.changes
+            .iter()
+            .filter(|c| c.to < c.from)
+            .all(|c| c.at >= first.at + 15 * 60)
+    );
+}
+
+#[test]
+fn the_latency_policy_beats_target_tracking_on_the_spike() {
+    let s = scenario("spike-5x");
+    let p = latency_policy();
+    let ours = run_policy(&p, &s).summary;
+    let aws = run_comparison(Comparison::AwsTargetTracking, &p, &s).summary;
+    assert!(
+        ours.slo_violation_seconds * 2 <= aws.slo_violation_seconds,
+        "at least 50 % fewer SLO-violation seconds: {} vs {}",
+        ours.slo_violation_seconds,
+        aws.slo_violation_seconds
+    );
+    assert!(
+        ours.task_seconds <= aws.task_seconds,
+        "no more task-seconds: {} vs {}",
+        ours.task_seconds,
+        aws.task_seconds
+    );
+    assert!(
+        ours.first_scale_out_after_step_s.unwrap() <= 30,
+        "reacts in seconds: {ours:?}"
+    );
+}
+
+#[test]
+fn the_oracle_is_a_lower_bound() {
+    for name in ["spike-5x", "flash-crowd"] {
+        let s = scenario(name);
+        let p = latency_policy();
+        let oracle = run_comparison(Comparison::Oracle, &p, &s).summary;
+        let ours = run_policy(&p, &s).summary;
+        assert_eq!(oracle.slo_violation_seconds, 0, "{name}: {oracle:?}");
+        assert!(oracle.task_seconds <= ours.task_seconds, "{name}");
+    }
+}
+
+#[test]
+fn a_stopped_task_is_replaced_by_ecs() {
+    let s = scenario("original-experiment");
+    let run = run_policy(&latency_policy(), &s);
+    let kill = 22 * 60;
+    assert!(
+        run.seconds[kill + 1].healthy < run.seconds[kill - 1].healthy,
+        "the task died"
+    );
+    let back = (kill..run.seconds.len()).find(|&t| run.seconds[t].healthy >= run.seconds[kill - 1].healthy);
+    let recovered = back.expect("replaced") - kill;
+    assert!((60..=120).contains(&recovered), "replacement took {recovered}s");
+    assert!(run.summary.failed_requests > 0, "requests sent to the dead task fail");
+}
+
+#[test]
+fn runs_are_deterministic() {
+    let s = scenario("flash-crowd");
+    let p = latency_policy();
+    assert_eq!(run_policy(&p, &s).summary, run_policy(&p, &s).summary);
+}
+
+#[test]
+fn scenario_errors_are_located() {
+    let src = "duration = \"10m\"\n[service]\ninitial_tasks = 2\ncapacity_rps = 0\n[traffic]\nkind = \"rate\"\n[[traffic.phase]]\nat = \"0s\"\nusers = 5\n";
+    let errors = scenario::parse(Path::new("s.toml"), src).unwrap_err().to_string();
+    assert!(
+        errors.contains("s.toml:4:16: capacity_rps must be greater than zero"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("s.toml:7:1: each phase of this traffic needs `rate`"),
+        "{errors}"
+    );
+}
+
+#[test]
+fn the_cli_prints_a_comparison_and_writes_a_report() {
+    let out = tempfile::tempdir().unwrap();
+    let result = Command::new(env!("CARGO_BIN_EXE_ecs-autoscaler"))
+        .args([
+            "simulate",
+            "--policy",
+            "policies/latency-slo.toml",
+            "--scenario",
+            "scenarios/spike-5x.toml",
+        ])
+        .args(["--compare", "aws-target-tracking", "--json", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
+    let runs = json["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[1]["summary"]["scaler"], "aws-target-tracking");
+    assert!(runs[0]["changes"][0]["reason"].as_str().unwrap().contains("p99"));
+    let csv = std::fs::read_to_string(out.path().join("timeline-latency-slo.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 35 * 60 + 1);
+    let html = std::fs::read_to_string(out.path().join("chart.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("aws-target-tracking") && html.contains("SLO 150 ms"));
+}
+
+#[test]
+fn the_default_simulation_needs_no_arguments() {
+    let result = Command::new(env!("CARGO_BIN_EXE_ecs-autoscaler"))
+        .arg("simulate")
+        .output()
+        .unwrap();
+    assert!(result.status.success());
+    let text = String::from_utf8(result.stdout).unwrap();
+    assert!(text.contains("original-experiment") && text.contains("aws-target-tracking") && text.contains("oracle"));
+}
+
+#[test]
+fn bad_cli_input_fails_with_a_located_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "min = 3\nmax = 1\n").unwrap();
+    let result = Command::new(env!("CARGO_BIN_EXE_ecs-autoscaler"))
+        .args(["simulate", "--policy"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(result.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&result.stderr);
+    assert!(err.contains("bad.toml:"), "{err}");
+    let result = Command::new(env!("CARGO_BIN_EXE_ecs-autoscaler"))
+        .args(["validate"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(result.status.code(), Some(1));
+}
