@@ -3,6 +3,10 @@
 //! See ARCHITECTURE.md for the map. In short: [`policy`] parses and validates policy
 //! files, [`decide`] is the pure decision core, [`sim`] drives that core in virtual time.
 
+pub mod api;
+pub mod backend;
+pub mod daemon;
 pub mod decide;
 pub mod policy;
+pub mod settings;
 pub mod sim;

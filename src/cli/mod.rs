@@ -1,6 +1,7 @@
 //! Subcommands. Each returns an exit code; errors are reported with their context by main.
 
 mod healthcheck;
+mod run;
 mod simulate;
 mod validate;
 
@@ -22,6 +23,19 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon: evaluate every policy on its interval and serve the status API.
+    /// Settings come from --config and ECS_AUTOSCALER_* environment variables.
+    Run {
+        /// Settings file (TOML).
+        #[arg(long, env = "ECS_AUTOSCALER_CONFIG")]
+        config: Option<PathBuf>,
+        /// Evaluate every policy once, print the decisions and exit.
+        #[arg(long)]
+        once: bool,
+        /// With --once: print decisions as JSON lines.
+        #[arg(long, requires = "once")]
+        json: bool,
+    },
     /// Check policy files (or directories of them); exit 1 with diagnostics if any is bad.
     Validate {
         #[arg(required = true)]
@@ -64,6 +78,7 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate { paths } => validate::run(&paths),
+        Command::Run { config, once, json } => run::run(run::Args { config, once, json }),
         Command::Simulate {
             policy,
             scenario,

@@ -11,10 +11,6 @@ const DEFAULT_POLICY: (&str, &str) = (
     "policies/latency-slo.toml",
     include_str!("../../policies/latency-slo.toml"),
 );
-const DEFAULT_SCENARIO: (&str, &str) = (
-    "scenarios/original-experiment.toml",
-    include_str!("../../scenarios/original-experiment.toml"),
-);
 
 pub struct Args {
     pub policy: Option<PathBuf>,
@@ -31,8 +27,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let scenario: Scenario = match &args.scenario {
         Some(s) => sim::scenario::load(s).map_err(|e| anyhow::anyhow!("{e}"))?,
-        None => sim::scenario::parse(Path::new(DEFAULT_SCENARIO.0), DEFAULT_SCENARIO.1)
-            .map_err(|e| anyhow::anyhow!("{e}"))?,
+        None => sim::scenario::default_scenario(),
     };
     let compare = if args.compare.is_empty() && args.policy.is_none() && args.scenario.is_none() {
         vec![Comparison::AwsTargetTracking, Comparison::Oracle]

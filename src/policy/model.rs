@@ -219,3 +219,14 @@ pub struct Schedule {
     pub min: Option<u32>,
     pub max: Option<u32>,
 }
+
+impl Schedule {
+    /// The expression with an explicit seconds field, as tokio-cron-scheduler requires.
+    pub fn with_seconds(&self) -> String {
+        if self.cron.split_whitespace().count() == 5 {
+            format!("0 {}", self.cron)
+        } else {
+            self.cron.clone()
+        }
+    }
+}

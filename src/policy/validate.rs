@@ -5,7 +5,7 @@ use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
 
-use croner::Cron;
+use croner::parser::{CronParser, Seconds};
 
 use super::diagnostic::{Diagnostic, FileErrors};
 use super::duration;
@@ -597,7 +597,7 @@ fn rule(c: &mut Checker, r: &RuleFile) -> Option<Rule> {
 
 fn schedule(c: &mut Checker, s: &ScheduleFile, span: Range<usize>) -> Option<Schedule> {
     let name = c.name(&s.name, "schedule name");
-    let parsed = match Cron::new(s.cron.get()).with_seconds_optional().parse() {
+    let parsed = match cron_parser().parse(s.cron.get()) {
         Ok(p) => Some(p),
         Err(e) => {
             c.error(s.cron.span(), format!("bad cron expression \"{}\": {e}", s.cron.get()));
@@ -623,4 +623,13 @@ fn schedule(c: &mut Checker, s: &ScheduleFile, span: Range<usize>) -> Option<Sch
         min,
         max,
     })
+}
+
+/// The cron dialect of policy files: seconds optional, and day-of-month AND day-of-week
+/// when both are given, as tokio-cron-scheduler reads them too.
+pub fn cron_parser() -> CronParser {
+    CronParser::builder()
+        .seconds(Seconds::Optional)
+        .dom_and_dow(true)
+        .build()
 }

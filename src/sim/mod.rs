@@ -10,7 +10,7 @@ pub mod world;
 
 use serde::Serialize;
 
-pub use scalers::{Change, Oracle, PolicyScaler, Scaler, TargetTracking};
+pub use scalers::{Change, MetricReader, Oracle, PolicyScaler, Scaler, TargetTracking};
 pub use scenario::Scenario;
 use world::{Second, World};
 

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 
 use super::cloudwatch::{self, Signal};
 use super::scenario::Scenario;
-use super::world::World;
-use crate::decide::{Action, Capacity, Controller, Observation, Reading, Sample};
+use super::world::{Second, World};
+use crate::decide::{Action, Controller, Observation, Reading, Sample};
 use crate::policy::{Goal, Policy};
 
 /// A change of desired count, with why.
@@ -29,13 +29,59 @@ pub trait Scaler {
 /// A policy, evaluated by the decision core exactly as the daemon does.
 pub struct PolicyScaler {
     controller: Controller,
-    signals: Vec<(String, Result<Signal, String>, u64, u64)>,
+    reader: MetricReader,
     start: DateTime<Utc>,
     interval: u64,
 }
 
 impl PolicyScaler {
     pub fn new(policy: Policy, scenario: &Scenario) -> Self {
+        Self {
+            interval: policy.interval.as_secs().max(1),
+            reader: MetricReader::new(&policy, scenario),
+            controller: Controller::new(policy),
+            start: scenario.start,
+        }
+    }
+}
+
+impl Scaler for PolicyScaler {
+    fn name(&self) -> String {
+        self.controller.policy.name.clone()
+    }
+
+    fn tick(&mut self, world: &mut World, _: &Scenario, t: u64) -> Option<Change> {
+        if t == 0 || !t.is_multiple_of(self.interval) {
+            return None;
+        }
+        let obs = Observation {
+            capacity: world.capacity(t),
+            metrics: self.reader.read(&world.seconds, t),
+        };
+        let now = self.start + chrono::Duration::seconds(t as i64);
+        let decision = self.controller.evaluate(&obs, now);
+        if !decision.should_apply() {
+            return None;
+        }
+        world.set_desired(decision.desired);
+        self.controller.applied(&decision);
+        Some(Change {
+            at: t,
+            from: decision.capacity.desired,
+            to: decision.desired,
+            reason: decision.explain(),
+        })
+    }
+}
+
+/// Reads a policy's rules from a simulated world the way CloudWatch would deliver them.
+pub struct MetricReader {
+    signals: Vec<(String, Result<Signal, String>, u64, u64)>,
+    start: DateTime<Utc>,
+}
+
+impl MetricReader {
+    pub fn new(policy: &Policy, scenario: &Scenario) -> Self {
         let signals = policy
             .rules
             .iter()
@@ -50,28 +96,19 @@ impl PolicyScaler {
             })
             .collect();
         Self {
-            interval: policy.interval.as_secs().max(1),
-            controller: Controller::new(policy),
             signals,
             start: scenario.start,
         }
     }
 
-    fn observe(&self, world: &World, t: u64) -> Observation {
-        let healthy = world.healthy(t as f64);
-        let capacity = Capacity {
-            desired: world.desired(),
-            running: healthy,
-            pending: world.provisioning(t as f64),
-            deployment_in_progress: false,
-        };
-        let metrics: BTreeMap<String, Sample> = self
-            .signals
+    /// Every rule's newest visible datapoint at second `t`.
+    pub fn read(&self, seconds: &[Second], t: u64) -> BTreeMap<String, Sample> {
+        self.signals
             .iter()
             .map(|(name, signal, period, delay)| {
                 let sample = match signal {
                     Err(why) => Sample::Missing { reason: why.clone() },
-                    Ok(signal) => match cloudwatch::latest(&world.seconds, *signal, *period, *delay, t) {
+                    Ok(signal) => match cloudwatch::latest(seconds, *signal, *period, *delay, t) {
                         Some(dp) => Sample::Value(Reading {
                             value: dp.value,
                             at: self.start + chrono::Duration::seconds(dp.start as i64),
@@ -84,34 +121,7 @@ impl PolicyScaler {
                 };
                 (name.clone(), sample)
             })
-            .collect();
-        Observation { capacity, metrics }
-    }
-}
-
-impl Scaler for PolicyScaler {
-    fn name(&self) -> String {
-        self.controller.policy.name.clone()
-    }
-
-    fn tick(&mut self, world: &mut World, _: &Scenario, t: u64) -> Option<Change> {
-        if t == 0 || !t.is_multiple_of(self.interval) {
-            return None;
-        }
-        let obs = self.observe(world, t);
-        let now = self.start + chrono::Duration::seconds(t as i64);
-        let decision = self.controller.evaluate(&obs, now);
-        if !decision.should_apply() {
-            return None;
-        }
-        world.set_desired(decision.desired);
-        self.controller.applied(&decision);
-        Some(Change {
-            at: t,
-            from: decision.capacity.desired,
-            to: decision.desired,
-            reason: decision.explain(),
-        })
+            .collect()
     }
 }
 

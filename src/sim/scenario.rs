@@ -426,3 +426,14 @@ pub fn load(path: &Path) -> Result<Scenario, FileErrors> {
         .map_err(|e| FileErrors(vec![Diagnostic::at(path, "", None, format!("cannot read file: {e}"))]))?;
     parse(path, &source)
 }
+
+/// The scenario `simulate` and the daemon's `sim` backend use when none is given.
+pub const DEFAULT: (&str, &str) = (
+    "scenarios/original-experiment.toml",
+    include_str!("../../scenarios/original-experiment.toml"),
+);
+
+pub fn default_scenario() -> Scenario {
+    // The embedded file is covered by tests; failing here is a build defect, not bad input.
+    parse(Path::new(DEFAULT.0), DEFAULT.1).unwrap_or_else(|e| panic!("embedded scenario is invalid: {e}"))
+}

@@ -104,6 +104,16 @@ impl World {
             .count() as u32
     }
 
+    /// The counts ECS would report at second `t`.
+    pub fn capacity(&self, t: u64) -> crate::decide::Capacity {
+        crate::decide::Capacity {
+            desired: self.desired,
+            running: self.healthy(t as f64),
+            pending: self.provisioning(t as f64),
+            deployment_in_progress: false,
+        }
+    }
+
     /// UpdateService: ECS converges on the new count at the next step.
     pub fn set_desired(&mut self, n: u32) {
         self.desired = n;

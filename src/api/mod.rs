@@ -1,0 +1,351 @@
+//! The HTTP status API (warp): health, status with explanations, decision history,
+//! Prometheus metrics, an HTML page, and token-protected pause/resume/reload.
+
+mod page;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+use crate::daemon::Shared;
+use crate::daemon::registry::JournalEntry;
+use crate::decide::{Capacity, Vote, to_chrono};
+use crate::policy::Target;
+
+/// The routes, with every rejection answered as a JSON error.
+pub fn routes(shared: Arc<Shared>) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
+    let with = move || {
+        let shared = Arc::clone(&shared);
+        warp::any().map(move || Arc::clone(&shared))
+    };
+    let healthz = warp::path!("healthz")
+        .and(warp::get())
+        .map(|| json(StatusCode::OK, &serde_json::json!({"status": "ok"})));
+    let readyz = warp::path!("readyz")
+        .and(warp::get())
+        .and(with())
+        .map(|s: Arc<Shared>| {
+            if s.is_ready() {
+                json(StatusCode::OK, &serde_json::json!({"status": "ready"}))
+            } else {
+                error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "not_ready",
+                    "policies are not loaded yet",
+                )
+            }
+        });
+    let status = warp::path!("v1" / "status")
+        .and(warp::get())
+        .and(with())
+        .map(|s: Arc<Shared>| json(StatusCode::OK, &status(&s)));
+    let decisions = warp::path!("v1" / "policies" / String / "decisions")
+        .and(warp::get())
+        .and(warp::query::<HashMap<String, String>>())
+        .and(with())
+        .map(|name: String, q: HashMap<String, String>, s: Arc<Shared>| decisions(&s, &name, &q));
+    let metrics = warp::path!("metrics").and(warp::get()).map(|| {
+        let body = crate::daemon::telemetry::handle()
+            .map(|h| h.render())
+            .unwrap_or_default();
+        let mut r = Response::new(body.into());
+        r.headers_mut().insert(
+            "content-type",
+            warp::http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        );
+        r
+    });
+    let index = warp::path::end().and(warp::get()).and(with()).map(|s: Arc<Shared>| {
+        let mut r = Response::new(page::render(&s).into());
+        r.headers_mut().insert(
+            "content-type",
+            warp::http::HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        r
+    });
+    let auth = warp::header::optional::<String>("authorization");
+    let pause = warp::path!("v1" / "policies" / String / "pause")
+        .and(warp::post())
+        .and(auth)
+        .and(with())
+        .map(|name: String, h: Option<String>, s: Arc<Shared>| set_paused(&s, &name, h, true));
+    let resume = warp::path!("v1" / "policies" / String / "resume")
+        .and(warp::post())
+        .and(auth)
+        .and(with())
+        .map(|name: String, h: Option<String>, s: Arc<Shared>| set_paused(&s, &name, h, false));
+    let reload = warp::path!("v1" / "reload")
+        .and(warp::post())
+        .and(auth)
+        .and(with())
+        .map(|h: Option<String>, s: Arc<Shared>| match refusal(&s, h) {
+            Some(r) => r,
+            None => {
+                s.request_reload();
+                json(StatusCode::ACCEPTED, &serde_json::json!({"status": "reload requested"}))
+            }
+        });
+    healthz
+        .or(readyz)
+        .unify()
+        .or(status)
+        .unify()
+        .or(decisions)
+        .unify()
+        .or(metrics)
+        .unify()
+        .or(index)
+        .unify()
+        .or(pause)
+        .unify()
+        .or(resume)
+        .unify()
+        .or(reload)
+        .unify()
+        .recover(rejection)
+        .unify()
+}
+
+fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    warp::reply::with_status(warp::reply::json(body), status).into_response()
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    json(status, &serde_json::json!({"error": code, "message": message}))
+}
+
+async fn rejection(r: Rejection) -> Result<Response, Infallible> {
+    Ok(if r.is_not_found() {
+        error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such endpoint; see GET /v1/status",
+        )
+    } else if r.find::<warp::reject::MethodNotAllowed>().is_some() {
+        error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this endpoint does not take that method",
+        )
+    } else if r.find::<warp::reject::InvalidQuery>().is_some() {
+        error(StatusCode::BAD_REQUEST, "bad_query", "the query string is malformed")
+    } else if r.find::<warp::reject::InvalidHeader>().is_some() {
+        error(StatusCode::BAD_REQUEST, "bad_header", "a header is malformed")
+    } else {
+        error(StatusCode::BAD_REQUEST, "bad_request", &format!("{r:?}"))
+    })
+}
+
+/// The answer refusing a mutating request, if it must be refused. The bearer token is
+/// compared in constant time; without a configured token the endpoints are disabled.
+fn refusal(s: &Shared, header: Option<String>) -> Option<Response> {
+    let Some(token) = s.settings.api_token.as_deref() else {
+        return Some(error(
+            StatusCode::FORBIDDEN,
+            "disabled",
+            "mutating endpoints are disabled: no api_token is configured",
+        ));
+    };
+    let given = header.as_deref().and_then(|h| h.strip_prefix("Bearer ")).unwrap_or("");
+    // Hashing first makes the comparison independent of the lengths too.
+    let ok: bool = Sha256::digest(given.as_bytes())
+        .ct_eq(&Sha256::digest(token.as_bytes()))
+        .into();
+    (!ok).then(|| {
+        error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid bearer token is required",
+        )
+    })
+}
+
+fn set_paused(s: &Shared, name: &str, header: Option<String>, paused: bool) -> Response {
+    if let Some(r) = refusal(s, header) {
+        return r;
+    }
+    if s.set_paused(name, paused) {
+        let word = if paused { "paused" } else { "resumed" };
+        tracing::info!(policy = name, "{word} through the API");
+        json(StatusCode::OK, &serde_json::json!({"policy": name, "paused": paused}))
+    } else {
+        error(
+            StatusCode::NOT_FOUND,
+            "unknown_policy",
+            &format!("no policy named \"{name}\""),
+        )
+    }
+}
+
+fn decisions(s: &Shared, name: &str, q: &HashMap<String, String>) -> Response {
+    let limit = match q.get("limit").map(|l| l.parse::<usize>()) {
+        None => 20,
+        Some(Ok(n)) if (1..=1000).contains(&n) => n,
+        Some(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "bad_limit",
+                "limit must be a whole number from 1 to 1000",
+            );
+        }
+    };
+    if let Some(other) = q.keys().find(|k| k.as_str() != "limit") {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            &format!("unknown query parameter \"{other}\""),
+        );
+    }
+    let reg = s.registry();
+    let Some(entry) = reg.policies.get(name) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "unknown_policy",
+            &format!("no policy named \"{name}\""),
+        );
+    };
+    let newest_first: Vec<&JournalEntry> = entry.journal.iter().rev().take(limit).collect();
+    json(
+        StatusCode::OK,
+        &serde_json::json!({"policy": name, "decisions": newest_first}),
+    )
+}
+
+#[derive(Serialize)]
+pub struct Status {
+    pub now: DateTime<Utc>,
+    pub backend: String,
+    pub ready: bool,
+    pub state: String,
+    pub policies: Vec<PolicyStatus>,
+    pub rejected_files: Vec<RejectedFile>,
+}
+
+#[derive(Serialize)]
+pub struct RejectedFile {
+    pub file: String,
+    pub error: String,
+}
+
+#[derive(Serialize)]
+pub struct PolicyStatus {
+    pub name: String,
+    pub file: String,
+    pub checksum: String,
+    pub target: Target,
+    pub min: u32,
+    pub max: u32,
+    pub dry_run: bool,
+    pub paused: bool,
+    pub load_error: Option<String>,
+    pub last_error: Option<String>,
+    pub capacity: Option<Capacity>,
+    pub rules: Vec<RuleStatus>,
+    pub cooldowns: Cooldowns,
+    pub next_evaluation_in_s: i64,
+    pub last_decision: Option<JournalEntry>,
+}
+
+#[derive(Serialize)]
+pub struct RuleStatus {
+    pub name: String,
+    pub value: Option<f64>,
+    pub target: f64,
+    pub age_seconds: Option<f64>,
+    pub vote: Option<Vote>,
+    pub reason: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct Cooldowns {
+    pub scale_out_remaining_s: i64,
+    pub scale_in_remaining_s: i64,
+}
+
+pub fn status(s: &Shared) -> Status {
+    let now = s.clock.now();
+    let reg = s.registry();
+    let remaining = |last: Option<DateTime<Utc>>, cd: std::time::Duration| {
+        last.map_or(0, |t| (t + to_chrono(cd) - now).num_seconds().max(0))
+    };
+    let policies = reg
+        .policies
+        .iter()
+        .map(|(name, e)| {
+            let p = &e.controller.policy;
+            let h = &e.controller.history;
+            let last = e.last();
+            let rules = p
+                .rules
+                .iter()
+                .map(|r| {
+                    let v = last.and_then(|l| l.decision.rules.iter().find(|v| v.rule == r.name));
+                    RuleStatus {
+                        name: r.name.clone(),
+                        value: v.and_then(|v| v.value),
+                        target: r.goal.target(),
+                        age_seconds: v.and_then(|v| v.age_seconds),
+                        vote: v.map(|v| v.vote),
+                        reason: v.map(|v| v.reason.clone()),
+                    }
+                })
+                .collect();
+            PolicyStatus {
+                name: name.clone(),
+                file: e.file.display().to_string(),
+                checksum: e.checksum.clone(),
+                target: p.target.clone(),
+                min: p.min,
+                max: p.max,
+                dry_run: p.dry_run,
+                paused: e.paused,
+                load_error: e.load_error.clone(),
+                last_error: e.last_error.clone(),
+                capacity: last.map(|l| l.decision.capacity),
+                rules,
+                cooldowns: Cooldowns {
+                    scale_out_remaining_s: remaining(h.last_scale_out, p.scale_out.cooldown),
+                    scale_in_remaining_s: remaining(h.last_scale_in, p.scale_in.cooldown),
+                },
+                next_evaluation_in_s: (e.next_due - now).num_seconds().max(0),
+                last_decision: last.cloned(),
+            }
+        })
+        .collect();
+    Status {
+        now,
+        backend: format!("{:?}", s.settings.backend).to_lowercase(),
+        ready: s.is_ready(),
+        state: s.state_status(),
+        policies,
+        rejected_files: reg
+            .rejected
+            .iter()
+            .map(|(f, e)| RejectedFile {
+                file: f.display().to_string(),
+                error: e.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// Serves the API on an already bound listener until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    warp::serve(routes(shared))
+        .incoming(listener)
+        .graceful(shutdown)
+        .run()
+        .await;
+}

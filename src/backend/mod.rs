@@ -1,0 +1,94 @@
+//! The edge between the decision core and the world: two small traits every backend
+//! implements, and the clocks the daemon runs on.
+
+pub mod sim;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+use crate::decide::{Capacity, Sample};
+use crate::policy::{Policy, Target};
+
+/// Why a backend call did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BackendError {
+    /// The call failed or timed out; trying again later may work.
+    #[error("{call} failed: {reason}")]
+    Unavailable { call: &'static str, reason: String },
+    /// The backend refused the request (unknown service, bad parameters).
+    #[error("{call} was rejected: {reason}")]
+    Rejected { call: &'static str, reason: String },
+}
+
+/// Reads metrics. One call per evaluation round covers every policy that is due, so a
+/// backend can batch its queries. A rule whose data could not be read gets a
+/// [`Sample::Missing`] with the reason; reading never fails as a whole.
+pub trait MetricSource: Send + Sync + 'static {
+    fn read(
+        &self,
+        policies: &[&Policy],
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Vec<BTreeMap<String, Sample>>> + Send;
+}
+
+/// Reads and sets a service's task counts.
+pub trait CapacityTarget: Send + Sync + 'static {
+    fn capacity(&self, target: &Target) -> impl Future<Output = Result<Capacity, BackendError>> + Send;
+    fn set_desired(&self, target: &Target, desired: u32) -> impl Future<Output = Result<(), BackendError>> + Send;
+}
+
+/// Time as the daemon sees it. Real for production, accelerated for the `sim` backend.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> DateTime<Utc>;
+    /// How long to wait in real time until the clock shows `t`.
+    fn real_until(&self, t: DateTime<Utc>) -> Duration;
+    /// Whether this is wall-clock time (cron schedules only fire on it).
+    fn is_real_time(&self) -> bool {
+        false
+    }
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+    fn real_until(&self, t: DateTime<Utc>) -> Duration {
+        (t - Utc::now()).to_std().unwrap_or_default()
+    }
+    fn is_real_time(&self) -> bool {
+        true
+    }
+}
+
+/// Virtual time that starts at `origin` and runs `speed` times faster than real time.
+pub struct ScaledClock {
+    origin: DateTime<Utc>,
+    started: Instant,
+    speed: f64,
+}
+
+impl ScaledClock {
+    pub fn new(origin: DateTime<Utc>, speed: f64) -> Self {
+        Self {
+            origin,
+            started: Instant::now(),
+            speed: speed.max(1e-3),
+        }
+    }
+}
+
+impl Clock for ScaledClock {
+    fn now(&self) -> DateTime<Utc> {
+        let virtual_elapsed = self.started.elapsed().as_secs_f64() * self.speed;
+        self.origin + chrono::Duration::milliseconds((virtual_elapsed * 1000.0) as i64)
+    }
+    fn real_until(&self, t: DateTime<Utc>) -> Duration {
+        let ahead = (t - self.now()).num_milliseconds().max(0) as f64 / 1000.0;
+        Duration::from_secs_f64(ahead / self.speed)
+    }
+}

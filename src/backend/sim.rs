@@ -1,0 +1,71 @@
+//! The `sim` backend for the daemon: each scaled service is a simulated world, advanced
+//! to the daemon's (usually accelerated) clock before every read.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+
+use super::{BackendError, CapacityTarget, Clock, MetricSource};
+use crate::decide::{Capacity, Sample};
+use crate::policy::{Policy, Target};
+use crate::sim::world::World;
+use crate::sim::{MetricReader, Scenario};
+
+pub struct SimBackend {
+    scenario: Scenario,
+    clock: Arc<dyn Clock>,
+    services: Mutex<BTreeMap<String, World>>,
+}
+
+impl SimBackend {
+    pub fn new(scenario: Scenario, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            scenario,
+            clock,
+            services: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Seconds into the scenario at `now`.
+    fn second(&self, now: DateTime<Utc>) -> u64 {
+        (now - self.scenario.start).num_seconds().max(0) as u64
+    }
+
+    /// Runs `f` on the target's world, advanced to the clock.
+    fn with_world<T>(&self, target: &Target, f: impl FnOnce(&mut World, u64) -> T) -> T {
+        let t = self.second(self.clock.now());
+        let mut services = self.services.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let world = services
+            .entry(target.describe())
+            .or_insert_with(|| World::new(&self.scenario));
+        while (world.seconds.len() as u64) < t {
+            let next = world.seconds.len() as u64;
+            world.step(next);
+        }
+        f(world, t)
+    }
+}
+
+impl MetricSource for SimBackend {
+    async fn read(&self, policies: &[&Policy], _now: DateTime<Utc>) -> Vec<BTreeMap<String, Sample>> {
+        policies
+            .iter()
+            .map(|p| {
+                let reader = MetricReader::new(p, &self.scenario);
+                self.with_world(&p.target, |world, t| reader.read(&world.seconds, t))
+            })
+            .collect()
+    }
+}
+
+impl CapacityTarget for SimBackend {
+    async fn capacity(&self, target: &Target) -> Result<Capacity, BackendError> {
+        Ok(self.with_world(target, |world, t| world.capacity(t)))
+    }
+
+    async fn set_desired(&self, target: &Target, desired: u32) -> Result<(), BackendError> {
+        self.with_world(target, |world, _| world.set_desired(desired));
+        Ok(())
+    }
+}

@@ -1,0 +1,111 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use ecs_autoscaler::backend::sim::SimBackend;
+use ecs_autoscaler::backend::{CapacityTarget, Clock, MetricSource, ScaledClock};
+use ecs_autoscaler::daemon::Daemon;
+use ecs_autoscaler::settings::{BackendKind, LogFormat, Settings};
+use ecs_autoscaler::{api, sim};
+use tokio::signal::unix::{SignalKind, signal};
+
+pub struct Args {
+    pub config: Option<PathBuf>,
+    pub once: bool,
+    pub json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let settings = Settings::load(args.config.as_deref())?;
+    init_logging(settings.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        match settings.backend {
+            BackendKind::Sim => {
+                let scenario = match &settings.sim_scenario {
+                    Some(p) => sim::scenario::load(p).map_err(|e| anyhow::anyhow!("{e}"))?,
+                    None => sim::scenario::default_scenario(),
+                };
+                let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(scenario.start, settings.sim_speed));
+                let backend = Arc::new(SimBackend::new(scenario, Arc::clone(&clock)));
+                serve(settings, backend, clock, args.once, args.json).await
+            }
+            BackendKind::Aws | BackendKind::Local => anyhow::bail!(
+                "settings: backend \"{:?}\" is not available in this build yet; use backend = \"sim\"",
+                settings.backend
+            ),
+        }
+    })
+}
+
+async fn serve<B: MetricSource + CapacityTarget>(
+    settings: Settings,
+    backend: Arc<B>,
+    clock: Arc<dyn Clock>,
+    once: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let listen = settings.listen;
+    let daemon = Daemon::new(settings, backend, clock);
+    daemon.start()?;
+    if once {
+        for entry in daemon.evaluate_all().await {
+            if json {
+                println!("{}", serde_json::to_string(&entry)?);
+            } else {
+                println!("{}: {}", entry.decision.policy, entry.explanation);
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding the status API to {listen}"))?;
+    tracing::info!(address = %listener.local_addr()?, "status API listening");
+    let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
+    let api = tokio::spawn(api::serve(listener, daemon.shared(), async move {
+        let _ = api_stopped.await;
+    }));
+
+    let mut hangup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    let mut terminate = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let shared = daemon.shared();
+    let reload_on_hangup = async move {
+        while hangup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading policies");
+            shared.request_reload();
+        }
+    };
+    let shutdown = async move {
+        tokio::select! {
+            _ = terminate.recv() => tracing::info!("SIGTERM: finishing the round in flight"),
+            _ = interrupt.recv() => tracing::info!("SIGINT: finishing the round in flight"),
+        }
+    };
+    tokio::select! {
+        _ = daemon.run(shutdown) => {}
+        _ = reload_on_hangup => {}
+    }
+    let _ = stop_api.send(());
+    let _ = api.await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Pretty => builder.try_init(),
+    };
+}

@@ -1,0 +1,248 @@
+//! Daemon settings: a TOML file plus `ECS_AUTOSCALER_*` environment overrides, read with
+//! the `config` crate and validated before anything starts.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::policy::duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    Aws,
+    Local,
+    Sim,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line, for CloudWatch Logs.
+    Json,
+    /// Human-readable, for a terminal.
+    Pretty,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSettings {
+    #[serde(default = "default_backend")]
+    backend: BackendKind,
+    #[serde(default = "default_policies_dir")]
+    policies_dir: PathBuf,
+    #[serde(default = "default_listen")]
+    listen: String,
+    #[serde(default = "default_state_file")]
+    state_file: PathBuf,
+    #[serde(default)]
+    api_token: Option<String>,
+    #[serde(default = "default_log_format")]
+    log_format: LogFormat,
+    #[serde(default)]
+    dry_run: bool,
+    #[serde(default = "default_rescan")]
+    rescan_interval: String,
+    #[serde(default = "default_journal")]
+    journal_size: usize,
+    #[serde(default)]
+    sim: RawSim,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSim {
+    scenario: Option<PathBuf>,
+    speed: Option<f64>,
+}
+
+fn default_backend() -> BackendKind {
+    BackendKind::Sim
+}
+fn default_policies_dir() -> PathBuf {
+    PathBuf::from("policies")
+}
+fn default_listen() -> String {
+    "127.0.0.1:9090".into()
+}
+fn default_state_file() -> PathBuf {
+    PathBuf::from("ecs-autoscaler-state.json")
+}
+fn default_log_format() -> LogFormat {
+    LogFormat::Pretty
+}
+fn default_rescan() -> String {
+    "30s".into()
+}
+fn default_journal() -> usize {
+    200
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub backend: BackendKind,
+    pub policies_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub state_file: PathBuf,
+    /// Bearer token for mutating endpoints; they are disabled without one.
+    pub api_token: Option<String>,
+    pub log_format: LogFormat,
+    /// Forces every policy into dry-run mode.
+    pub dry_run: bool,
+    /// Re-scan of the policies directory, for volumes where inotify sees nothing.
+    pub rescan_interval: Duration,
+    /// Decisions kept per policy for the API and the state file.
+    pub journal_size: usize,
+    /// `sim` backend: the scenario (default: the embedded original experiment).
+    pub sim_scenario: Option<PathBuf>,
+    /// `sim` backend: virtual seconds per real second.
+    pub sim_speed: f64,
+}
+
+/// Environment variables that override the file (nested keys use `__`).
+pub const ENV_PREFIX: &str = "ECS_AUTOSCALER";
+
+#[derive(Debug, thiserror::Error)]
+#[error("settings: {0}")]
+pub struct SettingsError(String);
+
+impl Settings {
+    /// Reads `file` (if given; it must exist) and the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
+        Self::load_with_env(file, None)
+    }
+
+    /// As [`Settings::load`], with an explicit environment instead of the process's.
+    pub fn load_with_env(
+        file: Option<&Path>,
+        env: Option<std::collections::HashMap<String, String>>,
+    ) -> Result<Self, SettingsError> {
+        let mut builder = config::Config::builder();
+        if let Some(f) = file {
+            builder = builder.add_source(config::File::from(f).format(config::FileFormat::Toml).required(true));
+        }
+        let environment = config::Environment::with_prefix(ENV_PREFIX)
+            .prefix_separator("_")
+            .separator("__")
+            .try_parsing(true)
+            .source(env);
+        let raw: RawSettings = builder
+            .add_source(environment)
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| SettingsError(e.to_string()))?;
+        Self::validate(raw)
+    }
+
+    fn validate(raw: RawSettings) -> Result<Self, SettingsError> {
+        let listen: SocketAddr = raw.listen.parse().map_err(|e| {
+            SettingsError(format!(
+                "listen \"{}\" is not an address such as 127.0.0.1:9090 ({e})",
+                raw.listen
+            ))
+        })?;
+        let rescan_interval =
+            duration::parse(&raw.rescan_interval).map_err(|e| SettingsError(format!("rescan_interval: {e}")))?;
+        if rescan_interval < Duration::from_secs(1) {
+            return Err(SettingsError("rescan_interval must be at least 1s".into()));
+        }
+        if raw.journal_size == 0 || raw.journal_size > 100_000 {
+            return Err(SettingsError(format!(
+                "journal_size must be 1..=100000, found {}",
+                raw.journal_size
+            )));
+        }
+        let api_token = raw.api_token.filter(|t| !t.trim().is_empty());
+        if let Some(t) = &api_token
+            && t.len() < 16
+        {
+            return Err(SettingsError("api_token must be at least 16 characters".into()));
+        }
+        let sim_speed = raw.sim.speed.unwrap_or(1.0);
+        if !(sim_speed.is_finite() && sim_speed > 0.0 && sim_speed <= 100_000.0) {
+            return Err(SettingsError(format!(
+                "sim.speed must be in (0, 100000], found {sim_speed}"
+            )));
+        }
+        Ok(Settings {
+            backend: raw.backend,
+            policies_dir: raw.policies_dir,
+            listen,
+            state_file: raw.state_file,
+            api_token,
+            log_format: raw.log_format,
+            dry_run: raw.dry_run,
+            rescan_interval,
+            journal_size: raw.journal_size,
+            sim_scenario: raw.sim.scenario,
+            sim_speed,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
+        Some(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
+    #[test]
+    fn defaults_need_no_file() {
+        let s = Settings::load_with_env(None, env(&[])).unwrap();
+        assert_eq!(s.backend, BackendKind::Sim);
+        assert_eq!(s.listen, "127.0.0.1:9090".parse().unwrap());
+        assert_eq!(s.api_token, None);
+        assert_eq!(s.rescan_interval, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.toml");
+        std::fs::write(
+            &file,
+            "backend = \"aws\"\nlisten = \"0.0.0.0:9000\"\n[sim]\nspeed = 10\n",
+        )
+        .unwrap();
+        let s = Settings::load_with_env(
+            Some(&file),
+            env(&[
+                ("ECS_AUTOSCALER_LISTEN", "127.0.0.1:9191"),
+                ("ECS_AUTOSCALER_DRY_RUN", "true"),
+                ("ECS_AUTOSCALER_SIM__SPEED", "60"),
+                ("ECS_AUTOSCALER_API_TOKEN", "0123456789abcdef"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.backend, BackendKind::Aws);
+        assert_eq!(s.listen, "127.0.0.1:9191".parse().unwrap());
+        assert!(s.dry_run);
+        assert_eq!(s.sim_speed, 60.0);
+        assert_eq!(s.api_token.as_deref(), Some("0123456789abcdef"));
+    }
+
+    #[test]
+    fn bad_values_say_what_is_wrong() {
+        let err = |pairs: &[(&str, &str)]| Settings::load_with_env(None, env(pairs)).unwrap_err().to_string();
+        assert!(err(&[("ECS_AUTOSCALER_LISTEN", "nowhere")]).contains("listen \"nowhere\""));
+        assert!(err(&[("ECS_AUTOSCALER_BACKEND", "gcp")]).contains("gcp"));
+        assert!(err(&[("ECS_AUTOSCALER_API_TOKEN", "short")]).contains("at least 16"));
+        assert!(err(&[("ECS_AUTOSCALER_RESCAN_INTERVAL", "30")]).contains("no unit"));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.toml");
+        std::fs::write(&file, "colour = 1\n").unwrap();
+        assert!(
+            Settings::load_with_env(Some(&file), env(&[]))
+                .unwrap_err()
+                .to_string()
+                .contains("colour")
+        );
+        assert!(Settings::load_with_env(Some(&dir.path().join("none.toml")), env(&[])).is_err());
+    }
+}

@@ -1,0 +1,288 @@
+//! The control loop against a scripted backend on the real clock: schedule edges, failed
+//! updates, isolation between policies, and slow calls.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use ecs_autoscaler::backend::{BackendError, CapacityTarget, Clock, MetricSource, SystemClock};
+use ecs_autoscaler::daemon::{Daemon, Shared};
+use ecs_autoscaler::decide::{Capacity, Reading, Sample};
+use ecs_autoscaler::policy::{Policy, Target};
+use ecs_autoscaler::settings::Settings;
+
+/// A service per target: CPU always 100 %, counts as set, optional failures and slowness.
+#[derive(Default)]
+struct Scripted {
+    desired: Mutex<HashMap<String, u32>>,
+    fail_update: Mutex<bool>,
+    fail_capacity_for: Mutex<Option<String>>,
+    read_delay: Mutex<Duration>,
+    reads: Mutex<Vec<Instant>>,
+    updates: Mutex<Vec<(String, u32)>>,
+}
+
+fn key(t: &Target) -> String {
+    t.describe()
+}
+
+impl MetricSource for Scripted {
+    async fn read(&self, policies: &[&Policy], now: DateTime<Utc>) -> Vec<BTreeMap<String, Sample>> {
+        self.reads.lock().unwrap().push(Instant::now());
+        let delay = *self.read_delay.lock().unwrap();
+        tokio::time::sleep(delay).await;
+        policies
+            .iter()
+            .map(|p| {
+                p.rules
+                    .iter()
+                    .map(|r| {
+                        (
+                            r.name.clone(),
+                            Sample::Value(Reading {
+                                value: 100.0,
+                                at: now,
+                                base: None,
+                            }),
+                        )
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+impl CapacityTarget for Scripted {
+    async fn capacity(&self, target: &Target) -> Result<Capacity, BackendError> {
+        if self.fail_capacity_for.lock().unwrap().as_deref() == Some(&key(target)) {
+            return Err(BackendError::Unavailable {
+                call: "DescribeServices",
+                reason: "injected".into(),
+            });
+        }
+        let n = *self.desired.lock().unwrap().entry(key(target)).or_insert(2);
+        Ok(Capacity {
+            desired: n,
+            running: n,
+            pending: 0,
+            deployment_in_progress: false,
+        })
+    }
+
+    async fn set_desired(&self, target: &Target, desired: u32) -> Result<(), BackendError> {
+        self.updates.lock().unwrap().push((key(target), desired));
+        if *self.fail_update.lock().unwrap() {
+            return Err(BackendError::Unavailable {
+                call: "UpdateService",
+                reason: "injected".into(),
+            });
+        }
+        self.desired.lock().unwrap().insert(key(target), desired);
+        Ok(())
+    }
+}
+
+fn policy(service: &str, interval: &str, extra: &str) -> String {
+    format!(
+        "min = 1\nmax = 50\ninterval = \"{interval}\"\n{extra}\n[target]\nbackend = \"sim\"\nservice = \"{service}\"\n\
+         [[rule]]\nname = \"cpu\"\nmetric = \"ecs_cpu\"\ntarget = 50\n"
+    )
+}
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    backend: Arc<Scripted>,
+    shared: Arc<Shared>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn start(policies: &[(&str, String)], backend: Scripted) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let pdir = dir.path().join("policies");
+    std::fs::create_dir(&pdir).unwrap();
+    for (name, text) in policies {
+        std::fs::write(pdir.join(format!("{name}.toml")), text).unwrap();
+    }
+    let env = HashMap::from([
+        ("ECS_AUTOSCALER_POLICIES_DIR".to_string(), pdir.display().to_string()),
+        (
+            "ECS_AUTOSCALER_STATE_FILE".to_string(),
+            dir.path().join("state.json").display().to_string(),
+        ),
+    ]);
+    let settings = Settings::load_with_env(None, Some(env)).unwrap();
+    let backend = Arc::new(backend);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let daemon = Daemon::new(settings, Arc::clone(&backend), clock);
+    daemon.start().unwrap();
+    let shared = daemon.shared();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        daemon
+            .run(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Harness {
+        _dir: dir,
+        backend,
+        shared,
+        stop,
+        task,
+    }
+}
+
+impl Harness {
+    fn journal(&self, name: &str) -> Vec<ecs_autoscaler::daemon::registry::JournalEntry> {
+        self.shared
+            .registry()
+            .policies
+            .get(name)
+            .map_or(vec![], |e| e.journal.iter().cloned().collect())
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}
+
+async fn wait_until(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_edge_evaluates_the_policy_at_once() {
+    // Evaluated hourly, but a window opens every second: each opening wakes the policy.
+    let extra = "[[schedule]]\nname = \"every-second\"\ncron = \"* * * * * *\"\nduration = \"1h\"\nmin = 3\n";
+    let h = start(&[("sched", policy("s", "1h", extra))], Scripted::default()).await;
+    wait_until("three evaluations", Duration::from_secs(6), || {
+        h.journal("sched").len() >= 3
+    })
+    .await;
+    assert!(
+        h.journal("sched")
+            .iter()
+            .any(|j| j.decision.bounds.schedules == vec!["every-second".to_string()])
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_update_starts_no_cooldown_and_is_retried() {
+    let backend = Scripted::default();
+    *backend.fail_update.lock().unwrap() = true;
+    let h = start(
+        &[("svc", policy("s", "1s", "[scale_out]\ncooldown = \"1h\"\n"))],
+        backend,
+    )
+    .await;
+    wait_until("two attempts", Duration::from_secs(5), || {
+        h.backend.updates.lock().unwrap().len() >= 2
+    })
+    .await;
+    let journal = h.journal("svc");
+    assert!(
+        journal
+            .iter()
+            .all(|j| !j.applied && j.error.as_deref().is_some_and(|e| e.contains("injected")))
+    );
+    assert_eq!(
+        h.shared.registry().policies["svc"].controller.history.last_scale_out,
+        None
+    );
+
+    *h.backend.fail_update.lock().unwrap() = false;
+    wait_until("an applied update", Duration::from_secs(5), || {
+        h.journal("svc").iter().any(|j| j.applied)
+    })
+    .await;
+    let tried = h.backend.updates.lock().unwrap().len();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        h.backend.updates.lock().unwrap().len(),
+        tried,
+        "now inside the cooldown: no more updates"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_failing_policy_does_not_block_another() {
+    let backend = Scripted::default();
+    *backend.fail_capacity_for.lock().unwrap() = Some("sim broken".into());
+    let h = start(
+        &[
+            ("broken", policy("broken", "1s", "")),
+            ("fine", policy("fine", "1s", "")),
+        ],
+        backend,
+    )
+    .await;
+    wait_until("the healthy policy decides", Duration::from_secs(5), || {
+        h.journal("fine").len() >= 2
+    })
+    .await;
+    assert!(h.journal("broken").is_empty());
+    let err = h.shared.registry().policies["broken"].last_error.clone().unwrap();
+    assert!(err.contains("DescribeServices failed: injected"), "{err}");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_rounds_do_not_pile_up_missed_ticks() {
+    let backend = Scripted::default();
+    *backend.read_delay.lock().unwrap() = Duration::from_millis(1300);
+    let h = start(&[("svc", policy("s", "1s", ""))], backend).await;
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    let reads = h.backend.reads.lock().unwrap().clone();
+    h.stop().await;
+    assert!(
+        (2..=4).contains(&reads.len()),
+        "{} rounds in 4.5 s with 1.3 s reads",
+        reads.len()
+    );
+    for pair in reads.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap >= Duration::from_millis(1250),
+            "a missed tick was replayed right away: {gap:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_daemon_does_not_reload_in_a_loop() {
+    let h = start(
+        &[("svc", policy("s", "1h", "")), ("bad", "min = \n".into())],
+        Scripted::default(),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Reading the policy files raises inotify access events; they must not trigger reloads.
+    assert!(
+        h.shared.reloads() <= 1,
+        "{} reloads while nothing changed",
+        h.shared.reloads()
+    );
+    let dir = h.shared.settings.policies_dir.clone();
+    std::fs::write(dir.join("svc.toml"), policy("s", "30m", "")).unwrap();
+    wait_until("the edit is picked up", Duration::from_secs(5), || {
+        h.shared.registry().policies["svc"].controller.policy.interval == Duration::from_secs(1800)
+    })
+    .await;
+    h.stop().await;
+}
