@@ -49,6 +49,17 @@ struct RawSettings {
     journal_size: usize,
     #[serde(default)]
     sim: RawSim,
+    #[serde(default)]
+    aws: RawAws,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAws {
+    region: Option<String>,
+    endpoint_url: Option<String>,
+    call_timeout: Option<String>,
+    max_attempts: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -100,6 +111,8 @@ pub struct Settings {
     pub sim_scenario: Option<PathBuf>,
     /// `sim` backend: virtual seconds per real second.
     pub sim_speed: f64,
+    /// `aws` backend: region, endpoint override, timeouts and retries.
+    pub aws: crate::backend::aws::AwsSettings,
 }
 
 /// Environment variables that override the file (nested keys use `__`).
@@ -167,7 +180,29 @@ impl Settings {
                 "sim.speed must be in (0, 100000], found {sim_speed}"
             )));
         }
+        let mut aws = crate::backend::aws::AwsSettings {
+            region: raw.aws.region.filter(|r| !r.trim().is_empty()),
+            endpoint_url: raw.aws.endpoint_url.filter(|e| !e.trim().is_empty()),
+            ..Default::default()
+        };
+        if let Some(t) = &raw.aws.call_timeout {
+            aws.call_timeout = duration::parse(t).map_err(|e| SettingsError(format!("aws.call_timeout: {e}")))?;
+        }
+        if let Some(n) = raw.aws.max_attempts {
+            if !(1..=10).contains(&n) {
+                return Err(SettingsError(format!("aws.max_attempts must be 1..=10, found {n}")));
+            }
+            aws.max_attempts = n;
+        }
+        if let Some(e) = &aws.endpoint_url
+            && !(e.starts_with("http://") || e.starts_with("https://"))
+        {
+            return Err(SettingsError(format!(
+                "aws.endpoint_url \"{e}\" must start with http:// or https://"
+            )));
+        }
         Ok(Settings {
+            aws,
             backend: raw.backend,
             policies_dir: raw.policies_dir,
             listen,
@@ -217,6 +252,8 @@ mod tests {
                 ("ECS_AUTOSCALER_DRY_RUN", "true"),
                 ("ECS_AUTOSCALER_SIM__SPEED", "60"),
                 ("ECS_AUTOSCALER_API_TOKEN", "0123456789abcdef"),
+                ("ECS_AUTOSCALER_AWS__ENDPOINT_URL", "http://127.0.0.1:5000"),
+                ("ECS_AUTOSCALER_AWS__MAX_ATTEMPTS", "1"),
             ]),
         )
         .unwrap();
@@ -225,6 +262,8 @@ mod tests {
         assert!(s.dry_run);
         assert_eq!(s.sim_speed, 60.0);
         assert_eq!(s.api_token.as_deref(), Some("0123456789abcdef"));
+        assert_eq!(s.aws.endpoint_url.as_deref(), Some("http://127.0.0.1:5000"));
+        assert_eq!(s.aws.max_attempts, 1);
     }
 
     #[test]
@@ -234,6 +273,8 @@ mod tests {
         assert!(err(&[("ECS_AUTOSCALER_BACKEND", "gcp")]).contains("gcp"));
         assert!(err(&[("ECS_AUTOSCALER_API_TOKEN", "short")]).contains("at least 16"));
         assert!(err(&[("ECS_AUTOSCALER_RESCAN_INTERVAL", "30")]).contains("no unit"));
+        assert!(err(&[("ECS_AUTOSCALER_AWS__ENDPOINT_URL", "localhost:5000")]).contains("http://"));
+        assert!(err(&[("ECS_AUTOSCALER_AWS__MAX_ATTEMPTS", "0")]).contains("max_attempts"));
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("s.toml");
         std::fs::write(&file, "colour = 1\n").unwrap();

@@ -228,3 +228,22 @@ fn the_shipped_schema_matches_the_code() {
         assert!(props.contains_key(key), "schema lacks {key}");
     }
 }
+
+#[test]
+fn alb_rules_on_aws_need_their_dimensions() {
+    let src = "min = 1\nmax = 4\n[target]\nbackend = \"aws\"\ncluster = \"c\"\nservice = \"s\"\n\
+               [[rule]]\nname = \"rpt\"\nmetric = \"alb_requests_per_target\"\ntarget = 50\n\
+               [[rule]]\nname = \"p99\"\nmetric = \"latency\"\ntarget = \"150ms\"\n";
+    let e = errors(src);
+    assert_eq!(e.len(), 3, "{e:?}");
+    assert!(
+        e[0].starts_with("p.toml:9:10: rule \"rpt\" reads an ALB metric: [target] needs `target_group`"),
+        "{e:?}"
+    );
+    assert!(e[2].contains("needs `load_balancer`"), "{e:?}");
+    let ok = src.replace(
+        "service = \"s\"\n",
+        "service = \"s\"\ntarget_group = \"targetgroup/t/1\"\nload_balancer = \"app/l/1\"\n",
+    );
+    assert!(policy::parse(Path::new("p.toml"), &ok).is_ok());
+}

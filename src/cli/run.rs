@@ -3,8 +3,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
+use ecs_autoscaler::backend::aws::AwsBackend;
 use ecs_autoscaler::backend::sim::SimBackend;
-use ecs_autoscaler::backend::{CapacityTarget, Clock, MetricSource, ScaledClock};
+use ecs_autoscaler::backend::{CapacityTarget, Clock, MetricSource, ScaledClock, SystemClock};
 use ecs_autoscaler::daemon::Daemon;
 use ecs_autoscaler::settings::{BackendKind, LogFormat, Settings};
 use ecs_autoscaler::{api, sim};
@@ -35,7 +36,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 let backend = Arc::new(SimBackend::new(scenario, Arc::clone(&clock)));
                 serve(settings, backend, clock, args.once, args.json).await
             }
-            BackendKind::Aws | BackendKind::Local => anyhow::bail!(
+            BackendKind::Aws => {
+                let backend = Arc::new(AwsBackend::connect(&settings.aws).await);
+                serve(settings, backend, Arc::new(SystemClock), args.once, args.json).await
+            }
+            BackendKind::Local => anyhow::bail!(
                 "settings: backend \"{:?}\" is not available in this build yet; use backend = \"sim\"",
                 settings.backend
             ),

@@ -91,6 +91,12 @@ pub struct TargetFile {
     pub service: Option<Located<String>>,
     /// AWS region (aws); defaults to the standard AWS configuration chain.
     pub region: Option<Located<String>>,
+    /// ALB target group, as in CloudWatch's TargetGroup dimension (aws; needed by ALB rules),
+    /// e.g. "targetgroup/search/0123456789abcdef".
+    pub target_group: Option<Located<String>>,
+    /// ALB, as in CloudWatch's LoadBalancer dimension (aws; needed by ALB latency rules),
+    /// e.g. "app/search/0123456789abcdef".
+    pub load_balancer: Option<Located<String>>,
     /// Replica pool name (local).
     pub pool: Option<Located<String>>,
 }

@@ -33,6 +33,8 @@ pub enum Target {
         cluster: String,
         service: String,
         region: Option<String>,
+        target_group: Option<String>,
+        load_balancer: Option<String>,
     },
     Local {
         pool: String,

@@ -195,6 +195,37 @@ pub fn validate(file: &Path, source: &str, raw: PolicyFile) -> Result<Policy, Fi
         }
     }
 
+    if let Some(Target::Aws {
+        target_group,
+        load_balancer,
+        ..
+    }) = &target
+    {
+        for rule in &rules {
+            let span = raw
+                .rules
+                .iter()
+                .find(|r| r.get().name.get().trim() == rule.name)
+                .map_or(0..0, |r| r.get().metric.span());
+            let needs: &[(&str, bool)] = match rule.metric {
+                Metric::AlbRequestsPerTarget => &[("target_group", target_group.is_none())],
+                Metric::AlbResponseTime => &[
+                    ("target_group", target_group.is_none()),
+                    ("load_balancer", load_balancer.is_none()),
+                ],
+                _ => &[],
+            };
+            for (key, missing) in needs {
+                if *missing {
+                    c.error(
+                        span.clone(),
+                        format!("rule \"{}\" reads an ALB metric: [target] needs `{key}`", rule.name),
+                    );
+                }
+            }
+        }
+    }
+
     let mut schedule_names = BTreeSet::new();
     let mut schedules = Vec::new();
     for s in &raw.schedules {
@@ -257,13 +288,18 @@ fn target(c: &mut Checker, raw: &Located<TargetFile>) -> Option<Target> {
     let target = match backend {
         Backend::Aws => {
             forbid(c, &t.pool, "pool");
+            let optional = |v: &Option<Located<String>>| v.as_ref().map(|r| r.get().trim().to_string());
             Target::Aws {
                 cluster: require(c, &t.cluster, "cluster"),
                 service: require(c, &t.service, "service"),
-                region: t.region.as_ref().map(|r| r.get().trim().to_string()),
+                region: optional(&t.region),
+                target_group: optional(&t.target_group),
+                load_balancer: optional(&t.load_balancer),
             }
         }
         Backend::Local => {
+            forbid(c, &t.target_group, "target_group");
+            forbid(c, &t.load_balancer, "load_balancer");
             forbid(c, &t.cluster, "cluster");
             forbid(c, &t.service, "service");
             forbid(c, &t.region, "region");
@@ -272,6 +308,8 @@ fn target(c: &mut Checker, raw: &Located<TargetFile>) -> Option<Target> {
             }
         }
         Backend::Sim => {
+            forbid(c, &t.target_group, "target_group");
+            forbid(c, &t.load_balancer, "load_balancer");
             forbid(c, &t.cluster, "cluster");
             forbid(c, &t.pool, "pool");
             forbid(c, &t.region, "region");

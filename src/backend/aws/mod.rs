@@ -1,0 +1,324 @@
+//! The `aws` backend: CloudWatch `GetMetricData` in, ECS `UpdateService` out.
+//!
+//! Retries with exponential backoff and jitter (throttling, 5xx, timeouts) are the SDK's
+//! standard retry strategy; on top of it each API has a circuit breaker, and every call a
+//! timeout, so one failing API neither stalls a round nor hides behind endless retries.
+
+mod breaker;
+pub mod queries;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_cloudwatch::types::ScanBy;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use chrono::{DateTime, Utc};
+
+use super::{BackendError, CapacityTarget, MetricSource};
+use crate::decide::{Capacity, Sample};
+use crate::policy::{Policy, Target};
+use breaker::Breaker;
+
+/// Connection settings of the `aws` backend.
+#[derive(Debug, Clone)]
+pub struct AwsSettings {
+    /// Region; default: the standard AWS configuration chain (AWS_REGION, profile, IMDS/ECS).
+    pub region: Option<String>,
+    /// Endpoint override for VPC endpoints, proxies or a local test server.
+    pub endpoint_url: Option<String>,
+    /// Limit on one attempt of one call.
+    pub call_timeout: Duration,
+    /// Attempts per call, the first included (1 disables retries).
+    pub max_attempts: u32,
+    /// Consecutive failures that open an API's circuit, and how long it stays open.
+    pub breaker_threshold: u32,
+    pub breaker_open_for: Duration,
+}
+
+impl Default for AwsSettings {
+    fn default() -> Self {
+        Self {
+            region: None,
+            endpoint_url: None,
+            call_timeout: Duration::from_secs(5),
+            max_attempts: 3,
+            breaker_threshold: 5,
+            breaker_open_for: Duration::from_secs(30),
+        }
+    }
+}
+
+pub struct AwsBackend {
+    ecs: aws_sdk_ecs::Client,
+    cloudwatch: aws_sdk_cloudwatch::Client,
+    region: Option<String>,
+    metrics_breaker: Breaker,
+    describe_breaker: Breaker,
+    update_breaker: Breaker,
+    /// Metric queries sent (what CloudWatch bills for GetMetricData).
+    queries: AtomicU64,
+    /// API calls sent, all APIs together.
+    calls: AtomicU64,
+}
+
+pub const METRIC_QUERIES: &str = "ecs_autoscaler_cloudwatch_metric_queries_total";
+pub const API_CALLS: &str = "ecs_autoscaler_aws_api_calls_total";
+
+impl AwsBackend {
+    /// Credentials and region from the standard AWS chain (the ECS task role in production).
+    pub async fn connect(settings: &AwsSettings) -> Self {
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(settings.call_timeout)
+            .operation_attempt_timeout(settings.call_timeout)
+            .operation_timeout(settings.call_timeout * settings.max_attempts.max(1) + Duration::from_secs(2))
+            .build();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts.max(1)))
+            .timeout_config(timeouts);
+        if let Some(r) = &settings.region {
+            loader = loader.region(Region::new(r.clone()));
+        }
+        if let Some(e) = &settings.endpoint_url {
+            loader = loader.endpoint_url(e);
+        }
+        let config = loader.load().await;
+        let region = config.region().map(|r| r.to_string());
+        Self::from_clients(
+            aws_sdk_ecs::Client::new(&config),
+            aws_sdk_cloudwatch::Client::new(&config),
+            region,
+            settings,
+        )
+    }
+
+    pub fn from_clients(
+        ecs: aws_sdk_ecs::Client,
+        cloudwatch: aws_sdk_cloudwatch::Client,
+        region: Option<String>,
+        settings: &AwsSettings,
+    ) -> Self {
+        let breaker = || Breaker::new(settings.breaker_threshold, settings.breaker_open_for);
+        Self {
+            ecs,
+            cloudwatch,
+            region,
+            metrics_breaker: breaker(),
+            describe_breaker: breaker(),
+            update_breaker: breaker(),
+            queries: AtomicU64::new(0),
+            calls: AtomicU64::new(0),
+        }
+    }
+
+    pub fn metric_queries(&self) -> u64 {
+        self.queries.load(Ordering::Relaxed)
+    }
+
+    pub fn api_calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    fn count_call(&self, api: &'static str) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!(API_CALLS, "api" => api).increment(1);
+    }
+
+    fn service<'a>(&self, target: &'a Target, call: &'static str) -> Result<(&'a str, &'a str), BackendError> {
+        match target {
+            Target::Aws {
+                cluster,
+                service,
+                region,
+                ..
+            } => {
+                if let (Some(want), Some(have)) = (region, &self.region)
+                    && want != have
+                {
+                    return Err(BackendError::Rejected {
+                        call,
+                        reason: format!("the policy is for region {want}, this daemon runs in {have}"),
+                    });
+                }
+                Ok((cluster, service))
+            }
+            other => Err(BackendError::Rejected {
+                call,
+                reason: format!("{} is not an aws target", other.describe()),
+            }),
+        }
+    }
+
+    /// One GetMetricData call (and its pages) for up to 500 queries.
+    async fn fetch(
+        &self,
+        plan: &queries::Plan,
+        chunk: &[aws_sdk_cloudwatch::types::MetricDataQuery],
+        series: &mut HashMap<String, queries::Series>,
+        errors: &mut HashMap<String, String>,
+    ) -> Result<(), String> {
+        let mut next: Option<String> = None;
+        loop {
+            self.count_call("GetMetricData");
+            let out = self
+                .cloudwatch
+                .get_metric_data()
+                .set_metric_data_queries(Some(chunk.to_vec()))
+                .start_time(aws_smithy_types::DateTime::from_secs(plan.start.timestamp()))
+                .end_time(aws_smithy_types::DateTime::from_secs(plan.end.timestamp()))
+                .scan_by(ScanBy::TimestampDescending)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| format!("{}", DisplayErrorContext(&e)))?;
+            for r in out.metric_data_results() {
+                let Some(id) = r.id() else { continue };
+                let points = series.entry(id.to_string()).or_default();
+                points.extend(r.timestamps().iter().map(|t| t.secs()).zip(r.values().iter().copied()));
+                if let Some(code) = r.status_code()
+                    && matches!(
+                        code,
+                        aws_sdk_cloudwatch::types::StatusCode::InternalError
+                            | aws_sdk_cloudwatch::types::StatusCode::Forbidden
+                    )
+                {
+                    let messages: Vec<&str> = r.messages().iter().filter_map(|m| m.value()).collect();
+                    errors.insert(
+                        id.to_string(),
+                        format!("CloudWatch answered {}: {}", code.as_str(), messages.join("; ")),
+                    );
+                }
+            }
+            match out.next_token() {
+                Some(t) if !t.is_empty() => next = Some(t.to_string()),
+                _ => return Ok(()),
+            }
+        }
+    }
+}
+
+/// Throttling, server errors and anything that never got an answer may pass; other client
+/// errors (unknown cluster, access denied, bad parameters) will not by waiting.
+fn classify<E>(
+    call: &'static str,
+    err: &aws_sdk_ecs::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> BackendError
+where
+    E: std::error::Error + aws_sdk_ecs::error::ProvideErrorMetadata + 'static,
+{
+    use aws_sdk_ecs::error::ProvideErrorMetadata;
+    let reason = format!("{}", DisplayErrorContext(err));
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let throttled = err
+        .code()
+        .is_some_and(|c| c.contains("Throttl") || c == "RequestLimitExceeded");
+    match status {
+        Some(s) if (400..500).contains(&s) && !throttled => BackendError::Rejected { call, reason },
+        _ => BackendError::Unavailable { call, reason },
+    }
+}
+
+impl MetricSource for AwsBackend {
+    async fn read(&self, policies: &[&Policy], now: DateTime<Utc>) -> Vec<BTreeMap<String, Sample>> {
+        let plan = queries::plan(policies, now);
+        let mut series = HashMap::new();
+        let mut errors = HashMap::new();
+        for chunk in plan.queries.chunks(queries::MAX_QUERIES_PER_CALL) {
+            self.queries.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            metrics::counter!(METRIC_QUERIES).increment(chunk.len() as u64);
+            let failure = match self.metrics_breaker.admit(Instant::now()) {
+                Err(wait) => Some(format!(
+                    "GetMetricData circuit open after repeated failures; next try in {}s",
+                    wait.as_secs()
+                )),
+                Ok(()) => {
+                    let result = self.fetch(&plan, chunk, &mut series, &mut errors).await;
+                    self.metrics_breaker.record(result.is_ok(), Instant::now());
+                    result.err().map(|e| format!("GetMetricData failed: {e}"))
+                }
+            };
+            if let Some(reason) = failure {
+                tracing::warn!("{reason}");
+                for q in chunk {
+                    if let Some(id) = q.id() {
+                        errors.insert(id.to_string(), reason.clone());
+                    }
+                }
+            }
+        }
+        queries::extract(&plan, policies.len(), &series, &errors, now)
+    }
+}
+
+impl CapacityTarget for AwsBackend {
+    async fn capacity(&self, target: &Target) -> Result<Capacity, BackendError> {
+        const CALL: &str = "DescribeServices";
+        let (cluster, service) = self.service(target, CALL)?;
+        if let Err(wait) = self.describe_breaker.admit(Instant::now()) {
+            return Err(BackendError::Unavailable {
+                call: CALL,
+                reason: format!("circuit open, next try in {}s", wait.as_secs()),
+            });
+        }
+        self.count_call(CALL);
+        let result = self
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .services(service)
+            .send()
+            .await;
+        self.describe_breaker.record(result.is_ok(), Instant::now());
+        let out = result.map_err(|e| classify(CALL, &e))?;
+        let Some(svc) = out.services().first() else {
+            let why: Vec<String> = out
+                .failures()
+                .iter()
+                .map(|f| format!("{} {}", f.arn().unwrap_or(service), f.reason().unwrap_or("failed")))
+                .collect();
+            return Err(BackendError::Rejected {
+                call: CALL,
+                reason: format!("service not found: {}", why.join("; ")),
+            });
+        };
+        let count = |n: i32| u32::try_from(n).unwrap_or(0);
+        let deployments = svc.deployments();
+        let rolling = deployments.len() > 1
+            || deployments.iter().any(|d| {
+                d.rollout_state()
+                    .is_some_and(|s| *s == aws_sdk_ecs::types::DeploymentRolloutState::InProgress)
+            });
+        Ok(Capacity {
+            desired: count(svc.desired_count()),
+            running: count(svc.running_count()),
+            pending: count(svc.pending_count()),
+            deployment_in_progress: rolling,
+        })
+    }
+
+    async fn set_desired(&self, target: &Target, desired: u32) -> Result<(), BackendError> {
+        const CALL: &str = "UpdateService";
+        let (cluster, service) = self.service(target, CALL)?;
+        if let Err(wait) = self.update_breaker.admit(Instant::now()) {
+            return Err(BackendError::Unavailable {
+                call: CALL,
+                reason: format!("circuit open, next try in {}s", wait.as_secs()),
+            });
+        }
+        self.count_call(CALL);
+        let desired = i32::try_from(desired).unwrap_or(i32::MAX);
+        let result = self
+            .ecs
+            .update_service()
+            .cluster(cluster)
+            .service(service)
+            .desired_count(desired)
+            .send()
+            .await;
+        self.update_breaker.record(result.is_ok(), Instant::now());
+        result.map(|_| ()).map_err(|e| classify(CALL, &e))
+    }
+}
