@@ -305,3 +305,40 @@ async fn a_policy_for_another_region_is_refused() {
     let err = b.capacity(&target).await.unwrap_err().to_string();
     assert!(err.contains("region eu-west-1") && err.contains("us-east-1"), "{err}");
 }
+
+#[tokio::test]
+async fn a_converged_primary_is_not_a_rollout_but_two_deployments_are() {
+    let converged = mock!(aws_sdk_ecs::Client::describe_services).then_output(|| {
+        DescribeServicesOutput::builder()
+            .services(
+                Service::builder()
+                    .desired_count(3)
+                    .running_count(3)
+                    .deployments(
+                        Deployment::builder()
+                            .status("PRIMARY")
+                            .rollout_state(DeploymentRolloutState::InProgress)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    let replacing = mock!(aws_sdk_ecs::Client::describe_services).then_output(|| {
+        DescribeServicesOutput::builder()
+            .services(
+                Service::builder()
+                    .desired_count(3)
+                    .running_count(3)
+                    .deployments(Deployment::builder().status("PRIMARY").build())
+                    .deployments(Deployment::builder().status("ACTIVE").build())
+                    .build(),
+            )
+            .build()
+    });
+    let ecs = mock_client!(aws_sdk_ecs, RuleMode::Sequential, [&converged, &replacing]);
+    let b = backend(mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, []), ecs);
+    let target = policy(CPU).target;
+    assert!(!b.capacity(&target).await.unwrap().deployment_in_progress);
+    assert!(b.capacity(&target).await.unwrap().deployment_in_progress);
+}

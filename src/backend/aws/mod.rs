@@ -285,12 +285,15 @@ impl CapacityTarget for AwsBackend {
             });
         };
         let count = |n: i32| u32::try_from(n).unwrap_or(0);
+        // A rollout: an old deployment still draining beside the new one, or the primary still
+        // converging. A primary marked in progress whose tasks all run is not replacing anything.
         let deployments = svc.deployments();
-        let rolling = deployments.len() > 1
-            || deployments.iter().any(|d| {
+        let converging = svc.running_count() < svc.desired_count()
+            && deployments.iter().any(|d| {
                 d.rollout_state()
                     .is_some_and(|s| *s == aws_sdk_ecs::types::DeploymentRolloutState::InProgress)
             });
+        let rolling = deployments.len() > 1 || converging;
         Ok(Capacity {
             desired: count(svc.desired_count()),
             running: count(svc.running_count()),
