@@ -1,0 +1,85 @@
+//! Command line and environment: every flag also reads a `SEARCH_*` variable.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone, Parser)]
+#[command(name = "search-service", version, about = "Product search service")]
+pub struct Config {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Address to listen on.
+    #[arg(long, env = "SEARCH_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+    /// Bind with SO_REUSEPORT so several replicas share one port.
+    #[arg(long, env = "SEARCH_REUSE_PORT")]
+    pub reuse_port: bool,
+    /// Worker threads (one thread behaves like a one-vCPU replica). Default: one per core.
+    #[arg(long, env = "SEARCH_WORKERS")]
+    pub workers: Option<usize>,
+    /// Products generated at start.
+    #[arg(long, env = "SEARCH_CATALOG_SIZE", default_value_t = 100_000)]
+    pub catalog_size: usize,
+    /// Past this many requests in flight, answer 503 at once instead of queueing.
+    #[arg(long, env = "SEARCH_MAX_IN_FLIGHT", default_value_t = 512)]
+    pub max_in_flight: usize,
+    /// On SIGTERM: keep serving (reporting not ready, closing connections after each
+    /// response) for this long, so a load balancer stops sending new work.
+    #[arg(long, env = "SEARCH_DRAIN_GRACE", default_value = "1s", value_parser = parse_duration)]
+    pub drain_grace: Duration,
+    /// On SIGTERM: how long in-flight requests may take to finish before the process exits.
+    #[arg(long, env = "SEARCH_SHUTDOWN_DEADLINE", default_value = "20s", value_parser = parse_duration)]
+    pub shutdown_deadline: Duration,
+    /// Print CloudWatch EMF latency records on stdout.
+    #[arg(long, env = "SEARCH_EMF")]
+    pub emf: bool,
+    #[arg(long, env = "SEARCH_EMF_NAMESPACE", default_value = "SearchService")]
+    pub emf_namespace: String,
+    /// Window of the EMF percentiles.
+    #[arg(long, env = "SEARCH_EMF_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub emf_interval: Duration,
+    /// EMF dimensions as NAME=VALUE (repeat the flag, or separate with commas in the variable).
+    #[arg(long = "emf-dimension", env = "SEARCH_EMF_DIMENSIONS", value_delimiter = ',', default_value = "Service=search", value_parser = parse_dimension)]
+    pub emf_dimensions: Vec<(String, String)>,
+    #[arg(long, env = "SEARCH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Probe an HTTP health endpoint: exit 0 on 2xx (for container health checks).
+    Healthcheck {
+        #[arg(long, default_value = "http://127.0.0.1:8080/health")]
+        url: String,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("\"{s}\" is not a duration like \"10s\" ({e})"))
+}
+
+fn parse_dimension(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() && !v.trim().is_empty() => Ok((k.trim().into(), v.trim().into())),
+        _ => Err(format!("\"{s}\" is not NAME=VALUE")),
+    }
+}
+
+impl Config {
+    /// Defaults for tests and embedding: 127.0.0.1 on a free port, a small catalog.
+    pub fn for_tests(catalog_size: usize) -> Self {
+        let mut c = Config::parse_from(["search-service"]);
+        c.listen = "127.0.0.1:0".parse().expect("valid address");
+        c.catalog_size = catalog_size;
+        c.drain_grace = Duration::from_millis(300);
+        c
+    }
+}

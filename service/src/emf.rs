@@ -1,0 +1,82 @@
+//! CloudWatch Embedded Metric Format records: printed on stdout, the awslogs driver turns
+//! them into high-resolution metrics with no AWS call from the service.
+
+use serde_json::{Value, json};
+
+use crate::telemetry::Percentiles;
+
+/// One EMF record for a window. Without requests there is no latency to report, only a
+/// count of zero, so the autoscaler sees "no data" for latency rather than a fake zero.
+pub fn record(namespace: &str, dimensions: &[(String, String)], window: Percentiles, timestamp_ms: i64) -> Value {
+    let mut metrics = vec![json!({"Name": "RequestCount", "Unit": "Count", "StorageResolution": 1})];
+    if window.count > 0 {
+        for name in ["LatencyP50", "LatencyP90", "LatencyP99"] {
+            metrics.push(json!({"Name": name, "Unit": "Milliseconds", "StorageResolution": 1}));
+        }
+    }
+    let keys: Vec<&str> = dimensions.iter().map(|(k, _)| k.as_str()).collect();
+    let mut record = json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{"Namespace": namespace, "Dimensions": [keys], "Metrics": metrics}]
+        },
+        "RequestCount": window.count,
+    });
+    if window.count > 0 {
+        record["LatencyP50"] = json!(window.p50_ms);
+        record["LatencyP90"] = json!(window.p90_ms);
+        record["LatencyP99"] = json!(window.p99_ms);
+    }
+    for (k, v) in dimensions {
+        record[k.as_str()] = json!(v);
+    }
+    record
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_declares_every_metric_it_carries() {
+        let dims = vec![("Service".to_string(), "search".to_string())];
+        let w = Percentiles {
+            count: 120,
+            p50_ms: 0.4,
+            p90_ms: 0.9,
+            p99_ms: 2.5,
+        };
+        let r = record("SearchService", &dims, w, 1_700_000_000_000);
+        let def = &r["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(def["Namespace"], "SearchService");
+        assert_eq!(def["Dimensions"], json!([["Service"]]));
+        for m in def["Metrics"].as_array().unwrap() {
+            let name = m["Name"].as_str().unwrap();
+            assert!(r.get(name).is_some_and(Value::is_number), "{name} declared but absent");
+            assert_eq!(m["StorageResolution"], 1);
+        }
+        assert_eq!(r["LatencyP99"], 2.5);
+        assert_eq!(r["Service"], "search");
+    }
+
+    #[test]
+    fn an_idle_window_reports_no_latency() {
+        let r = record(
+            "N",
+            &[],
+            Percentiles {
+                count: 0,
+                p50_ms: 0.0,
+                p90_ms: 0.0,
+                p99_ms: 0.0,
+            },
+            0,
+        );
+        assert_eq!(r["RequestCount"], 0);
+        assert!(r.get("LatencyP99").is_none());
+        assert_eq!(
+            r["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap().len(),
+            1
+        );
+    }
+}
