@@ -51,6 +51,21 @@ struct RawSettings {
     sim: RawSim,
     #[serde(default)]
     aws: RawAws,
+    #[serde(default)]
+    local: RawLocal,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLocal {
+    binary: Option<PathBuf>,
+    port: Option<u16>,
+    workers: Option<usize>,
+    catalog_size: Option<usize>,
+    search_cost: Option<String>,
+    initial_replicas: Option<u32>,
+    drain_deadline: Option<String>,
+    migrate_requests: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -113,6 +128,8 @@ pub struct Settings {
     pub sim_speed: f64,
     /// `aws` backend: region, endpoint override, timeouts and retries.
     pub aws: crate::backend::aws::AwsSettings,
+    /// `local` backend: how replicas run.
+    pub local: crate::backend::local::LocalSettings,
 }
 
 /// Environment variables that override the file (nested keys use `__`).
@@ -201,7 +218,41 @@ impl Settings {
                 "aws.endpoint_url \"{e}\" must start with http:// or https://"
             )));
         }
+        let mut local = crate::backend::local::LocalSettings::default();
+        let l = raw.local;
+        local.binary = l.binary;
+        if let Some(p) = l.port {
+            if p == 0 {
+                return Err(SettingsError("local.port must be a fixed port, not 0".into()));
+            }
+            local.port = p;
+        }
+        if let Some(w) = l.workers {
+            if !(1..=64).contains(&w) {
+                return Err(SettingsError(format!("local.workers must be 1..=64, found {w}")));
+            }
+            local.workers = w;
+        }
+        if let Some(c) = l.catalog_size {
+            local.catalog_size = c;
+        }
+        if let Some(c) = &l.search_cost {
+            local.search_cost = duration::parse(c)
+                .or_else(|e| if c.trim() == "0" { Ok(Duration::ZERO) } else { Err(e) })
+                .map_err(|e| SettingsError(format!("local.search_cost: {e}")))?;
+        }
+        if let Some(n) = l.initial_replicas {
+            local.initial_replicas = n;
+        }
+        if let Some(d) = &l.drain_deadline {
+            local.drain_deadline =
+                duration::parse(d).map_err(|e| SettingsError(format!("local.drain_deadline: {e}")))?;
+        }
+        if let Some(m) = l.migrate_requests {
+            local.migrate_requests = m;
+        }
         Ok(Settings {
+            local,
             aws,
             backend: raw.backend,
             policies_dir: raw.policies_dir,

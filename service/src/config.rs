@@ -19,12 +19,20 @@ pub struct Config {
     /// Address to listen on.
     #[arg(long, env = "SEARCH_LISTEN", default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,
+    /// A second, private address with the same routes, so a supervisor can probe and
+    /// scrape one replica when several share the main port.
+    #[arg(long, env = "SEARCH_ADMIN_LISTEN")]
+    pub admin_listen: Option<SocketAddr>,
     /// Bind with SO_REUSEPORT so several replicas share one port.
     #[arg(long, env = "SEARCH_REUSE_PORT")]
     pub reuse_port: bool,
     /// Worker threads (one thread behaves like a one-vCPU replica). Default: one per core.
     #[arg(long, env = "SEARCH_WORKERS")]
     pub workers: Option<usize>,
+    /// Extra CPU burnt per search, e.g. "1ms": emulates a smaller, slower task (a 0.25 vCPU
+    /// Fargate task of the original service) so that scaling shows on a laptop.
+    #[arg(long, env = "SEARCH_COST", default_value = "0s", value_parser = parse_duration)]
+    pub search_cost: Duration,
     /// Products generated at start.
     #[arg(long, env = "SEARCH_CATALOG_SIZE", default_value_t = 100_000)]
     pub catalog_size: usize,

@@ -114,6 +114,13 @@ fn search(app: &App, q: &HashMap<String, String>) -> Response {
         Ok(n) => n,
         Err(BadParameter(code, message)) => return error(StatusCode::BAD_REQUEST, &code, &message),
     };
+    if !app.search_cost.is_zero() {
+        // Busy, not asleep: the point is to use CPU like a slower task would.
+        let until = started + app.search_cost;
+        while Instant::now() < until {
+            std::hint::spin_loop();
+        }
+    }
     let store = app.store.read().unwrap_or_else(|p| p.into_inner());
     let hits = store.index.search(&store.products, query, offset, limit);
     let body = SearchResult {

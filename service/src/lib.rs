@@ -34,6 +34,8 @@ pub struct App {
     pub in_flight: AtomicUsize,
     pub max_in_flight: usize,
     pub window: telemetry::Window,
+    /// CPU to burn per search (see `--search-cost`).
+    pub search_cost: Duration,
 }
 
 impl App {
@@ -54,6 +56,7 @@ impl App {
             in_flight: AtomicUsize::new(0),
             max_in_flight: config.max_in_flight.max(1),
             window: telemetry::Window::default(),
+            search_cost: config.search_cost,
         }
     }
 }
@@ -76,8 +79,19 @@ pub fn bind(addr: SocketAddr, reuse_port: bool) -> std::io::Result<tokio::net::T
 /// (closing connections after each response) for the drain grace, stops accepting, and
 /// gives in-flight requests until the deadline.
 pub async fn run(config: Config, listener: tokio::net::TcpListener, shutdown: impl Future<Output = ()>) {
+    run_with_admin(config, listener, None, shutdown).await
+}
+
+/// As [`run`], also serving on a private admin listener until the very end of the drain.
+pub async fn run_with_admin(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    admin: Option<tokio::net::TcpListener>,
+    shutdown: impl Future<Output = ()>,
+) {
     let _ = telemetry::handle();
     let app = Arc::new(App::new(&config));
+    let admin = admin.map(|l| tokio::spawn(warp::serve(http::routes(Arc::clone(&app))).incoming(l).run()));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = warp::serve(http::routes(Arc::clone(&app)))
         .incoming(listener)
@@ -109,6 +123,9 @@ pub async fn run(config: Config, listener: tokio::net::TcpListener, shutdown: im
         task.abort();
         print_emf(&app, &config);
     }
+    if let Some(task) = admin {
+        task.abort();
+    }
 }
 
 async fn emit(app: Arc<App>, config: Config) {
@@ -126,4 +143,67 @@ fn print_emf(app: &App, config: &Config) {
         .map_or(0, |d| d.as_millis() as i64);
     let record = emf::record(&config.emf_namespace, &config.emf_dimensions, app.window.take(), now_ms);
     println!("{record}");
+}
+
+/// The whole service as a program: runtime, logging, listeners, signals. Used by the
+/// `search-service` binary and by ecs-autoscaler's local replicas.
+pub fn main_with(config: Config) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    init_logging(config.log_format);
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = config.workers {
+        runtime.worker_threads(n.max(1));
+    }
+    let runtime = match runtime.enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(async move {
+        let listener = match bind(config.listen, config.reuse_port) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: binding {}: {e}", config.listen);
+                return ExitCode::from(2);
+            }
+        };
+        let admin = match config.admin_listen.map(|a| bind(a, false)).transpose() {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("error: binding the admin address: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        tracing::info!(address = %config.listen, reuse_port = config.reuse_port, "listening");
+        run_with_admin(config, listener, admin, terminated()).await;
+        ExitCode::SUCCESS
+    })
+}
+
+async fn terminated() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => std::future::pending::<()>().await,
+    }
+}
+
+fn init_logging(format: config::LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Logs go to stderr: stdout carries only EMF records.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        config::LogFormat::Json => builder.json().try_init(),
+        config::LogFormat::Pretty => builder.try_init(),
+    };
 }

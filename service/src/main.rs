@@ -4,63 +4,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use search_service::config::{Command, Config, LogFormat};
+use search_service::config::{Command, Config};
 
 fn main() -> ExitCode {
     let config = Config::parse();
     if let Some(Command::Healthcheck { url }) = &config.command {
         return healthcheck(url);
     }
-    init_logging(config.log_format);
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = config.workers {
-        runtime.worker_threads(n.max(1));
-    }
-    let runtime = match runtime.enable_all().build() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: starting the runtime: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    runtime.block_on(async move {
-        let listener = match search_service::bind(config.listen, config.reuse_port) {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("error: binding {}: {e}", config.listen);
-                return ExitCode::from(2);
-            }
-        };
-        tracing::info!(address = %config.listen, reuse_port = config.reuse_port, "listening");
-        search_service::run(config, listener, terminated()).await;
-        ExitCode::SUCCESS
-    })
-}
-
-async fn terminated() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        }
-        _ => std::future::pending::<()>().await,
-    }
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Logs go to stderr: stdout carries only EMF records.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Pretty => builder.try_init(),
-    };
+    search_service::main_with(config)
 }
 
 /// GET `url` (http only) with short timeouts; exit 0 on a 2xx answer.

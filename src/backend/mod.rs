@@ -2,6 +2,7 @@
 //! implements, and the clocks the daemon runs on.
 
 pub mod aws;
+pub mod local;
 pub mod sim;
 
 use std::collections::BTreeMap;

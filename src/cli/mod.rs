@@ -60,6 +60,12 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Run one search-service replica (the local backend starts these).
+    #[command(hide = true)]
+    Replica {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
     /// Print the JSON Schema of policy files.
     Schema,
     /// Probe an HTTP health endpoint; exit 0 if it answers 2xx (for container health checks).
@@ -92,6 +98,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             out,
         }),
+        Command::Replica { args } => {
+            let argv = std::iter::once(std::ffi::OsString::from("search-service")).chain(args);
+            let config = <search_service::config::Config as clap::Parser>::try_parse_from(argv)?;
+            Ok(search_service::main_with(config))
+        }
         Command::Schema => {
             println!(
                 "{}",

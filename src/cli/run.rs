@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use ecs_autoscaler::backend::aws::AwsBackend;
+use ecs_autoscaler::backend::local::LocalBackend;
 use ecs_autoscaler::backend::sim::SimBackend;
 use ecs_autoscaler::backend::{CapacityTarget, Clock, MetricSource, ScaledClock, SystemClock};
 use ecs_autoscaler::daemon::Daemon;
@@ -40,10 +41,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 let backend = Arc::new(AwsBackend::connect(&settings.aws).await);
                 serve(settings, backend, Arc::new(SystemClock), args.once, args.json).await
             }
-            BackendKind::Local => anyhow::bail!(
-                "settings: backend \"{:?}\" is not available in this build yet; use backend = \"sim\"",
-                settings.backend
-            ),
+            BackendKind::Local => {
+                let backend = Arc::new(LocalBackend::start(settings.local.clone()));
+                let result = serve(
+                    settings,
+                    Arc::clone(&backend),
+                    Arc::new(SystemClock),
+                    args.once,
+                    args.json,
+                )
+                .await;
+                backend.shutdown().await;
+                result
+            }
         }
     })
 }
