@@ -5,8 +5,10 @@
 
 pub mod api;
 pub mod backend;
+pub mod chart;
 pub mod daemon;
 pub mod decide;
+pub mod loadgen;
 pub mod policy;
 pub mod settings;
 pub mod sim;

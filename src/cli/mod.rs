@@ -1,5 +1,6 @@
 //! Subcommands. Each returns an exit code; errors are reported with their context by main.
 
+mod demo;
 mod healthcheck;
 mod run;
 mod simulate;
@@ -23,6 +24,34 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The whole system on this machine: the daemon scales real search-service replicas
+    /// (local backend) under a load plan, shows what it does, and ends with a report.
+    Demo {
+        /// How long the default plan runs.
+        #[arg(long, default_value = "2m", value_parser = parse_duration)]
+        duration: std::time::Duration,
+        /// Load plan, e.g. "5 for 20s, 40 for 60s, 5 for 40s" (users, or requests/s with --rate).
+        #[arg(long)]
+        plan: Option<String>,
+        /// Open-loop: plan levels are requests per second instead of users.
+        #[arg(long)]
+        rate: bool,
+        /// Closed-loop users' think time between answer and next request.
+        #[arg(long, default_value = "10ms", value_parser = parse_duration)]
+        think_time: std::time::Duration,
+        /// SIGKILL one replica at this time into the run.
+        #[arg(long, value_parser = parse_duration)]
+        kill_replica_at: Option<std::time::Duration>,
+        /// CPU each search costs a replica: emulates a small task so scaling shows here.
+        #[arg(long, default_value = "1ms", value_parser = parse_duration)]
+        search_cost: std::time::Duration,
+        /// Where the report (report.html, summary.json) goes.
+        #[arg(long, default_value = "demo-report")]
+        out: PathBuf,
+        /// Print the summary, timeline and decisions as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the daemon: evaluate every policy on its interval and serve the status API.
     /// Settings come from --config and ECS_AUTOSCALER_* environment variables.
     Run {
@@ -84,6 +113,25 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate { paths } => validate::run(&paths),
+        Command::Demo {
+            duration,
+            plan,
+            rate,
+            think_time,
+            kill_replica_at,
+            search_cost,
+            out,
+            json,
+        } => demo::run(demo::Args {
+            duration,
+            plan,
+            rate,
+            think: think_time,
+            kill_replica_at,
+            search_cost,
+            out,
+            json,
+        }),
         Command::Run { config, once, json } => run::run(run::Args { config, once, json }),
         Command::Simulate {
             policy,

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use plotters::prelude::*;
+use crate::chart::{self, Panel, Series};
 use serde::Serialize;
 
 use super::{Run, Scenario, Summary};
@@ -147,121 +147,47 @@ pub fn write_dir(dir: &Path, scenario: &Scenario, runs: &[Run]) -> std::io::Resu
     Ok(written)
 }
 
-const COLORS: [RGBColor; 4] = [
-    RGBColor(31, 119, 180),
-    RGBColor(214, 39, 40),
-    RGBColor(44, 160, 44),
-    RGBColor(148, 103, 189),
-];
-
 /// A self-contained HTML page with an SVG chart: load, tasks, CPU and p99 over time.
 pub fn chart_html(scenario: &Scenario, runs: &[Run]) -> Result<String, String> {
-    let svg = chart_svg(scenario, runs).map_err(|e| format!("drawing the chart failed: {e}"))?;
-    let table = table(scenario, runs);
-    Ok(format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{name}</title>\
-         <style>body{{font-family:sans-serif;margin:24px}}pre{{background:#f6f6f6;padding:12px}}</style></head>\
-         <body><h1>Simulation: {name}</h1><p>{desc}</p><pre>{table}</pre>{svg}</body></html>\n",
-        name = html_escape(&scenario.name),
-        desc = html_escape(&scenario.description),
-        table = html_escape(&table),
+    let to_min = |t: usize| t as f64 / 60.0;
+    type Value = fn(&super::world::Second) -> f64;
+    let panel = |title: &str, f: Value, log_scale: bool, reference: Option<(String, f64)>| Panel {
+        title: title.to_string(),
+        series: runs
+            .iter()
+            .map(|r| {
+                let all: Vec<(f64, f64)> = r.seconds.iter().enumerate().map(|(t, s)| (to_min(t), f(s))).collect();
+                Series {
+                    name: r.scaler.clone(),
+                    points: chart::downsample(&all, 1000),
+                }
+            })
+            .collect(),
+        log_scale,
+        reference,
+    };
+    let slo = scenario.slo_p99 * 1000.0;
+    let panels = [
+        panel("offered load (requests/s)", |s| s.offered, false, None),
+        panel("tasks in service (healthy)", |s| f64::from(s.healthy), false, None),
+        panel(
+            "CPU % (average of healthy tasks)",
+            |s| s.cpu.unwrap_or(0.0),
+            false,
+            None,
+        ),
+        panel(
+            "p99 latency (ms, log scale)",
+            |s| if s.served > 0.0 { s.p99() * 1000.0 } else { 0.0 },
+            true,
+            Some((format!("SLO {slo:.0} ms"), slo)),
+        ),
+    ];
+    let svg = chart::svg(&panels, "minutes", scenario.duration as f64 / 60.0)?;
+    Ok(chart::html(
+        &format!("Simulation: {}", scenario.name),
+        &scenario.description,
+        &table(scenario, runs),
+        &svg,
     ))
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
-}
-
-/// Averages a per-second series into at most `points` buckets, so long runs stay light.
-fn downsample(values: impl Iterator<Item = (f64, f64)>, len: usize, points: usize) -> Vec<(f64, f64)> {
-    let bucket = len.div_ceil(points.max(1)).max(1);
-    let all: Vec<(f64, f64)> = values.collect();
-    all.chunks(bucket)
-        .map(|c| (c[0].0, c.iter().map(|p| p.1).sum::<f64>() / c.len() as f64))
-        .collect()
-}
-
-fn chart_svg(scenario: &Scenario, runs: &[Run]) -> Result<String, Box<dyn std::error::Error>> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (1100, 1000)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let panels = root.split_evenly((4, 1));
-        let minutes = scenario.duration as f64 / 60.0;
-        let n = scenario.duration as usize;
-        let to_min = |t: usize| t as f64 / 60.0;
-
-        type Series = fn(&super::world::Second) -> f64;
-        let specs: [(&str, Series); 4] = [
-            ("offered load (requests/s)", |s| s.offered),
-            ("tasks in service (healthy)", |s| f64::from(s.healthy)),
-            ("CPU % (average of healthy tasks)", |s| s.cpu.unwrap_or(0.0)),
-            ("p99 latency (ms, log scale)", |s| {
-                if s.served > 0.0 { s.p99() * 1000.0 } else { 0.0 }
-            }),
-        ];
-        for (i, (title, f)) in specs.iter().enumerate() {
-            let series: Vec<Vec<(f64, f64)>> = runs
-                .iter()
-                .map(|r| downsample(r.seconds.iter().enumerate().map(|(t, s)| (to_min(t), f(s))), n, 1000))
-                .collect();
-            let ymax = series.iter().flatten().map(|p| p.1).fold(1.0, f64::max) * 1.1;
-            let mut builder = ChartBuilder::on(&panels[i]);
-            builder
-                .caption(*title, ("sans-serif", 16))
-                .margin(8)
-                .x_label_area_size(28)
-                .y_label_area_size(60);
-            if i == 3 {
-                let ymax = ymax.max(scenario.slo_p99 * 1000.0 * 2.0);
-                let mut chart = builder.build_cartesian_2d(0f64..minutes, (0.5f64..ymax).log_scale())?;
-                chart
-                    .configure_mesh()
-                    .x_desc("minutes")
-                    .light_line_style(WHITE)
-                    .draw()?;
-                let slo = scenario.slo_p99 * 1000.0;
-                chart
-                    .draw_series(LineSeries::new(vec![(0.0, slo), (minutes, slo)], BLACK.mix(0.5)))?
-                    .label(format!("SLO {slo:.0} ms"))
-                    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK.mix(0.5)));
-                for (k, (run, points)) in runs.iter().zip(&series).enumerate() {
-                    let color = COLORS[k % COLORS.len()];
-                    let clipped = points.iter().map(|&(x, y)| (x, y.max(0.5)));
-                    chart
-                        .draw_series(LineSeries::new(clipped, &color))?
-                        .label(run.scaler.clone())
-                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
-                }
-                chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::UpperLeft)
-                    .background_style(WHITE.mix(0.8))
-                    .border_style(BLACK)
-                    .draw()?;
-            } else {
-                let mut chart = builder.build_cartesian_2d(0f64..minutes, 0f64..ymax)?;
-                chart
-                    .configure_mesh()
-                    .x_desc("minutes")
-                    .light_line_style(WHITE)
-                    .draw()?;
-                for (k, (run, points)) in runs.iter().zip(&series).enumerate() {
-                    let color = COLORS[k % COLORS.len()];
-                    chart
-                        .draw_series(LineSeries::new(points.iter().copied(), &color))?
-                        .label(run.scaler.clone())
-                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
-                }
-                chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::UpperLeft)
-                    .background_style(WHITE.mix(0.8))
-                    .border_style(BLACK)
-                    .draw()?;
-            }
-        }
-        root.present()?;
-    }
-    Ok(svg)
 }
