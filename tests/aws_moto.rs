@@ -34,9 +34,11 @@ impl Moto {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("moto_server could not start ({e}): pip install 'moto[server]'"));
+        // A listening socket is not enough: on a busy machine moto accepts connections
+        // before it answers them, so wait for a whole HTTP response.
         let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not listen within 30 s");
+        while !answers_http(port) {
+            assert!(Instant::now() < deadline, "moto_server did not answer within 30 s");
             std::thread::sleep(Duration::from_millis(100));
         }
         Moto {
@@ -44,6 +46,18 @@ impl Moto {
             url: format!("http://127.0.0.1:{port}"),
         }
     }
+}
+
+fn answers_http(port: u16) -> bool {
+    let probe = || -> std::io::Result<bool> {
+        let mut conn = TcpStream::connect(("127.0.0.1", port))?;
+        conn.set_read_timeout(Some(Duration::from_secs(5)))?;
+        conn.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+        let mut status = [0u8; 5];
+        conn.read_exact(&mut status)?;
+        Ok(&status == b"HTTP/")
+    };
+    probe().unwrap_or(false)
 }
 
 impl Drop for Moto {
@@ -208,10 +222,10 @@ impl Aws {
             .body(format!("Action={action}&Version=2016-11-15"))
             .send()
             .await
-            .unwrap()
+            .unwrap_or_else(|e| panic!("{action} to moto: {e:?}"))
             .text()
             .await
-            .unwrap();
+            .unwrap_or_else(|e| panic!("{action} to moto: {e:?}"));
         let open = format!("<{tag}>");
         let start = body
             .find(&open)

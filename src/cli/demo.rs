@@ -388,7 +388,9 @@ fn summarize(
                 PoolEvent::Stopped { pid: p, at: w, .. } if p == pid => Some(at(*w)),
                 _ => None,
             });
-            failed_scale_in += failed_between(at(*when), stopped.unwrap_or(at(*when)) + 1.0);
+            // Failures are binned by when the request started, so a request cut off at
+            // `when` lands in the second before it.
+            failed_scale_in += failed_between(at(*when) - 1.0, stopped.unwrap_or(at(*when)) + 1.0);
         }
     }
     let (failed_kill, recovery) = match killed {
@@ -405,7 +407,7 @@ fn summarize(
             });
             let end = replaced.map_or(at(when) + 5.0, &at);
             (
-                Some(failed_between(at(when), end + 1.0)),
+                Some(failed_between(at(when) - 1.0, end + 1.0)),
                 replaced.map(|r| r.duration_since(when).as_secs_f64()),
             )
         }
