@@ -11,24 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-
-/// The original load test's search terms.
-pub const TERMS: [&str; 14] = [
-    "alpha",
-    "beta",
-    "gamma",
-    "delta",
-    "epsilon",
-    "electronics",
-    "books",
-    "home",
-    "sports",
-    "toys",
-    "product",
-    "1",
-    "2",
-    "3",
-];
+use search_service::catalog::ORIGINAL_TERMS as TERMS;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Mode {

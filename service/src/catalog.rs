@@ -18,6 +18,25 @@ pub struct Product {
     pub weight_grams: u32,
 }
 
+/// The original load test's search terms; the catalog is generated so that each
+/// matches a set of a different size.
+pub const ORIGINAL_TERMS: [&str; 14] = [
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "epsilon",
+    "electronics",
+    "books",
+    "home",
+    "sports",
+    "toys",
+    "product",
+    "1",
+    "2",
+    "3",
+];
+
 /// Categories with weights, so each of the original load test's category terms
 /// (electronics, books, home, sports, toys) matches a set of a different size.
 const CATEGORIES: &[(&str, u32)] = &[
