@@ -66,18 +66,38 @@ pub fn latest(seconds: &[Second], signal: Signal, period: u64, delay: u64, now: 
     let mut end = visible_end / period * period;
     // Look back a few periods: a period with no data (no healthy task) yields no datapoint.
     for _ in 0..3 {
-        if end < period {
-            return None;
-        }
-        let start = end - period;
-        let slice = seconds.get(start as usize..(end as usize).min(seconds.len()))?;
-        if let Some(value) = aggregate(slice, signal) {
-            let base = (slice.iter().map(|s| f64::from(s.healthy)).sum::<f64>() / slice.len() as f64).round() as u32;
-            return Some(Datapoint { start, value, base });
+        let start = end.checked_sub(period)?;
+        if let Some(dp) = datapoint(seconds, signal, start, end) {
+            return Some(dp);
         }
         end = start;
     }
     None
+}
+
+/// The `n` newest 1-minute datapoints a CloudWatch alarm evaluates at `now`, newest first.
+/// Unlike a `GetMetricData` reader that waits for whole periods, an alarm counts the minute
+/// in progress with the data published so far. `None` unless all `n` have data.
+pub fn alarm_datapoints(seconds: &[Second], signal: Signal, delay: u64, now: u64, n: usize) -> Option<Vec<Datapoint>> {
+    let visible_end = now.checked_sub(delay)?;
+    let newest = visible_end / 60 * 60;
+    (0..n as u64)
+        .map(|i| {
+            let start = newest.checked_sub(i * 60)?;
+            datapoint(seconds, signal, start, (start + 60).min(visible_end))
+        })
+        .collect()
+}
+
+/// The datapoint of the seconds in `start..end`, if any of them has data.
+fn datapoint(seconds: &[Second], signal: Signal, start: u64, end: u64) -> Option<Datapoint> {
+    let slice = seconds.get(start as usize..(end as usize).min(seconds.len()))?;
+    if slice.is_empty() {
+        return None;
+    }
+    let value = aggregate(slice, signal)?;
+    let base = (slice.iter().map(|s| f64::from(s.healthy)).sum::<f64>() / slice.len() as f64).round() as u32;
+    Some(Datapoint { start, value, base })
 }
 
 fn aggregate(slice: &[Second], signal: Signal) -> Option<f64> {

@@ -50,7 +50,7 @@ pub struct ServiceModel {
 
 #[derive(Debug, Clone)]
 pub struct CloudWatchModel {
-    /// Publication delay of 1-minute metrics (ECS, ALB).
+    /// Publication delay of 1-minute metrics (ECS, ALB) after their minute ends.
     pub standard_delay: u64,
     /// Publication delay of high-resolution (sub-minute) metrics.
     pub high_resolution_delay: u64,
@@ -327,7 +327,7 @@ pub fn parse(file: &Path, source: &str) -> Result<Scenario, FileErrors> {
         request_timeout: r.dur(&s.request_timeout, Duration::from_secs(10)).as_secs_f64(),
     };
     let cloudwatch = CloudWatchModel {
-        standard_delay: r.dur(&raw.cloudwatch.standard_delay, Duration::from_secs(60)).as_secs(),
+        standard_delay: r.dur(&raw.cloudwatch.standard_delay, Duration::from_secs(10)).as_secs(),
         high_resolution_delay: r
             .dur(&raw.cloudwatch.high_resolution_delay, Duration::from_secs(5))
             .as_secs(),
