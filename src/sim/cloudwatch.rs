@@ -92,9 +92,7 @@ pub fn alarm_datapoints(seconds: &[Second], signal: Signal, delay: u64, now: u64
 /// The datapoint of the seconds in `start..end`, if any of them has data.
 fn datapoint(seconds: &[Second], signal: Signal, start: u64, end: u64) -> Option<Datapoint> {
     let slice = seconds.get(start as usize..(end as usize).min(seconds.len()))?;
-    if slice.is_empty() {
-        return None;
-    }
+    // An empty slice aggregates to None, so `base` never divides by zero.
     let value = aggregate(slice, signal)?;
     let base = (slice.iter().map(|s| f64::from(s.healthy)).sum::<f64>() / slice.len() as f64).round() as u32;
     Some(Datapoint { start, value, base })
