@@ -26,9 +26,14 @@ pub struct Config {
     /// Bind with SO_REUSEPORT so several replicas share one port.
     #[arg(long, env = "SEARCH_REUSE_PORT")]
     pub reuse_port: bool,
-    /// Worker threads (one thread behaves like a one-vCPU replica). Default: one per core.
+    /// Search worker threads (one thread behaves like a one-vCPU replica). Default: one
+    /// per core.
     #[arg(long, env = "SEARCH_WORKERS")]
     pub workers: Option<usize>,
+    /// Threads that parse and write HTTP. They do little, so that a request is read as
+    /// soon as it arrives and its wait for a worker is measured.
+    #[arg(long, env = "SEARCH_IO_THREADS", default_value_t = 1)]
+    pub io_threads: usize,
     /// Extra CPU burnt per search, e.g. "1ms": emulates a smaller, slower task (a 0.25 vCPU
     /// Fargate task of the original service) so that scaling shows on a laptop.
     #[arg(long, env = "SEARCH_COST", default_value = "0s", value_parser = parse_duration)]
@@ -36,14 +41,33 @@ pub struct Config {
     /// Products generated at start.
     #[arg(long, env = "SEARCH_CATALOG_SIZE", default_value_t = 100_000)]
     pub catalog_size: usize,
-    /// Past this many requests in flight, answer 503 at once instead of queueing.
-    #[arg(long, env = "SEARCH_MAX_IN_FLIGHT", default_value_t = 512)]
+    /// Products POST /products may add; past it the answer is 507 (the catalog lives in memory).
+    #[arg(long, env = "SEARCH_MAX_CREATED", default_value_t = 10_000)]
+    pub max_created: usize,
+    /// Requests admitted to the workers (running or queued) at most; past it, 503 at once.
+    #[arg(long, env = "SEARCH_MAX_IN_FLIGHT", default_value_t = 1024)]
     pub max_in_flight: usize,
+    /// A request that waited this long for a worker is answered 503 without being run.
+    #[arg(long, env = "SEARCH_QUEUE_DEADLINE", default_value = "1s", value_parser = parse_duration)]
+    pub queue_deadline: Duration,
+    /// Open connections at most; more wait in the listen backlog.
+    #[arg(long, env = "SEARCH_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// A request head must arrive within this once it has started.
+    #[arg(long, env = "SEARCH_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+    /// A request body must arrive within this once its head has.
+    #[arg(long, env = "SEARCH_BODY_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub body_timeout: Duration,
+    /// A keep-alive connection with no request for this long is closed. Keep it above the
+    /// load balancer's idle timeout (60 s on an ALB).
+    #[arg(long, env = "SEARCH_IDLE_TIMEOUT", default_value = "75s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
     /// On SIGTERM: keep serving (reporting not ready, closing connections after each
     /// response) for this long, so a load balancer stops sending new work.
     #[arg(long, env = "SEARCH_DRAIN_GRACE", default_value = "1s", value_parser = parse_duration)]
     pub drain_grace: Duration,
-    /// On SIGTERM: how long in-flight requests may take to finish before the process exits.
+    /// On SIGTERM: how long requests already received may take before the process exits.
     #[arg(long, env = "SEARCH_SHUTDOWN_DEADLINE", default_value = "20s", value_parser = parse_duration)]
     pub shutdown_deadline: Duration,
     /// Print CloudWatch EMF latency records on stdout.
@@ -82,6 +106,27 @@ fn parse_dimension(s: &str) -> Result<(String, String), String> {
 }
 
 impl Config {
+    /// Search worker threads: the flag, or one per core.
+    pub fn worker_count(&self) -> usize {
+        self.workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1)
+    }
+
+    /// What a client may cost this replica.
+    pub fn limits(&self) -> hardened_http::Limits {
+        hardened_http::Limits {
+            max_connections: self.max_connections.max(1),
+            header_timeout: self.header_timeout,
+            idle_timeout: self.idle_timeout,
+            body_timeout: self.body_timeout,
+            max_body_bytes: crate::http::MAX_BODY_BYTES,
+            drain_grace: self.drain_grace,
+            shutdown_deadline: self.shutdown_deadline,
+            ..hardened_http::Limits::default()
+        }
+    }
+
     /// Defaults for tests and embedding: 127.0.0.1 on a free port, a small catalog.
     pub fn for_tests(catalog_size: usize) -> Self {
         let mut c = Config::parse_from(["search-service"]);

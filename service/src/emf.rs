@@ -1,9 +1,32 @@
 //! CloudWatch Embedded Metric Format records: printed on stdout, the awslogs driver turns
 //! them into high-resolution metrics with no AWS call from the service.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
 use crate::telemetry::Percentiles;
+
+/// Wall-clock time in milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The start of the period that contains `now_ms`.
+pub fn period_start(now_ms: i64, period: Duration) -> i64 {
+    let p = (period.as_millis() as i64).max(1);
+    now_ms.div_euclid(p) * p
+}
+
+/// For a clock at `now_ms`: the start of the period in progress, and how long until it
+/// ends. A record printed then, stamped with that start, lands in its own period.
+pub fn next_boundary(now_ms: i64, period: Duration) -> (i64, Duration) {
+    let start = period_start(now_ms, period);
+    let end = start + (period.as_millis() as i64).max(1);
+    (start, Duration::from_millis((end - now_ms) as u64))
+}
 
 /// One EMF record for a window. Without requests there is no latency to report, only a
 /// count of zero, so the autoscaler sees "no data" for latency rather than a fake zero.
@@ -57,6 +80,25 @@ mod tests {
         }
         assert_eq!(r["LatencyP99"], 2.5);
         assert_eq!(r["Service"], "search");
+    }
+
+    #[test]
+    fn records_land_one_per_period_whenever_the_timer_starts() {
+        let period = Duration::from_secs(10);
+        // Started mid-period: waits for the period's end, stamps its start.
+        assert_eq!(
+            next_boundary(1_700_000_003_250, period),
+            (1_700_000_000_000, Duration::from_millis(6_750))
+        );
+        // Woken exactly on a boundary: that instant begins the next period.
+        assert_eq!(
+            next_boundary(1_700_000_010_000, period),
+            (1_700_000_010_000, Duration::from_secs(10))
+        );
+        // Woken a little late: the period in progress is the one that just began.
+        let (start, wait) = next_boundary(1_700_000_010_004, period);
+        assert_eq!(start, 1_700_000_010_000);
+        assert_eq!(wait, Duration::from_millis(9_996));
     }
 
     #[test]

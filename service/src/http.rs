@@ -1,23 +1,24 @@
 //! The HTTP API. Every error is JSON with a code and a message; nothing a client sends
-//! can make a handler panic.
+//! can make a handler panic. Probes and metrics are answered on the HTTP runtime; the
+//! service's work (search, lookup, create) goes through the worker pool, so overload
+//! is refused before any work is spent on it.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use warp::http::StatusCode;
+use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use crate::App;
 use crate::catalog::Product;
+use crate::params::{self, SearchParams};
+use crate::pool::Refused;
 
-pub const MAX_QUERY_CHARS: usize = 100;
-pub const MAX_LIMIT: usize = 100;
-pub const MAX_OFFSET: usize = 100_000;
+pub use crate::params::{MAX_LIMIT, MAX_OFFSET, MAX_QUERY_CHARS};
 pub const MAX_BODY_BYTES: u64 = 16 * 1024;
 
 fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
@@ -28,30 +29,17 @@ pub fn error(status: StatusCode, code: &str, message: &str) -> Response {
     json(status, &serde_json::json!({"error": code, "message": message}))
 }
 
-/// Holds a place among the requests in flight; gives it back when dropped.
-pub struct Admission {
-    app: Arc<App>,
-    admitted: bool,
-}
-
-impl Drop for Admission {
-    fn drop(&mut self) {
-        self.app.in_flight.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-fn admit(app: Arc<App>) -> Admission {
-    let now = app.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    let admitted = now <= app.max_in_flight;
-    Admission { app, admitted }
-}
-
-fn overloaded() -> Response {
-    error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "overloaded",
-        "too many requests in flight; retry shortly",
-    )
+/// 503 for work refused by the pool; clients and load balancers may retry after a second.
+fn shed(why: Refused) -> Response {
+    metrics::counter!(crate::telemetry::SHED, "reason" => why.label()).increment(1);
+    let message = match why {
+        Refused::Full => "too many requests in flight; retry shortly".to_string(),
+        Refused::Waited(w) => format!("waited {} ms for a worker; retry shortly", w.as_millis()),
+        Refused::Stopped => "shutting down; retry on another replica".to_string(),
+    };
+    let mut r = error(StatusCode::SERVICE_UNAVAILABLE, "overloaded", &message);
+    r.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
+    r
 }
 
 #[derive(Serialize)]
@@ -64,56 +52,8 @@ struct SearchResult<'a> {
     products: Vec<&'a Product>,
 }
 
-/// A bad query parameter: (error code, message).
-struct BadParameter(String, String);
-
-fn parse_number(q: &HashMap<String, String>, key: &str, default: usize, max: usize) -> Result<usize, BadParameter> {
-    match q.get(key) {
-        None => Ok(default),
-        Some(v) => match v.parse::<usize>() {
-            Ok(n) if n <= max => Ok(n),
-            _ => Err(BadParameter(
-                format!("bad_{key}"),
-                format!("{key} must be a whole number from 0 to {max}"),
-            )),
-        },
-    }
-}
-
-fn search(app: &App, q: &HashMap<String, String>) -> Response {
+fn search(app: &App, p: &SearchParams) -> Response {
     let started = Instant::now();
-    let query = match q.get("q").map(|s| s.trim()) {
-        None | Some("") => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "missing_query",
-                "q is required, e.g. /products/search?q=alpha",
-            );
-        }
-        Some(s) if s.chars().count() > MAX_QUERY_CHARS => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "query_too_long",
-                &format!("q may have at most {MAX_QUERY_CHARS} characters"),
-            );
-        }
-        Some(s) => s,
-    };
-    let limit = match parse_number(q, "limit", 20, MAX_LIMIT) {
-        Ok(0) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "bad_limit",
-                &format!("limit must be a whole number from 1 to {MAX_LIMIT}"),
-            );
-        }
-        Ok(n) => n,
-        Err(BadParameter(code, message)) => return error(StatusCode::BAD_REQUEST, &code, &message),
-    };
-    let offset = match parse_number(q, "offset", 0, MAX_OFFSET) {
-        Ok(n) => n,
-        Err(BadParameter(code, message)) => return error(StatusCode::BAD_REQUEST, &code, &message),
-    };
     if !app.search_cost.is_zero() {
         // Busy, not asleep: the point is to use CPU like a slower task would.
         let until = started + app.search_cost;
@@ -122,26 +62,19 @@ fn search(app: &App, q: &HashMap<String, String>) -> Response {
         }
     }
     let store = app.store.read().unwrap_or_else(|p| p.into_inner());
-    let hits = store.index.search(&store.products, query, offset, limit);
+    let hits = store.index.search(&store.products, &p.q, p.offset, p.limit);
     let body = SearchResult {
-        query,
+        query: &p.q,
         total: hits.total,
-        offset,
-        limit,
+        offset: p.offset,
+        limit: p.limit,
         took_us: started.elapsed().as_micros(),
         products: hits.page,
     };
     json(StatusCode::OK, &body)
 }
 
-fn product(app: &App, id: &str) -> Response {
-    let Ok(id) = id.parse::<u64>() else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "bad_id",
-            "a product id is a positive whole number",
-        );
-    };
+fn product(app: &App, id: u64) -> Response {
     let store = app.store.read().unwrap_or_else(|p| p.into_inner());
     // Ids are positions + 1: products are only ever appended.
     match id.checked_sub(1).and_then(|i| store.products.get(i as usize)) {
@@ -198,6 +131,16 @@ fn create(app: &App, body: &[u8]) -> Response {
         }
     }
     let mut store = app.store.write().unwrap_or_else(|p| p.into_inner());
+    if store.products.len() >= store.generated + app.max_created {
+        return error(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "catalog_full",
+            &format!(
+                "this replica accepts at most {} new products (--max-created); the catalog is kept in memory",
+                app.max_created
+            ),
+        );
+    }
     let id = store.products.len() as u64 + 1;
     let product = Product {
         id,
@@ -221,91 +164,87 @@ fn create(app: &App, body: &[u8]) -> Response {
     json(StatusCode::CREATED, &product)
 }
 
-fn metrics_text(app: &App) -> Response {
-    metrics::gauge!(crate::telemetry::IN_FLIGHT).set(app.in_flight.load(Ordering::SeqCst) as f64);
+fn metrics_text() -> Response {
     let mut body = crate::telemetry::handle().map(|h| h.render()).unwrap_or_default();
     // The metrics crate's counters are whole numbers; CPU seconds need fractions.
     body.push_str(&format!(
-        "\n# HELP {cpu} Total user and system CPU time spent in seconds.\n# TYPE {cpu} counter\n{cpu} {:.3}\n",
+        "# HELP {cpu} Total user and system CPU time spent in seconds.\n# TYPE {cpu} counter\n{cpu} {:.3}\n",
         crate::telemetry::process_cpu_seconds(),
         cpu = crate::telemetry::CPU
     ));
     let mut r = Response::new(body.into());
     r.headers_mut().insert(
         "content-type",
-        warp::http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     r
 }
 
-/// Route label for metrics, from a request path (bounded set, so no label explosion).
-fn route(method: &warp::http::Method, path: &str) -> &'static str {
-    match (method.as_str(), path) {
-        (_, "/products/search") => "search",
-        ("POST", "/products") => "create",
-        (_, p) if p.starts_with("/products/") => "product",
-        (_, "/health") => "health",
-        (_, "/ready") => "ready",
-        (_, "/metrics") => "metrics",
-        _ => "other",
-    }
+/// GET, and HEAD (answered like GET; the connection sends no body).
+fn read_method() -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::get().or(warp::head()).unify()
+}
+
+/// The raw query string, empty when there is none.
+fn raw_query() -> impl Filter<Extract = (String,), Error = Infallible> + Clone {
+    warp::query::raw().or(warp::any().map(String::new)).unify()
 }
 
 pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
-    let log_app = Arc::clone(&app);
     let with = move || {
         let app = Arc::clone(&app);
         warp::any().map(move || Arc::clone(&app))
     };
     let health = warp::path!("health")
-        .and(warp::get())
+        .and(read_method())
         .map(|| json(StatusCode::OK, &serde_json::json!({"status": "ok"})));
-    let ready = warp::path!("ready").and(warp::get()).and(with()).map(|app: Arc<App>| {
-        if app.ready.load(Ordering::SeqCst) {
-            json(StatusCode::OK, &serde_json::json!({"status": "ready"}))
-        } else {
-            error(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "starting or draining")
-        }
-    });
+    let ready = warp::path!("ready")
+        .and(read_method())
+        .and(with())
+        .map(|app: Arc<App>| {
+            if app.ready.load(Ordering::SeqCst) {
+                json(StatusCode::OK, &serde_json::json!({"status": "ready"}))
+            } else {
+                error(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "starting or draining")
+            }
+        });
     let search = warp::path!("products" / "search")
-        .and(warp::get())
-        .and(warp::query::<HashMap<String, String>>())
+        .and(read_method())
+        .and(raw_query())
         .and(with())
-        .map(|q: HashMap<String, String>, app: Arc<App>| {
-            let admission = admit(Arc::clone(&app));
-            if !admission.admitted {
-                return overloaded();
-            }
-            search(&app, &q)
+        .then(|raw: String, app: Arc<App>| async move {
+            let p = match params::search(&raw) {
+                Ok(p) => p,
+                Err(e) => return error(StatusCode::BAD_REQUEST, e.code, &e.message),
+            };
+            let worker = Arc::clone(&app);
+            app.pool.run(move || search(&worker, &p)).await.unwrap_or_else(shed)
         });
-    let one = warp::path!("products" / String)
-        .and(warp::get())
-        .and(with())
-        .map(|id: String, app: Arc<App>| {
-            let admission = admit(Arc::clone(&app));
-            if !admission.admitted {
-                return overloaded();
-            }
-            product(&app, &id)
-        });
+    let one =
+        warp::path!("products" / String)
+            .and(read_method())
+            .and(with())
+            .then(|id: String, app: Arc<App>| async move {
+                let Some(id) = params::whole_number(&id).filter(|&n| n > 0) else {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "bad_id",
+                        "a product id is a positive whole number written with digits only, e.g. /products/5",
+                    );
+                };
+                let worker = Arc::clone(&app);
+                app.pool.run(move || product(&worker, id)).await.unwrap_or_else(shed)
+            });
     let create = warp::path!("products")
         .and(warp::post())
-        .and(warp::body::content_length_limit(MAX_BODY_BYTES))
         .and(warp::body::bytes())
         .and(with())
-        .map(|body: bytes::Bytes, app: Arc<App>| {
-            let admission = admit(Arc::clone(&app));
-            if !admission.admitted {
-                return overloaded();
-            }
-            create(&app, &body)
+        .then(|body: bytes::Bytes, app: Arc<App>| async move {
+            let worker = Arc::clone(&app);
+            app.pool.run(move || create(&worker, &body)).await.unwrap_or_else(shed)
         });
-    let metrics = warp::path!("metrics")
-        .and(warp::get())
-        .and(with())
-        .map(|app: Arc<App>| metrics_text(&app));
+    let metrics = warp::path!("metrics").and(read_method()).map(metrics_text);
 
-    let closing = with();
     health
         .or(ready)
         .unify()
@@ -319,45 +258,21 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
         .unify()
         .recover(rejection)
         .unify()
-        .and(closing)
-        .map(|mut r: Response, app: Arc<App>| {
-            if app.draining.load(Ordering::SeqCst) {
-                // Moves keep-alive clients off this replica while it drains.
-                r.headers_mut()
-                    .insert("connection", warp::http::HeaderValue::from_static("close"));
-            }
-            r
-        })
-        .with(warp::log::custom(move |info| {
-            let route = route(info.method(), info.path());
-            if matches!(route, "search" | "product" | "create") {
-                log_app.window.record(info.elapsed());
-            }
-            let status = info.status().as_u16().to_string();
-            metrics::counter!(crate::telemetry::REQUESTS, "route" => route, "status" => status).increment(1);
-            metrics::histogram!(crate::telemetry::DURATION, "route" => route).record(info.elapsed().as_secs_f64());
-        }))
 }
 
 async fn rejection(r: Rejection) -> Result<Response, Infallible> {
     Ok(if r.is_not_found() {
-        error(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
-    } else if r.find::<warp::reject::PayloadTooLarge>().is_some() {
         error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            &format!("bodies may have at most {MAX_BODY_BYTES} bytes"),
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such endpoint; see /products/search?q=, /products/{id}, /health, /ready, /metrics",
         )
-    } else if r.find::<warp::reject::LengthRequired>().is_some() {
-        error(StatusCode::LENGTH_REQUIRED, "length_required", "send a Content-Length")
     } else if r.find::<warp::reject::MethodNotAllowed>().is_some() {
         error(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
             "this endpoint does not take that method",
         )
-    } else if r.find::<warp::reject::InvalidQuery>().is_some() {
-        error(StatusCode::BAD_REQUEST, "bad_query", "the query string is malformed")
     } else {
         error(
             StatusCode::BAD_REQUEST,

@@ -1,19 +1,23 @@
 //! The product search service: the workload ecs-autoscaler was made for.
 //!
-//! `catalog` generates the products, `index` answers searches from token and prefix
-//! postings, `http` is the warp API, `telemetry` the Prometheus metrics and the latency
-//! window, `emf` the CloudWatch records, `config` the flags. [`run`] ties them together.
+//! `catalog` generates the products, `index` answers searches, `params` parses a search
+//! request, `pool` runs the work on worker threads behind an admission limit, `http` is
+//! the warp API (served through `hardened_http`), `telemetry` the Prometheus metrics and
+//! the latency window, `emf` the CloudWatch records, `config` the flags. [`run`] ties
+//! them together.
 
 pub mod catalog;
 pub mod config;
 pub mod emf;
 pub mod http;
 pub mod index;
+pub mod params;
+pub mod pool;
 pub mod telemetry;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -24,18 +28,20 @@ use index::Index;
 pub struct Store {
     pub products: Vec<Product>,
     pub index: Index,
+    /// Products generated at start; the rest were created through the API.
+    pub generated: usize,
 }
 
 /// State shared by every request.
 pub struct App {
     pub store: RwLock<Store>,
     pub ready: AtomicBool,
-    pub draining: AtomicBool,
-    pub in_flight: AtomicUsize,
-    pub max_in_flight: usize,
-    pub window: telemetry::Window,
+    pub pool: pool::Pool,
+    pub window: Arc<telemetry::Window>,
     /// CPU to burn per search (see `--search-cost`).
     pub search_cost: Duration,
+    /// Products the API may add to the in-memory catalog.
+    pub max_created: usize,
 }
 
 impl App {
@@ -50,34 +56,29 @@ impl App {
             "catalog indexed"
         );
         Self {
-            store: RwLock::new(Store { products, index }),
+            store: RwLock::new(Store {
+                generated: products.len(),
+                products,
+                index,
+            }),
             ready: AtomicBool::new(false),
-            draining: AtomicBool::new(false),
-            in_flight: AtomicUsize::new(0),
-            max_in_flight: config.max_in_flight.max(1),
-            window: telemetry::Window::default(),
+            pool: pool::Pool::start(config.worker_count(), config.max_in_flight, config.queue_deadline),
+            window: Arc::default(),
             search_cost: config.search_cost,
+            max_created: config.max_created,
         }
     }
 }
 
 /// Binds the listener, with SO_REUSEPORT if asked, so replicas can share a port.
 pub fn bind(addr: SocketAddr, reuse_port: bool) -> std::io::Result<tokio::net::TcpListener> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_reuse_address(true)?;
-    if reuse_port {
-        socket.set_reuse_port(true)?;
-    }
-    socket.bind(&addr.into())?;
-    socket.listen(1024)?;
-    socket.set_nonblocking(true)?;
-    tokio::net::TcpListener::from_std(socket.into())
+    hardened_http::bind(addr, reuse_port, 1024)
 }
 
 /// Serves until `shutdown` completes, then drains: reports not ready and keeps answering
-/// (closing connections after each response) for the drain grace, stops accepting, and
-/// gives in-flight requests until the deadline.
+/// (closing connections after each response) for the drain grace, stops accepting
+/// without losing the connections already queued, and answers every request already
+/// received before the deadline.
 pub async fn run(config: Config, listener: tokio::net::TcpListener, shutdown: impl Future<Output = ()>) {
     run_with_admin(config, listener, None, shutdown).await
 }
@@ -91,57 +92,95 @@ pub async fn run_with_admin(
 ) {
     let _ = telemetry::handle();
     let app = Arc::new(App::new(&config));
-    let admin = admin.map(|l| tokio::spawn(warp::serve(http::routes(Arc::clone(&app))).incoming(l).run()));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = warp::serve(http::routes(Arc::clone(&app)))
-        .incoming(listener)
-        .graceful(async move {
-            let _ = stopped.await;
-        });
-    let server = tokio::spawn(server.run());
+    let observer = Arc::new(telemetry::RequestObserver {
+        window: Arc::clone(&app.window),
+    });
+    let service = warp::service(http::routes(Arc::clone(&app)));
+    let limits = config.limits();
+    let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+    let admin = admin.map(|l| {
+        let admin_limits = hardened_http::Limits {
+            drain_grace: Duration::ZERO,
+            drain_idle: Duration::ZERO,
+            shutdown_deadline: Duration::from_secs(1),
+            ..limits.clone()
+        };
+        let stopped = async {
+            let _ = admin_stopped.await;
+        };
+        tokio::spawn(hardened_http::serve(
+            l,
+            service.clone(),
+            Arc::clone(&observer),
+            admin_limits,
+            stopped,
+        ))
+    });
     let emf = config.emf.then(|| tokio::spawn(emit(Arc::clone(&app), config.clone())));
     app.ready.store(true, Ordering::SeqCst);
     tracing::info!("ready");
 
-    shutdown.await;
-    tracing::info!(
-        grace_ms = config.drain_grace.as_millis() as u64,
-        "draining: not ready, closing connections"
-    );
-    app.ready.store(false, Ordering::SeqCst);
-    app.draining.store(true, Ordering::SeqCst);
-    tokio::time::sleep(config.drain_grace).await;
-    let _ = stop.send(());
-    match tokio::time::timeout(config.shutdown_deadline, server).await {
-        Ok(_) => tracing::info!("all requests finished"),
-        Err(_) => tracing::warn!(
+    let draining = {
+        let app = Arc::clone(&app);
+        let grace = config.drain_grace;
+        async move {
+            shutdown.await;
+            tracing::info!(
+                grace_ms = grace.as_millis() as u64,
+                "draining: not ready, closing connections"
+            );
+            app.ready.store(false, Ordering::SeqCst);
+        }
+    };
+    let report = hardened_http::serve(listener, service, observer, limits, draining).await;
+    if report.dropped_at_deadline == 0 {
+        tracing::info!(from_backlog = report.from_backlog, "all requests answered");
+    } else {
+        tracing::warn!(
             deadline_s = config.shutdown_deadline.as_secs(),
-            "deadline passed with requests in flight"
-        ),
+            dropped = report.dropped_at_deadline,
+            "deadline passed with connections open"
+        );
     }
     if let Some(task) = emf {
         task.abort();
-        print_emf(&app, &config);
+        print_emf(&app, &config, emf::period_start(emf::now_ms(), config.emf_interval));
     }
+    let _ = stop_admin.send(());
     if let Some(task) = admin {
-        task.abort();
+        let _ = task.await;
     }
 }
 
+/// Prints one record per EMF period, at the period's end, stamped with its start: every
+/// period of the metric's resolution gets exactly one datapoint.
 async fn emit(app: Arc<App>, config: Config) {
-    let mut tick = tokio::time::interval(config.emf_interval.max(Duration::from_secs(1)));
-    tick.tick().await;
+    let period = config.emf_interval.max(Duration::from_secs(1));
+    let (mut start, _) = emf::next_boundary(emf::now_ms(), period);
     loop {
-        tick.tick().await;
-        print_emf(&app, &config);
+        let end = start + period.as_millis() as i64;
+        // Sleep until the wall clock has passed the period's end (a timer may wake early
+        // relative to the wall clock if it is adjusted).
+        loop {
+            let now = emf::now_ms();
+            if now >= end {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis((end - now) as u64)).await;
+        }
+        print_emf(&app, &config, start);
+        // After a stall (SIGSTOP, a suspended host) skip the periods that passed unseen.
+        start = end.max(emf::period_start(emf::now_ms(), period));
     }
 }
 
-fn print_emf(app: &App, config: &Config) {
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    let record = emf::record(&config.emf_namespace, &config.emf_dimensions, app.window.take(), now_ms);
+fn print_emf(app: &App, config: &Config, stamp_ms: i64) {
+    let record = emf::record(
+        &config.emf_namespace,
+        &config.emf_dimensions,
+        app.window.take(),
+        stamp_ms,
+    );
     println!("{record}");
 }
 
@@ -150,10 +189,10 @@ fn print_emf(app: &App, config: &Config) {
 pub fn main_with(config: Config) -> std::process::ExitCode {
     use std::process::ExitCode;
     init_logging(config.log_format);
+    // HTTP only: parsing and writing stay quick so that a request's wait for a search
+    // worker is measured, not hidden in an unread socket.
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = config.workers {
-        runtime.worker_threads(n.max(1));
-    }
+    runtime.worker_threads(config.io_threads.max(1)).thread_name("http");
     let runtime = match runtime.enable_all().build() {
         Ok(r) => r,
         Err(e) => {

@@ -1,32 +1,82 @@
 //! Prometheus metrics of the service, and the latency window the EMF records report.
+//!
+//! Request latency is measured by the HTTP layer from the moment a request's head has
+//! been read until its response has been handed to the connection: the wait for a
+//! worker is inside it, as it is in what a client sees.
 
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
+use hardened_http::Observer;
 use hdrhistogram::Histogram;
+use metrics::Unit;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use warp::http::{Method, StatusCode};
 
 pub const REQUESTS: &str = "search_requests_total";
 pub const DURATION: &str = "search_request_duration_seconds";
+pub const QUEUE: &str = "search_queue_seconds";
 pub const IN_FLIGHT: &str = "search_in_flight_requests";
+pub const SHED: &str = "search_shed_requests_total";
 pub const CPU: &str = "process_cpu_seconds_total";
 pub const CATALOG: &str = "search_catalog_products";
 
+/// Bucket bounds in seconds: handler time is tens of microseconds, queueing under
+/// overload reaches seconds.
+const BUCKETS: &[f64] = &[
+    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+    2.5, 5.0,
+];
+
+/// How often the recorder folds recorded samples into its buckets. Without this the
+/// samples of every request are kept until the next scrape, and nothing scrapes on ECS.
+const UPKEEP: Duration = Duration::from_secs(5);
+
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
-/// The process's Prometheus handle, installing the recorder on first use.
+/// The process's Prometheus handle, installing the recorder (and describing every
+/// metric) on first use.
 pub fn handle() -> Option<&'static PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
-            PrometheusBuilder::new()
-                .set_buckets_for_metric(
-                    Matcher::Full(DURATION.into()),
-                    &[0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5],
-                )
+            let handle = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(DURATION.into()), BUCKETS)
+                .and_then(|b| b.set_buckets_for_metric(Matcher::Full(QUEUE.into()), BUCKETS))
                 .and_then(|b| b.install_recorder())
-                .ok()
+                .ok()?;
+            describe();
+            let upkeep = handle.clone();
+            let _ = std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(UPKEEP);
+                        upkeep.run_upkeep();
+                    }
+                });
+            Some(handle)
         })
         .as_ref()
+}
+
+fn describe() {
+    metrics::describe_counter!(REQUESTS, "Requests answered, by route and status code.");
+    metrics::describe_histogram!(
+        DURATION,
+        Unit::Seconds,
+        "Time from a request's head being read to its response being written, waiting for a worker included."
+    );
+    metrics::describe_histogram!(QUEUE, Unit::Seconds, "Time a request waited for a search worker.");
+    metrics::describe_gauge!(IN_FLIGHT, "Requests admitted to the search workers: running or queued.");
+    metrics::describe_counter!(
+        SHED,
+        "Requests refused with 503 before any work: the queue was full or the request waited past its deadline."
+    );
+    metrics::describe_gauge!(CATALOG, "Products in the catalog.");
+    // Every series exists from the start, so a scrape never finds a metric missing.
+    metrics::gauge!(IN_FLIGHT).set(0.0);
+    metrics::counter!(SHED, "reason" => "queue_full").absolute(0);
+    metrics::counter!(SHED, "reason" => "deadline").absolute(0);
 }
 
 /// CPU time this process has used, user and system.
@@ -38,6 +88,64 @@ pub fn process_cpu_seconds() -> f64 {
     }
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+/// Route label for metrics, from a request path (a bounded set, so no label explosion).
+pub fn route(method: &Method, path: &str) -> &'static str {
+    match (method.as_str(), path) {
+        (_, "/products/search") => "search",
+        ("POST", "/products") => "create",
+        (_, p) if p.starts_with("/products/") => "product",
+        (_, "/health") => "health",
+        (_, "/ready") => "ready",
+        (_, "/metrics") => "metrics",
+        _ => "other",
+    }
+}
+
+/// Records every request: the counter and histogram by route, and the EMF window for the
+/// routes that do the service's work.
+pub struct RequestObserver {
+    pub window: std::sync::Arc<Window>,
+}
+
+impl Observer for RequestObserver {
+    type Label = &'static str;
+
+    fn start(&self, method: &Method, path: &str) -> &'static str {
+        route(method, path)
+    }
+
+    fn finish(&self, route: &'static str, status: StatusCode, elapsed: Duration) {
+        if matches!(route, "search" | "product" | "create") {
+            self.window.record(elapsed);
+        }
+        metrics::counter!(REQUESTS, "route" => route, "status" => status_label(status)).increment(1);
+        metrics::histogram!(DURATION, "route" => route).record(elapsed.as_secs_f64());
+    }
+}
+
+/// A status code as a static label (no allocation per request).
+fn status_label(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        200 => "200",
+        201 => "201",
+        204 => "204",
+        304 => "304",
+        400 => "400",
+        404 => "404",
+        405 => "405",
+        408 => "408",
+        413 => "413",
+        422 => "422",
+        500 => "500",
+        503 => "503",
+        507 => "507",
+        s if s < 300 => "2xx",
+        s if s < 400 => "3xx",
+        s if s < 500 => "4xx",
+        _ => "5xx",
+    }
 }
 
 /// Latencies of the current EMF window, in microseconds.

@@ -20,7 +20,10 @@ struct Server {
 }
 
 async fn start(catalog_size: usize) -> Server {
-    let config = Config::for_tests(catalog_size);
+    start_with(Config::for_tests(catalog_size)).await
+}
+
+async fn start_with(config: Config) -> Server {
     let listener = search_service::bind(config.listen, false).unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -125,8 +128,14 @@ async fn bad_requests_get_the_right_4xx_with_json() {
         ("/products/search?q=a&limit=ten".into(), 400, "bad_limit"),
         ("/products/search?q=a&offset=-1".into(), 400, "bad_offset"),
         ("/products/search?q=a&offset=100001".into(), 400, "bad_offset"),
+        ("/products/search?q=%FF".into(), 400, "bad_encoding"),
+        ("/products/search?q=alpha&limit=%FF".into(), 400, "bad_encoding"),
+        ("/products/search?q=a&limit=+5".into(), 400, "bad_limit"),
         ("/products/abc".into(), 400, "bad_id"),
-        ("/products/0".into(), 404, "not_found"),
+        ("/products/+5".into(), 400, "bad_id"),
+        ("/products/-5".into(), 400, "bad_id"),
+        ("/products/%205".into(), 400, "bad_id"),
+        ("/products/0".into(), 400, "bad_id"),
         ("/products/999999".into(), 404, "not_found"),
         ("/nope".into(), 404, "not_found"),
     ];
@@ -164,6 +173,15 @@ async fn bad_requests_get_the_right_4xx_with_json() {
     assert_eq!(r.status().as_u16(), 413);
     let r = http.delete(s.url("/products/1")).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 405);
+    let (_, body) = s.get("/products/search?q=a&limit=0").await;
+    assert!(
+        body["message"].as_str().unwrap().contains("from 1 to 100"),
+        "the message names the range that is accepted: {body}"
+    );
+    for path in ["/health", "/ready", "/products/search?q=alpha", "/products/1"] {
+        let r = http.head(s.url(path)).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "HEAD {path}");
+    }
     s.stop().await;
 }
 
@@ -237,39 +255,233 @@ async fn the_metrics_text_parses() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn load_shedding_answers_503_at_once() {
+/// Shedding with real concurrent connections: one worker, each search holding it for
+/// 150 ms, room for `limit` admitted requests. `limit` concurrent searches all succeed;
+/// `limit + extra` give exactly `extra` fast 503s, and probes are never shed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_shedding_fires_at_the_limit_and_not_below() {
+    let limit = 4;
     let mut config = Config::for_tests(200);
-    config.max_in_flight = 1;
-    let listener = search_service::bind(config.listen, false).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = Arc::new(search_service::App::new(&config));
-    app.ready.store(true, Ordering::SeqCst);
-    // One request is in flight: hold its place.
-    app.in_flight.store(1, Ordering::SeqCst);
-    let server = tokio::spawn(
-        warp::serve(search_service::http::routes(Arc::clone(&app)))
-            .incoming(listener)
-            .run(),
+    config.workers = Some(1);
+    config.max_in_flight = limit;
+    config.queue_deadline = Duration::from_secs(10);
+    config.search_cost = Duration::from_millis(150);
+    let s = start_with(config).await;
+    let burst = |n: usize| {
+        let url = s.url("/products/search?q=alpha");
+        async move {
+            let http = reqwest::Client::new();
+            let requests = (0..n).map(|_| {
+                let (http, url) = (http.clone(), url.clone());
+                async move {
+                    let started = Instant::now();
+                    let r = http.get(url).send().await.unwrap();
+                    let retry = r.headers().get("retry-after").is_some();
+                    let code = r.status().as_u16();
+                    let body: Value = r.json().await.unwrap();
+                    (code, body["error"].clone(), retry, started.elapsed())
+                }
+            });
+            futures::future::join_all(requests).await
+        }
+    };
+    let below = burst(limit).await;
+    assert!(below.iter().all(|(code, ..)| *code == 200), "{below:?}");
+
+    let extra = 3;
+    let over = burst(limit + extra).await;
+    let shed: Vec<_> = over.iter().filter(|(code, ..)| *code == 503).collect();
+    assert_eq!(shed.len(), extra, "{over:?}");
+    for (_, error, retry, took) in &shed {
+        assert_eq!(error, "overloaded");
+        assert!(*retry, "a 503 carries Retry-After");
+        assert!(*took < Duration::from_millis(140), "shed before any work: {took:?}");
+    }
+    let (code, _) = s.get("/health").await;
+    assert_eq!(code, 200, "health is never shed");
+    s.stop().await;
+}
+
+/// A request that waited past the queue deadline is refused rather than served late.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_queued_past_the_deadline_gets_503() {
+    let mut config = Config::for_tests(200);
+    config.workers = Some(1);
+    config.queue_deadline = Duration::from_millis(100);
+    config.search_cost = Duration::from_millis(250);
+    let s = start_with(config).await;
+    let url = s.url("/products/search?q=alpha");
+    let first = tokio::spawn(reqwest::get(url.clone()));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let second = reqwest::get(url).await.unwrap();
+    assert_eq!(second.status().as_u16(), 503);
+    let body: Value = second.json().await.unwrap();
+    assert!(body["message"].as_str().unwrap().contains("waited"), "{body}");
+    assert_eq!(first.await.unwrap().unwrap().status().as_u16(), 200);
+    s.stop().await;
+}
+
+/// The latency the service reports includes the wait for a worker: with one worker and
+/// eight clients each search waits for the others, and the service's own histogram must
+/// show the waits the clients see, not only the 20 ms of work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reported_latency_includes_the_wait_for_a_worker() {
+    let mut config = Config::for_tests(200);
+    config.workers = Some(1);
+    config.search_cost = Duration::from_millis(20);
+    let s = start_with(config).await;
+    let url = s.url("/products/search?q=beta");
+    // The recorder is process-wide and other tests run beside this one: compare deltas.
+    let before = reqwest::get(s.url("/metrics")).await.unwrap().text().await.unwrap();
+    let clients = (0..8).map(|_| {
+        let url = url.clone();
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut slowest = Duration::ZERO;
+            for _ in 0..10 {
+                let started = Instant::now();
+                assert_eq!(http.get(&url).send().await.unwrap().status(), 200);
+                slowest = slowest.max(started.elapsed());
+            }
+            slowest
+        })
+    });
+    let client_max = futures::future::join_all(clients)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .max()
+        .unwrap();
+    assert!(
+        client_max >= Duration::from_millis(100),
+        "the load queued: {client_max:?}"
     );
-    let r = reqwest::get(format!("http://{addr}/products/search?q=alpha"))
+    let after = reqwest::get(s.url("/metrics")).await.unwrap().text().await.unwrap();
+    let value = |text: &str, series: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let delta = |series: &str| value(&after, series) - value(&before, series);
+    let bucket = |le: &str| {
+        delta(&format!(
+            "search_request_duration_seconds_bucket{{route=\"search\",le=\"{le}\"}}"
+        ))
+    };
+    let (all, quick) = (bucket("+Inf"), bucket("0.05"));
+    assert!(all >= 80.0, "{all}");
+    assert!(
+        quick <= 0.3 * all,
+        "most searches waited behind others; the service saw {quick} of {all} under 50 ms"
+    );
+    assert!(delta("search_queue_seconds_count") >= 80.0);
+    s.stop().await;
+}
+
+/// Slow and idle clients are cut off by the timeouts, and a stop does not wait for idle
+/// connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_sent_heads_slow_bodies_and_idle_connections_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut config = Config::for_tests(200);
+    config.header_timeout = Duration::from_millis(300);
+    config.body_timeout = Duration::from_millis(300);
+    config.idle_timeout = Duration::from_millis(600);
+    config.shutdown_deadline = Duration::from_secs(20);
+    let s = start_with(config).await;
+    let closed_within = |mut c: tokio::net::TcpStream, limit: Duration| async move {
+        let started = Instant::now();
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(limit, c.read_to_end(&mut buf)).await;
+        assert!(read.is_ok(), "still open after {limit:?}");
+        (started.elapsed(), String::from_utf8_lossy(&buf).to_string())
+    };
+
+    let mut head = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    head.write_all(b"GET /products/search?q=alpha HTTP/1.1\r\nHost: x\r\n")
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 503);
-    let body: Value = r.json().await.unwrap();
-    assert_eq!(body["error"], "overloaded");
-    let health = reqwest::get(format!("http://{addr}/health")).await.unwrap();
-    assert_eq!(health.status().as_u16(), 200, "health is never shed");
-    app.in_flight.store(0, Ordering::SeqCst);
-    assert_eq!(
-        reqwest::get(format!("http://{addr}/products/search?q=alpha"))
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        200
+    let (took, _) = closed_within(head, Duration::from_secs(3)).await;
+    assert!(took >= Duration::from_millis(250), "{took:?}");
+
+    let mut body = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    body.write_all(
+        b"POST /products HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\ncontent-type: application/json\r\n\r\n{\"na",
+    )
+    .await
+    .unwrap();
+    let (_, answer) = closed_within(body, Duration::from_secs(3)).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("body_timeout"), "{answer}");
+
+    let idle = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let (took, _) = closed_within(idle, Duration::from_secs(3)).await;
+    assert!(took >= Duration::from_millis(550), "{took:?}");
+
+    // An idle keep-alive client does not hold up a stop.
+    let mut kept = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    kept.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut first = [0u8; 12];
+    kept.read_exact(&mut first).await.unwrap();
+    let started = Instant::now();
+    s.stop().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "stop waited {:?}",
+        started.elapsed()
     );
-    server.abort();
+    drop(kept);
+}
+
+/// A drain loses nothing: clients open a new connection for every request (what a
+/// `Connection: close` on every response makes them do), right through the stop. Every
+/// connection that was accepted gets its answer; the only failures allowed are refused
+/// connections once the port is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drain_answers_every_connection_it_accepted() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut config = Config::for_tests(2000);
+    config.drain_grace = Duration::from_millis(300);
+    let s = start_with(config).await;
+    let addr = s.addr;
+    let stop_at = Instant::now() + Duration::from_millis(400);
+    let answered = Arc::new(AtomicU64::new(0));
+    let lost = Arc::new(AtomicU64::new(0));
+    let clients = (0..24).map(|_| {
+        let (answered, lost) = (Arc::clone(&answered), Arc::clone(&lost));
+        tokio::spawn(async move {
+            loop {
+                let Ok(mut c) = tokio::net::TcpStream::connect(addr).await else {
+                    return; // refused: the port is closed, as it should be at the end
+                };
+                let sent = c
+                    .write_all(b"GET /products/search?q=alpha&limit=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    .await;
+                let mut buf = Vec::new();
+                let read = tokio::time::timeout(Duration::from_secs(5), c.read_to_end(&mut buf)).await;
+                match (sent, read) {
+                    (Ok(()), Ok(Ok(_))) if buf.starts_with(b"HTTP/1.1 200") => {
+                        answered.fetch_add(1, Ordering::SeqCst);
+                    }
+                    _ => {
+                        lost.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            }
+        })
+    });
+    let clients: Vec<_> = clients.collect();
+    tokio::time::sleep_until(stop_at.into()).await;
+    s.stop().await;
+    for c in clients {
+        tokio::time::timeout(Duration::from_secs(10), c).await.unwrap().unwrap();
+    }
+    let (answered, lost) = (answered.load(Ordering::SeqCst), lost.load(Ordering::SeqCst));
+    assert!(answered > 100, "the load ran: {answered}");
+    assert_eq!(lost, 0, "{lost} accepted connections got no answer ({answered} did)");
 }
 
 /// The real binary under load, stopped with SIGTERM: clients stop sending once /ready says
