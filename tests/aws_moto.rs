@@ -430,10 +430,21 @@ async fn low_cpu_with_latency_missing_does_not_scale_in() {
     assert!(d["explanation"].as_str().unwrap().contains("p99: no data"), "{d}");
     assert_eq!(aws.desired("prod", "search").await, 6);
 
-    // Control: with the latency metric present and low, the same CPU does scale in.
+    // Control: with the latency metric present and low, the same CPU does scale in, once
+    // the daemon has observed a (here one-second) stabilization window.
     aws.put("SearchService", "LatencyP99", &[("Service", "search")], 20.0, 3)
         .await;
-    std::fs::remove_file(dir.path().join("state.json")).unwrap();
+    write_policy(
+        &dir.path().join("policies"),
+        "search",
+        "prod",
+        "search",
+        &format!("{EMF_RULE}{CPU_RULE}"),
+        "[scale_in]\nstabilization = \"1s\"\n",
+    );
+    let d = &once(&moto.url, dir.path())[0];
+    assert_eq!(d["decision"]["action"], "hold", "{d}");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let d = &once(&moto.url, dir.path())[0];
     assert_eq!(d["decision"]["action"], "scale_in", "{d}");
     assert!(aws.desired("prod", "search").await < 6);
@@ -494,7 +505,10 @@ async fn throttling_errors_and_hangs_leave_the_daemon_up_and_holding() {
         }
     }
     let guard = Kill(&mut child);
-    let http = reqwest::Client::new();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
     let status = || async {
         let r = http
             .get(format!("http://127.0.0.1:{port}/v1/status"))

@@ -221,7 +221,9 @@ async fn a_failing_cloudwatch_opens_its_circuit() {
     let b = backend(mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&rule]), no_ecs());
     for _ in 0..2 {
         let s = b.read(&[&p], now()).await;
-        assert!(matches!(&s[0]["cpu"], Sample::Missing { reason } if reason.contains("GetMetricData failed")));
+        assert!(
+            matches!(&s[0]["cpu"], Sample::Missing { reason } if reason.starts_with(ecs_autoscaler::backend::READ_FAILED) && reason.contains("GetMetricData"))
+        );
     }
     let calls = rule.num_calls();
     let s = b.read(&[&p], now()).await;

@@ -287,7 +287,8 @@ async fn a_restart_in_the_middle_of_a_cooldown_causes_no_extra_scaling() {
     .await;
     assert_eq!(d.scale_outs("search"), 1, "no scale-out inside the restored cooldown");
     let p = d.policy("search").await;
-    assert!(p["cooldowns"]["scale_out_remaining_s"].as_i64().unwrap() > 0, "{p}");
+    assert_eq!(p["gates"]["scale_out"]["kind"], "cooldown", "{p}");
+    assert!(p["gates"]["scale_out"]["until"].is_string(), "the core says when: {p}");
     let last = &p["last_decision"]["explanation"];
     assert!(last.as_str().unwrap().contains("scale-out cooldown"), "{last}");
     let stopped_at = d.stop().await;
@@ -314,12 +315,17 @@ async fn a_corrupt_state_file_starts_conservatively() {
     let d = setup.start(None).await;
     let (_, status) = d.get("/v1/status").await;
     assert!(status["state"].as_str().unwrap().starts_with("corrupt"), "{status}");
-    let history = d.shared.registry().policies["search"].controller.history.clone();
-    assert!(history.no_scale_in_before.is_some());
-    assert!(
-        setup.state_path().with_extension("corrupt").exists(),
-        "the bad file is kept for inspection"
+    let (_, status) = d.get("/v1/status").await;
+    let gate = &status["policies"][0]["gates"]["scale_in"];
+    assert_eq!(
+        gate["kind"], "conservative",
+        "no scale-in before a window is observed: {status}"
     );
+    let kept = std::fs::read_dir(setup.dir.path())
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains(".corrupt-"))
+        .count();
+    assert_eq!(kept, 1, "the bad file is kept for inspection");
     d.stop().await;
 }
 
@@ -371,7 +377,7 @@ async fn the_read_endpoints_answer_and_bad_requests_get_json_errors() {
         "target",
         "capacity",
         "rules",
-        "cooldowns",
+        "gates",
         "last_decision",
         "checksum",
         "load_error",
@@ -417,11 +423,32 @@ async fn the_read_endpoints_answer_and_bad_requests_get_json_errors() {
         .await
         .unwrap();
     for name in [
-        "ecs_autoscaler_ticks_total{policy=\"search\"}",
+        "ecs_autoscaler_rounds_total",
         "ecs_autoscaler_desired_tasks{policy=\"search\"}",
-        "ecs_autoscaler_decisions_total",
+        "ecs_autoscaler_metric_age_seconds{policy=\"search\",rule=\"cpu\"}",
+        "ecs_autoscaler_decisions_total{policy=\"search\",action=\"scale_out\"}",
+        "ecs_autoscaler_backend_errors_total{call=\"update_service\"} 0",
+        "ecs_autoscaler_state_save_failures_total 0",
     ] {
-        assert!(metrics.contains(name), "metrics lack {name}");
+        assert!(metrics.contains(name), "metrics lack {name}:\n{metrics}");
+    }
+    for line in metrics.lines().filter(|l| l.starts_with("# TYPE ")) {
+        let name = line.split_whitespace().nth(2).unwrap();
+        assert!(metrics.contains(&format!("# HELP {name} ")), "{name} has no HELP text");
+    }
+    // promtool, where present (CI installs it), lints the exposition too.
+    if let Ok(mut child) = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(metrics.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let report = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && report.trim().is_empty(), "promtool: {report}");
     }
     let page = d.http.get(d.url("/")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("<h2>search") && page.contains("<svg") && page.contains("last decision"));

@@ -20,7 +20,7 @@ fn arb_policy() -> impl Strategy<Value = Policy> {
         1u32..30,
         0u32..3,
         prop::option::of(1u32..6),
-        prop::option::of(10u32..200),
+        prop::option::of(10u32..=100),
         (0.0f64..0.3, any::<bool>(), any::<bool>()),
         (1u64..600, 1u64..600, 1u64..900),
     )
@@ -94,7 +94,9 @@ fn arb_case() -> impl Strategy<Value = Case> {
                     recommendations,
                     last_desired: Some(desired),
                     blind_since: None,
-                    no_scale_in_before: None,
+                    observed_since: Some(t0() - secs(3600)),
+                    last_evaluated: Some(t0() - secs(10)),
+                    last_change: None,
                 };
                 Case {
                     obs: obs(capacity, &metrics),

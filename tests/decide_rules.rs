@@ -17,7 +17,7 @@ fn cpu_at(v: f64, now: chrono::DateTime<chrono::Utc>) -> [(&'static str, Sample)
 #[test]
 fn utilization_proposes_ceil_of_base_times_ratio() {
     let p = cpu_policy(1, 20, "");
-    let d = decide(&p, &obs(steady(4), &cpu(100.0)), &History::default(), t0());
+    let d = decide(&p, &obs(steady(4), &cpu(100.0)), &seasoned(), t0());
     // ceil(4 * 100 / 70) = ceil(5.71) = 6
     assert_eq!(d.desired, 6);
     assert_eq!(d.action, Action::ScaleOut);
@@ -29,7 +29,7 @@ fn utilization_proposes_ceil_of_base_times_ratio() {
 fn exact_ratios_do_not_round_up_on_float_noise() {
     let p = cpu_policy(1, 20, "");
     // 3 tasks at 140 % of a 70 % target need exactly 6 tasks, not 7.
-    let d = decide(&p, &obs(steady(3), &cpu(140.0)), &History::default(), t0());
+    let d = decide(&p, &obs(steady(3), &cpu(140.0)), &seasoned(), t0());
     assert_eq!(d.desired, 6);
 }
 
@@ -43,7 +43,7 @@ fn base_is_running_tasks_not_pending_ones() {
         deployment_in_progress: false,
     };
     // 2 running tasks at 140 / 70 need 4: the 2 pending ones already cover it.
-    let d = decide(&p, &obs(cap, &cpu(140.0)), &History::default(), t0());
+    let d = decide(&p, &obs(cap, &cpu(140.0)), &seasoned(), t0());
     assert_eq!(d.action, Action::Hold);
     assert!(d.limited_by(LimitKind::PendingCapacity), "{}", d.explain());
     // A reading that says which tasks produced it is used as-is.
@@ -55,7 +55,7 @@ fn base_is_running_tasks_not_pending_ones() {
             base: Some(3),
         }),
     )];
-    let d = decide(&p, &obs(cap, &with_base), &History::default(), t0());
+    let d = decide(&p, &obs(cap, &with_base), &seasoned(), t0());
     assert_eq!(d.desired, 6);
 }
 
@@ -63,12 +63,12 @@ fn base_is_running_tasks_not_pending_ones() {
 fn inside_the_tolerance_band_nothing_changes() {
     let p = cpu_policy(1, 20, "");
     for v in [63.5, 70.0, 76.9] {
-        let d = decide(&p, &obs(steady(4), &cpu(v)), &History::default(), t0());
+        let d = decide(&p, &obs(steady(4), &cpu(v)), &seasoned(), t0());
         assert_eq!(d.action, Action::Hold, "cpu {v}: {}", d.explain());
         assert!(d.rules[0].within_tolerance);
         assert!(d.limited_by(LimitKind::Tolerance));
     }
-    let d = decide(&p, &obs(steady(4), &cpu(78.0)), &History::default(), t0());
+    let d = decide(&p, &obs(steady(4), &cpu(78.0)), &seasoned(), t0());
     assert_eq!(d.action, Action::ScaleOut);
 }
 
@@ -76,13 +76,13 @@ fn inside_the_tolerance_band_nothing_changes() {
 fn latency_above_target_scales_out_bounded_by_the_max_factor() {
     let p = policy(&format!("min = 1\nmax = 50\n{P99}"));
     let slow = [("p99", value(0.300, t0()))];
-    let d = decide(&p, &obs(steady(4), &slow), &History::default(), t0());
+    let d = decide(&p, &obs(steady(4), &slow), &seasoned(), t0());
     assert_eq!(d.desired, 8, "2x the running count: {}", d.explain());
     let very_slow = [("p99", value(3.0, t0()))];
-    let d = decide(&p, &obs(steady(4), &very_slow), &History::default(), t0());
+    let d = decide(&p, &obs(steady(4), &very_slow), &seasoned(), t0());
     assert_eq!(d.desired, 8, "20x above target is still capped at 2x");
     let barely = [("p99", value(0.151, t0()))];
-    let d = decide(&p, &obs(steady(4), &barely), &History::default(), t0());
+    let d = decide(&p, &obs(steady(4), &barely), &seasoned(), t0());
     assert_eq!(d.desired, 5, "just above target still adds a task");
 }
 
@@ -98,7 +98,7 @@ fn latency_measured_before_new_tasks_came_into_service_waits_for_fresh_data() {
             base: Some(2),
         }),
     )];
-    let d = decide(&p, &obs(steady(4), &stale_capacity), &History::default(), t0());
+    let d = decide(&p, &obs(steady(4), &stale_capacity), &seasoned(), t0());
     assert_eq!(d.action, Action::Hold, "{}", d.explain());
     assert!(d.explain().contains("waiting for a fresh measurement"));
     // measured on all 4: scale out
@@ -110,7 +110,7 @@ fn latency_measured_before_new_tasks_came_into_service_waits_for_fresh_data() {
             base: Some(4),
         }),
     )];
-    let d = decide(&p, &obs(steady(4), &fresh), &History::default(), t0());
+    let d = decide(&p, &obs(steady(4), &fresh), &seasoned(), t0());
     assert_eq!(d.desired, 8);
 }
 
@@ -118,7 +118,7 @@ fn latency_measured_before_new_tasks_came_into_service_waits_for_fresh_data() {
 fn latency_near_target_vetoes_scale_in() {
     let p = policy(&format!("min = 1\nmax = 20\n{P99}{CPU}"));
     let m = [("p99", value(0.120, t0())), ("cpu", value(20.0, t0()))];
-    let d = decide(&p, &obs(steady(6), &m), &History::default(), t0());
+    let d = decide(&p, &obs(steady(6), &m), &seasoned(), t0());
     assert_eq!(d.action, Action::Hold, "{}", d.explain());
     assert_eq!(d.rules[0].vote, Vote::VetoIn);
 }
@@ -127,7 +127,7 @@ fn latency_near_target_vetoes_scale_in() {
 fn latency_well_below_target_lets_the_others_scale_in() {
     let p = policy(&format!("min = 1\nmax = 20\n{P99}{CPU}"));
     let m = [("p99", value(0.050, t0())), ("cpu", value(35.0, t0()))];
-    let d = decide(&p, &obs(steady(6), &m), &History::default(), t0());
+    let d = decide(&p, &obs(steady(6), &m), &seasoned(), t0());
     assert_eq!(d.rules[0].vote, Vote::NoObjection);
     assert_eq!(d.desired, 3, "ceil(6 * 35 / 70): {}", d.explain());
 }
@@ -138,7 +138,7 @@ fn any_rule_asking_out_wins_with_the_largest_proposal() {
         "min = 1\nmax = 50\n{CPU}[[rule]]\nname = \"mem\"\nmetric = \"ecs_memory\"\ntarget = 50\n"
     ));
     let m = [("cpu", value(20.0, t0())), ("mem", value(100.0, t0()))];
-    let d = decide(&p, &obs(steady(4), &m), &History::default(), t0());
+    let d = decide(&p, &obs(steady(4), &m), &seasoned(), t0());
     assert_eq!(d.desired, 8, "{}", d.explain());
 }
 
@@ -148,11 +148,11 @@ fn scale_in_needs_every_rule_and_goes_to_the_largest_proposal() {
         "min = 1\nmax = 50\n{CPU}[[rule]]\nname = \"mem\"\nmetric = \"ecs_memory\"\ntarget = 50\n"
     ));
     let m = [("cpu", value(35.0, t0())), ("mem", value(37.5, t0()))];
-    let d = decide(&p, &obs(steady(8), &m), &History::default(), t0());
+    let d = decide(&p, &obs(steady(8), &m), &seasoned(), t0());
     // cpu asks for 4, memory for 6: the larger wins
     assert_eq!(d.desired, 6, "{}", d.explain());
     let m = [("cpu", value(35.0, t0())), ("mem", value(50.0, t0()))];
-    let d = decide(&p, &obs(steady(8), &m), &History::default(), t0());
+    let d = decide(&p, &obs(steady(8), &m), &seasoned(), t0());
     assert_eq!(d.action, Action::Hold, "memory holds, so no scale-in");
 }
 
@@ -217,7 +217,7 @@ fn missing_or_stale_data_never_scales_in() {
         ],
     ];
     for m in cases {
-        let d = decide(&p, &obs(steady(8), &m), &History::default(), t0());
+        let d = decide(&p, &obs(steady(8), &m), &seasoned(), t0());
         assert_eq!(d.action, Action::Hold, "{}", d.explain());
         assert_eq!(d.rules[0].vote, Vote::Missing);
         assert!(d.limited_by(LimitKind::MissingData));
@@ -228,7 +228,7 @@ fn missing_or_stale_data_never_scales_in() {
 fn missing_data_does_not_block_a_scale_out() {
     let p = policy(&format!("min = 1\nmax = 20\n{P99}{CPU}"));
     let m = [("cpu", value(140.0, t0()))];
-    let d = decide(&p, &obs(steady(4), &m), &History::default(), t0());
+    let d = decide(&p, &obs(steady(4), &m), &seasoned(), t0());
     assert_eq!(d.desired, 8, "{}", d.explain());
 }
 
@@ -239,7 +239,7 @@ fn fallback_raises_after_a_run_of_blindness_and_never_lowers() {
         10,
         "[missing_data]\naction = \"fallback\"\nfallback_count = 6\nafter = \"2m\"\n",
     );
-    let mut c = Controller::new(p);
+    let mut c = seasoned_controller(p);
     let blind = obs(steady(3), &[]);
     assert_eq!(c.evaluate(&blind, t0()).action, Action::Hold);
     assert_eq!(c.evaluate(&blind, t0() + secs(60)).action, Action::Hold);
@@ -258,8 +258,13 @@ fn fallback_raises_after_a_run_of_blindness_and_never_lowers() {
 
 #[test]
 fn scale_in_goes_to_the_highest_recommendation_in_the_stabilization_window() {
-    let p = cpu_policy(1, 20, "[scale_in]\ncooldown = \"1s\"\nstabilization = \"300s\"\n");
-    let mut c = Controller::new(p);
+    // Evaluated every 100 s: an interval of 60 s makes that an unbroken run.
+    let p = cpu_policy(
+        1,
+        20,
+        "interval = \"60s\"\n[scale_in]\ncooldown = \"1s\"\nstabilization = \"300s\"\n",
+    );
+    let mut c = seasoned_controller(p);
     // recommendations 8, then 6, then 4 within the window
     c.evaluate(&obs(steady(8), &cpu(70.0)), t0());
     c.evaluate(&obs(steady(8), &cpu_at(52.5, t0() + secs(100))), t0() + secs(100));
@@ -278,28 +283,39 @@ fn cooldowns_are_separate_and_scale_out_cuts_scale_in_cooldown_short() {
         20,
         "[scale_out]\ncooldown = \"60s\"\n[scale_in]\ncooldown = \"300s\"\nstabilization = \"1s\"\n",
     );
-    let mut c = Controller::new(p);
-    let d = c.evaluate(&obs(steady(8), &cpu(35.0)), t0());
+    let mut c = seasoned_controller(p);
+    // Datapoints measured just before each evaluation: fresh after every change.
+    let cpu = |v: f64, now| {
+        [(
+            "cpu",
+            Sample::Value(Reading {
+                value: v,
+                at: now - secs(1),
+                base: None,
+            }),
+        )]
+    };
+    let d = c.evaluate(&obs(steady(8), &cpu(35.0, t0())), t0());
     assert_eq!(d.desired, 4);
     c.applied(&d);
     // inside the scale-in cooldown: no further scale-in...
-    let d = c.evaluate(&obs(steady(4), &cpu(17.5)), t0() + secs(30));
+    let d = c.evaluate(&obs(steady(4), &cpu(17.5, t0() + secs(30))), t0() + secs(30));
     assert_eq!(d.action, Action::Hold, "{}", d.explain());
     assert!(d.limited_by(LimitKind::Cooldown));
     // ...but a scale-out is allowed and ends that cooldown
-    let d = c.evaluate(&obs(steady(4), &cpu(140.0)), t0() + secs(40));
+    let d = c.evaluate(&obs(steady(4), &cpu(140.0, t0() + secs(40))), t0() + secs(40));
     assert_eq!(d.desired, 8);
     c.applied(&d);
     assert_eq!(c.history.last_scale_in, None);
     // inside the scale-out cooldown, neither another scale-out...
-    let d = c.evaluate(&obs(steady(8), &cpu(140.0)), t0() + secs(70));
+    let d = c.evaluate(&obs(steady(8), &cpu(140.0, t0() + secs(70))), t0() + secs(70));
     assert_eq!(d.action, Action::Hold);
     assert!(d.limited_by(LimitKind::Cooldown));
     // ...nor a scale-in
-    let d = c.evaluate(&obs(steady(8), &cpu(17.5)), t0() + secs(80));
+    let d = c.evaluate(&obs(steady(8), &cpu(17.5, t0() + secs(80))), t0() + secs(80));
     assert_eq!(d.action, Action::Hold);
     // after it, both are free again
-    let d = c.evaluate(&obs(steady(8), &cpu(140.0)), t0() + secs(101));
+    let d = c.evaluate(&obs(steady(8), &cpu(140.0, t0() + secs(101))), t0() + secs(101));
     assert_eq!(d.desired, 16);
 }
 
@@ -310,12 +326,12 @@ fn step_limits_apply_by_count_and_percent() {
         100,
         "[scale_out]\nmax_step = 3\n[scale_in]\nmax_step = \"25%\"\nstabilization = \"1s\"\n",
     );
-    let d = decide(&p, &obs(steady(4), &cpu(210.0)), &History::default(), t0());
+    let d = decide(&p, &obs(steady(4), &cpu(210.0)), &seasoned(), t0());
     assert_eq!(d.desired, 7, "{}", d.explain());
     assert!(d.limited_by(LimitKind::Step));
-    let d = decide(&p, &obs(steady(20), &cpu(7.0)), &History::default(), t0());
+    let d = decide(&p, &obs(steady(20), &cpu(7.0)), &seasoned(), t0());
     assert_eq!(d.desired, 15, "25% of 20 is 5: {}", d.explain());
-    let d = decide(&p, &obs(steady(2), &cpu(7.0)), &History::default(), t0());
+    let d = decide(&p, &obs(steady(2), &cpu(7.0)), &seasoned(), t0());
     assert_eq!(d.desired, 1, "a percent step allows at least one task");
 }
 
@@ -324,14 +340,14 @@ fn bounds_hold_even_outside_them_and_without_data() {
     let p = cpu_policy(2, 5, "[scale_out]\ncooldown = \"1h\"\n");
     let h = History {
         last_scale_out: Some(t0() - secs(10)),
-        ..History::default()
+        ..seasoned()
     };
     let d = decide(&p, &obs(steady(1), &[]), &h, t0());
     assert_eq!(d.desired, 2, "below min with no data and in cooldown: {}", d.explain());
     assert!(d.limited_by(LimitKind::Bounds));
     let d = decide(&p, &obs(steady(9), &[]), &h, t0());
     assert_eq!(d.desired, 5, "above max is brought down even without data");
-    let d = decide(&p, &obs(steady(4), &cpu(700.0)), &History::default(), t0());
+    let d = decide(&p, &obs(steady(4), &cpu(700.0)), &seasoned(), t0());
     assert_eq!(d.desired, 5);
 }
 
@@ -343,26 +359,16 @@ fn schedules_change_bounds_for_their_window() {
         "[[schedule]]\nname = \"business-hours\"\ncron = \"0 8 * * Mon-Fri\"\nduration = \"10h\"\nmin = 6\nmax = 12\n",
     );
     // Monday 10:00 is inside the window: min 6 applies
-    let d = decide(&p, &obs(steady(3), &cpu(70.0)), &History::default(), t0());
+    let d = decide(&p, &obs(steady(3), &cpu(70.0)), &seasoned(), t0());
     assert_eq!(d.desired, 6, "{}", d.explain());
     assert_eq!(d.bounds.schedules, vec!["business-hours".to_string()]);
     assert!(d.limited_by(LimitKind::Schedule));
     // Monday 19:00 is past it: the policy's 1..4
-    let d = decide(
-        &p,
-        &obs(steady(6), &cpu(70.0)),
-        &History::default(),
-        t0() + secs(9 * 3600),
-    );
+    let d = decide(&p, &obs(steady(6), &cpu(70.0)), &seasoned(), t0() + secs(9 * 3600));
     assert_eq!(d.desired, 4);
     assert!(d.bounds.schedules.is_empty());
     // Saturday 10:00: no window
-    let d = decide(
-        &p,
-        &obs(steady(3), &cpu(70.0)),
-        &History::default(),
-        t0() + secs(5 * 86400),
-    );
+    let d = decide(&p, &obs(steady(3), &cpu(70.0)), &seasoned(), t0() + secs(5 * 86400));
     assert_eq!(d.action, Action::Hold);
 }
 
@@ -373,17 +379,17 @@ fn no_scale_in_during_a_deployment() {
         deployment_in_progress: true,
         ..steady(8)
     };
-    let d = decide(&p, &obs(cap, &cpu(20.0)), &History::default(), t0());
+    let d = decide(&p, &obs(cap, &cpu(20.0)), &seasoned(), t0());
     assert_eq!(d.action, Action::Hold);
     assert!(d.limited_by(LimitKind::Deployment));
-    let d = decide(&p, &obs(cap, &cpu(140.0)), &History::default(), t0());
+    let d = decide(&p, &obs(cap, &cpu(140.0)), &seasoned(), t0());
     assert_eq!(d.action, Action::ScaleOut, "a deployment does not block scale-out");
 }
 
 #[test]
 fn an_outside_change_is_noticed_and_becomes_the_baseline() {
     let p = cpu_policy(1, 20, "");
-    let mut c = Controller::new(p);
+    let mut c = seasoned_controller(p);
     let d = c.evaluate(&obs(steady(4), &cpu(70.0)), t0());
     assert_eq!(d.external_change, None);
     let d = c.evaluate(&obs(steady(7), &cpu(70.0)), t0() + secs(15));
@@ -398,7 +404,7 @@ fn an_outside_change_is_noticed_and_becomes_the_baseline() {
 #[test]
 fn dry_run_computes_everything_and_changes_nothing() {
     let p = cpu_policy(1, 20, "dry_run = true\n");
-    let mut c = Controller::new(p);
+    let mut c = seasoned_controller(p);
     let d = c.evaluate(&obs(steady(4), &cpu(140.0)), t0());
     assert_eq!(d.desired, 8);
     assert_eq!(d.action, Action::ScaleOut);
@@ -410,34 +416,71 @@ fn dry_run_computes_everything_and_changes_nothing() {
 #[test]
 fn spare_tasks_are_kept_above_what_the_metrics_ask() {
     let p = cpu_policy(1, 20, "spare = 1\n");
-    let d = decide(&p, &obs(steady(2), &cpu(105.0)), &History::default(), t0());
+    let d = decide(&p, &obs(steady(2), &cpu(105.0)), &seasoned(), t0());
     // ceil(2 * 1.5) = 3, plus one spare
     assert_eq!(d.desired, 4, "{}", d.explain());
     assert!(d.limited_by(LimitKind::Spare));
     // 4 tasks carrying the load of 3 at target: no further change
-    let d = decide(&p, &obs(steady(4), &cpu(52.5)), &History::default(), t0());
+    let d = decide(&p, &obs(steady(4), &cpu(52.5)), &seasoned(), t0());
     assert_eq!(d.action, Action::Hold, "{}", d.explain());
 }
 
 #[test]
-fn after_lost_state_scale_in_waits_one_stabilization_window() {
-    let p = cpu_policy(1, 20, "[scale_in]\nstabilization = \"300s\"\n");
-    let mut c = Controller {
-        history: History::conservative(&p, t0()),
-        policy: p,
-    };
-    let d = c.evaluate(&obs(steady(8), &cpu(20.0)), t0() + secs(10));
-    assert_eq!(d.action, Action::Hold);
-    assert!(d.limited_by(LimitKind::Conservative));
-    let d = c.evaluate(&obs(steady(8), &cpu(140.0)), t0() + secs(20));
+fn a_fresh_or_lost_state_waits_one_observed_stabilization_window_before_scaling_in() {
+    let p = cpu_policy(1, 20, "interval = \"10s\"\n[scale_in]\nstabilization = \"300s\"\n");
+    let mut c = Controller::new(p);
+    // No state: 6 tasks at 10 % CPU would go to 1 at once; they wait for a window instead.
+    for i in 0..30 {
+        let now = t0() + secs(10 * i);
+        let d = c.evaluate(&obs(steady(6), &cpu_at(10.0, now)), now);
+        assert_eq!(d.action, Action::Hold, "at {}s: {}", 10 * i, d.explain());
+        assert!(d.limited_by(LimitKind::Conservative), "{}", d.explain());
+        let until = d.gates.scale_in.as_ref().and_then(|b| b.until).unwrap();
+        assert_eq!(until, t0() + secs(300), "the gate says when");
+    }
+    let now = t0() + secs(300);
+    let d = c.evaluate(&obs(steady(6), &cpu_at(10.0, now)), now);
+    assert_eq!(d.action, Action::ScaleIn, "a whole window observed: {}", d.explain());
+
+    // A gap in evaluations (the daemon was down) breaks the observed run.
+    let mut c = seasoned_controller(c.policy.clone());
+    let later = t0() + secs(3600);
+    let d = c.evaluate(&obs(steady(6), &cpu_at(10.0, later)), later);
+    assert!(d.limited_by(LimitKind::Conservative), "{}", d.explain());
+    let d = c.evaluate(&obs(steady(6), &cpu_at(140.0, later + secs(10))), later + secs(10));
     assert_eq!(d.action, Action::ScaleOut, "scale-out is never held back");
+}
+
+#[test]
+fn no_rule_acts_twice_on_one_datapoint() {
+    // One unchanged CPU datapoint must not drive 2 -> 4 -> 8 -> 16 as cooldowns expire.
+    let p = cpu_policy(1, 64, "[scale_out]\ncooldown = \"60s\"\n");
+    let mut c = seasoned_controller(p);
+    let reading = [("cpu", value(140.0, t0()))];
+    let d = c.evaluate(&obs(steady(2), &reading), t0());
+    assert_eq!(d.desired, 4);
+    c.applied(&d);
+    for later in [70, 130, 180] {
+        let now = t0() + secs(later);
+        let d = c.evaluate(&obs(steady(4), &reading), now);
+        assert_eq!(d.action, Action::Hold, "{}", d.explain());
+        assert!(
+            d.rules[0].reason.contains("before the count changed"),
+            "{}",
+            d.explain()
+        );
+    }
+    // A datapoint measured since the change acts.
+    let now = t0() + secs(240);
+    let d = c.evaluate(&obs(steady(4), &[("cpu", value(140.0, now))]), now);
+    assert_eq!(d.desired, 8, "{}", d.explain());
 }
 
 #[test]
 fn the_explanation_names_rules_values_and_limits() {
     let p = policy(&format!("min = 1\nmax = 20\n{P99}{CPU}"));
     let m = [("cpu", value(20.0, t0()))];
-    let d = decide(&p, &obs(steady(8), &m), &History::default(), t0());
+    let d = decide(&p, &obs(steady(8), &m), &seasoned(), t0());
     let text = d.explain();
     assert!(text.starts_with("hold at 8"), "{text}");
     assert!(text.contains("p99: no data"), "{text}");

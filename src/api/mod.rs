@@ -17,7 +17,7 @@ use warp::{Filter, Rejection, Reply};
 
 use crate::daemon::Shared;
 use crate::daemon::registry::JournalEntry;
-use crate::decide::{Capacity, Vote, to_chrono};
+use crate::decide::{Capacity, Gates, Vote};
 use crate::policy::Target;
 
 /// The routes, with every rejection answered as a JSON error.
@@ -39,7 +39,7 @@ pub fn routes(shared: Arc<Shared>) -> impl Filter<Extract = (Response,), Error =
                 error(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "not_ready",
-                    "policies are not loaded yet",
+                    "no policy is in force (not loaded yet, or every file was rejected): see GET /v1/status",
                 )
             }
         });
@@ -52,17 +52,17 @@ pub fn routes(shared: Arc<Shared>) -> impl Filter<Extract = (Response,), Error =
         .and(warp::query::<HashMap<String, String>>())
         .and(with())
         .map(|name: String, q: HashMap<String, String>, s: Arc<Shared>| decisions(&s, &name, &q));
-    let metrics = warp::path!("metrics").and(warp::get()).map(|| {
-        let body = crate::daemon::telemetry::handle()
-            .map(|h| h.render())
-            .unwrap_or_default();
-        let mut r = Response::new(body.into());
-        r.headers_mut().insert(
-            "content-type",
-            warp::http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-        );
-        r
-    });
+    let metrics = warp::path!("metrics")
+        .and(warp::get())
+        .and(with())
+        .map(|s: Arc<Shared>| {
+            let mut r = Response::new(s.render_metrics().into());
+            r.headers_mut().insert(
+                "content-type",
+                warp::http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            r
+        });
     let index = warp::path::end().and(warp::get()).and(with()).map(|s: Arc<Shared>| {
         let mut r = Response::new(page::render(&s).into());
         r.headers_mut().insert(
@@ -154,7 +154,12 @@ fn refusal(s: &Shared, header: Option<String>) -> Option<Response> {
             "mutating endpoints are disabled: no api_token is configured",
         ));
     };
-    let given = header.as_deref().and_then(|h| h.strip_prefix("Bearer ")).unwrap_or("");
+    // The scheme is case-insensitive (RFC 7235); the token is not.
+    let given = header
+        .as_deref()
+        .and_then(|h| h.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map_or("", |(_, token)| token.trim_start());
     // Hashing first makes the comparison independent of the lengths too.
     let ok: bool = Sha256::digest(given.as_bytes())
         .ct_eq(&Sha256::digest(token.as_bytes()))
@@ -225,8 +230,17 @@ pub struct Status {
     pub backend: String,
     pub ready: bool,
     pub state: String,
+    /// Where state is saved and how saving has gone (failures, bytes per save).
+    pub state_store: StateStore,
     pub policies: Vec<PolicyStatus>,
     pub rejected_files: Vec<RejectedFile>,
+}
+
+#[derive(Serialize)]
+pub struct StateStore {
+    pub store: String,
+    #[serde(flatten)]
+    pub status: crate::daemon::state::SaveStatus,
 }
 
 #[derive(Serialize)]
@@ -249,8 +263,11 @@ pub struct PolicyStatus {
     pub last_error: Option<String>,
     pub capacity: Option<Capacity>,
     pub rules: Vec<RuleStatus>,
-    pub cooldowns: Cooldowns,
+    /// When each direction may next act and why not now, from the decision core.
+    pub gates: Gates,
     pub next_evaluation_in_s: i64,
+    /// Ticks skipped because an evaluation was still running.
+    pub skipped_ticks: u64,
     pub last_decision: Option<JournalEntry>,
 }
 
@@ -264,18 +281,11 @@ pub struct RuleStatus {
     pub reason: Option<String>,
 }
 
-#[derive(Serialize)]
-pub struct Cooldowns {
-    pub scale_out_remaining_s: i64,
-    pub scale_in_remaining_s: i64,
-}
-
 pub fn status(s: &Shared) -> Status {
     let now = s.clock.now();
+    // Before the registry is locked: it locks it too.
+    let ready = s.is_ready();
     let reg = s.registry();
-    let remaining = |last: Option<DateTime<Utc>>, cd: std::time::Duration| {
-        last.map_or(0, |t| (t + to_chrono(cd) - now).num_seconds().max(0))
-    };
     let policies = reg
         .policies
         .iter()
@@ -311,11 +321,14 @@ pub fn status(s: &Shared) -> Status {
                 last_error: e.last_error.clone(),
                 capacity: last.map(|l| l.decision.capacity),
                 rules,
-                cooldowns: Cooldowns {
-                    scale_out_remaining_s: remaining(h.last_scale_out, p.scale_out.cooldown),
-                    scale_in_remaining_s: remaining(h.last_scale_in, p.scale_in.cooldown),
-                },
+                gates: crate::decide::gates(
+                    p,
+                    h,
+                    last.is_some_and(|l| l.decision.capacity.deployment_in_progress),
+                    now,
+                ),
                 next_evaluation_in_s: (e.next_due - now).num_seconds().max(0),
+                skipped_ticks: e.skipped,
                 last_decision: last.cloned(),
             }
         })
@@ -323,8 +336,12 @@ pub fn status(s: &Shared) -> Status {
     Status {
         now,
         backend: format!("{:?}", s.settings.backend).to_lowercase(),
-        ready: s.is_ready(),
+        ready,
         state: s.state_status(),
+        state_store: {
+            let (store, status) = s.state_store();
+            StateStore { store, status }
+        },
         policies,
         rejected_files: reg
             .rejected
@@ -337,15 +354,47 @@ pub fn status(s: &Shared) -> Status {
     }
 }
 
+/// Counts nothing: the API's own requests are not the daemon's business metrics.
+struct Quiet;
+
+impl hardened_http::Observer for Quiet {
+    type Label = ();
+    fn start(&self, _: &warp::http::Method, _: &str) {}
+    fn finish(&self, _: (), _: StatusCode, _: std::time::Duration) {}
+}
+
+/// What an API client may cost: short timeouts, few connections (well under the
+/// descriptor limit, so the daemon's own AWS calls always find one), small bodies, and
+/// a shutdown that waits for no idle client.
+pub fn limits() -> hardened_http::Limits {
+    let nofile = {
+        // SAFETY: getrlimit only writes into the struct we pass.
+        let mut l: libc::rlimit = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) } == 0 {
+            l.rlim_cur as usize
+        } else {
+            1024
+        }
+    };
+    hardened_http::Limits {
+        max_connections: (nofile / 4).clamp(8, 256),
+        header_timeout: std::time::Duration::from_secs(5),
+        idle_timeout: std::time::Duration::from_secs(30),
+        body_timeout: std::time::Duration::from_secs(5),
+        max_body_bytes: 16 * 1024,
+        max_head_bytes: 16 * 1024,
+        drain_grace: std::time::Duration::ZERO,
+        drain_idle: std::time::Duration::ZERO,
+        shutdown_deadline: std::time::Duration::from_secs(2),
+    }
+}
+
 /// Serves the API on an already bound listener until `shutdown` completes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     shared: Arc<Shared>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
-    warp::serve(routes(shared))
-        .incoming(listener)
-        .graceful(shutdown)
-        .run()
-        .await;
+    let service = warp::service(routes(shared));
+    hardened_http::serve(listener, service, Arc::new(Quiet), limits(), shutdown).await;
 }

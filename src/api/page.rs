@@ -96,6 +96,15 @@ pub fn render(s: &Shared) -> String {
         if let Some(d) = &p.last_decision {
             html.push_str(&format!("<p><b>last decision:</b> {}</p>", escape(&d.explanation)));
         }
+        let gate = |g: &Option<crate::decide::Block>| match g {
+            None => "allowed now".to_string(),
+            Some(b) => escape(&b.reason),
+        };
+        html.push_str(&format!(
+            "<p><b>next scale-out:</b> {} · <b>next scale-in:</b> {}</p>",
+            gate(&p.gates.scale_out),
+            gate(&p.gates.scale_in)
+        ));
         for e in [&p.load_error, &p.last_error].into_iter().flatten() {
             html.push_str(&format!("<p class=\"err\">{}</p>", escape(e)));
         }
@@ -107,7 +116,10 @@ pub fn render(s: &Shared) -> String {
                 r.value.map_or("-".into(), |v| format!("{v:.3}")),
                 r.target,
                 r.age_seconds.map_or("-".into(), |a| format!("{a:.0}s")),
-                r.vote.map_or("-".into(), |v| format!("{v:?}"))
+                r.vote
+                    .and_then(|v| serde_json::to_value(v).ok())
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_else(|| "-".into())
             ));
         }
         html.push_str("</table><div class=\"charts\">");

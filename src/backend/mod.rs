@@ -25,6 +25,10 @@ pub enum BackendError {
     Rejected { call: &'static str, reason: String },
 }
 
+/// How a [`Sample::Missing`] reason starts when the read itself failed (as opposed to no
+/// datapoint being published yet): the daemon reports it as the policy's error.
+pub const READ_FAILED: &str = "read failed: ";
+
 /// Reads metrics. One call per evaluation round covers every policy that is due, so a
 /// backend can batch its queries. A rule whose data could not be read gets a
 /// [`Sample::Missing`] with the reason; reading never fails as a whole.

@@ -69,19 +69,11 @@ async fn serve<B: MetricSource + CapacityTarget>(
     let daemon = Daemon::new(settings, backend, clock);
     daemon.start()?;
     if once {
-        for entry in daemon.evaluate_all().await {
-            if json {
-                println!("{}", serde_json::to_string(&entry)?);
-            } else {
-                println!("{}: {}", entry.decision.policy, entry.explanation);
-            }
-        }
-        return Ok(ExitCode::SUCCESS);
+        return once_and_exit(&daemon, json).await;
     }
 
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("binding the status API to {listen}"))?;
+    let listener =
+        hardened_http::bind(listen, false, 128).with_context(|| format!("binding the status API to {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "status API listening");
     let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
     let api = tokio::spawn(api::serve(listener, daemon.shared(), async move {
@@ -111,6 +103,65 @@ async fn serve<B: MetricSource + CapacityTarget>(
     let _ = stop_api.send(());
     let _ = api.await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `run --once`: evaluates every policy now and prints each decision. Exit 0 when every
+/// policy was evaluated, 1 when some were not (or some files were rejected), 2 when
+/// nothing was: no policy in force, or no target could be read.
+async fn once_and_exit<B: MetricSource + CapacityTarget>(daemon: &Daemon<B>, json: bool) -> anyhow::Result<ExitCode> {
+    let shared = daemon.shared();
+    let (loaded, rejected) = {
+        let reg = shared.registry();
+        let rejected: Vec<String> = reg
+            .rejected
+            .values()
+            .cloned()
+            .chain(reg.policies.values().filter_map(|e| e.load_error.clone()))
+            .collect();
+        (reg.policies.len(), rejected)
+    };
+    for r in &rejected {
+        eprintln!("{r}");
+    }
+    if loaded == 0 {
+        eprintln!(
+            "error: no policy in force in {}: nothing evaluated",
+            shared.settings.policies_dir.display()
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let entries = daemon.evaluate_all().await;
+    for entry in &entries {
+        if json {
+            println!("{}", serde_json::to_string(entry)?);
+        } else {
+            println!("{}: {}", entry.decision.policy, entry.explanation);
+        }
+    }
+    let failed: Vec<(String, String)> = {
+        let reg = shared.registry();
+        reg.policies
+            .iter()
+            .filter(|(n, _)| !entries.iter().any(|e| &e.decision.policy == *n))
+            .map(|(n, e)| {
+                (
+                    n.clone(),
+                    e.last_error.clone().unwrap_or_else(|| "not evaluated".into()),
+                )
+            })
+            .collect()
+    };
+    for (name, why) in &failed {
+        eprintln!("error: {name}: {why}");
+    }
+    Ok(if entries.is_empty() {
+        eprintln!("error: no policy could be evaluated");
+        ExitCode::from(2)
+    } else if !failed.is_empty() || !rejected.is_empty() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn init_logging(format: LogFormat) {

@@ -1,11 +1,13 @@
-//! The daemon: a round-based control loop over every policy, hot-reloaded policy files,
-//! persisted state, and wake-ups at schedule boundaries.
+//! The daemon: a control loop over every policy, hot-reloaded policies, persisted
+//! state, and wake-ups at schedule boundaries.
 //!
-//! Each policy is evaluated on its own interval. Policies that are due together are
-//! evaluated in one round, so a backend reads all their metrics in one batch; within a
-//! round each policy's capacity read and update are independent, so one failing policy
-//! never blocks another. Due times advance on a fixed grid: slow calls neither shift
-//! later ticks (drift) nor queue up missed ones (pile-up).
+//! Each policy is evaluated on its own interval, on a fixed grid: slow calls neither
+//! shift later ticks (drift) nor queue up missed ones (pile-up). Policies due together
+//! share one metric read, so a backend can batch its queries; after it, each policy's
+//! capacity read, decision and update run as a task of their own under their own
+//! deadline, and the loop does not wait for them: one slow or failing target never
+//! holds up another. A policy whose previous evaluation is still running skips its tick
+//! (counted) instead of piling up.
 
 pub mod registry;
 pub mod schedules;
@@ -21,14 +23,17 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
-use crate::backend::{CapacityTarget, Clock, MetricSource};
-use crate::decide::{Action, History, Observation, Sample, to_chrono};
+use crate::backend::{CapacityTarget, Clock, MetricSource, READ_FAILED};
+use crate::decide::{Action, Observation, Sample, to_chrono};
 use crate::policy::Policy;
 use crate::settings::Settings;
 use registry::{JournalEntry, Point, Registry};
 
 /// How long the status page's charts look back.
 const SERIES_WINDOW: chrono::Duration = chrono::Duration::hours(1);
+
+/// The longest one policy's evaluation may take, whatever its interval.
+const MAX_DEADLINE: Duration = Duration::from_secs(60);
 
 /// What the daemon and its API share.
 pub struct Shared {
@@ -39,8 +44,10 @@ pub struct Shared {
     reload: AtomicBool,
     reloads: AtomicU64,
     ready: AtomicBool,
-    /// How the state file was found at start, for the status API.
+    /// How the state was found at start, for the status API.
     state_status: Mutex<String>,
+    writer: state::Writer,
+    store: String,
 }
 
 impl Shared {
@@ -49,17 +56,23 @@ impl Shared {
         self.registry.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// How many times the policies directory has been re-read since start.
+    /// How many times the policies have been re-read since start.
     pub fn reloads(&self) -> u64 {
         self.reloads.load(Ordering::SeqCst)
     }
 
+    /// Policies are loaded and at least one is in force.
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::SeqCst)
+        self.ready.load(Ordering::SeqCst) && !self.registry().policies.is_empty()
     }
 
     pub fn state_status(&self) -> String {
         self.state_status.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Where state is kept, and how saving has gone.
+    pub fn state_store(&self) -> (String, state::SaveStatus) {
+        (self.store.clone(), self.writer.status())
     }
 
     /// Makes `name` due now (schedule edges, resume).
@@ -70,7 +83,7 @@ impl Shared {
         self.wake.notify_one();
     }
 
-    /// Asks the loop to re-read the policies directory.
+    /// Asks the loop to re-read the policies.
     pub fn request_reload(&self) {
         self.reload.store(true, Ordering::SeqCst);
         self.wake.notify_one();
@@ -90,6 +103,43 @@ impl Shared {
         }
         found
     }
+
+    /// The Prometheus exposition of the daemon.
+    pub fn render_metrics(&self) -> String {
+        let now = self.clock.now();
+        telemetry::render(&self.registry(), now)
+    }
+
+    /// Every target's history, and the journal entries not yet saved.
+    fn snapshot(&self) -> state::Snapshot {
+        let mut reg = self.registry();
+        let mut snapshot = state::Snapshot {
+            saved_at: self.clock.now(),
+            ..Default::default()
+        };
+        for (key, r) in &reg.retained {
+            snapshot.histories.insert(key.clone(), r.clone());
+        }
+        for (name, e) in reg.policies.iter_mut() {
+            let key = e.controller.policy.target.key();
+            snapshot.histories.insert(
+                key.clone(),
+                registry::Retained {
+                    name: name.clone(),
+                    history: e.controller.history.clone(),
+                    journal: Default::default(),
+                },
+            );
+            if e.journal_unsaved > 0 {
+                let from = e.journal.len().saturating_sub(e.journal_unsaved);
+                snapshot
+                    .appended
+                    .insert(key, e.journal.iter().skip(from).cloned().collect());
+                e.journal_unsaved = 0;
+            }
+        }
+        snapshot
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +155,19 @@ pub struct Daemon<B> {
 
 impl<B: MetricSource + CapacityTarget> Daemon<B> {
     pub fn new(settings: Settings, backend: Arc<B>, clock: Arc<dyn Clock>) -> Self {
+        let store: Arc<dyn state::StateStore> = Arc::new(state::FileStore::new(
+            settings.state_file.clone(),
+            settings.journal_size,
+        ));
+        Self::with_store(settings, backend, clock, store)
+    }
+
+    pub fn with_store(
+        settings: Settings,
+        backend: Arc<B>,
+        clock: Arc<dyn Clock>,
+        store: Arc<dyn state::StateStore>,
+    ) -> Self {
         // Install the recorder before anything is measured.
         let _ = telemetry::handle();
         let shared = Arc::new(Shared {
@@ -116,59 +179,45 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
             reloads: AtomicU64::new(0),
             ready: AtomicBool::new(false),
             state_status: Mutex::new(String::new()),
+            store: store.describe(),
+            writer: state::Writer::start(Arc::clone(&store)),
         });
-        Self { shared, backend }
+        let daemon = Self { shared, backend };
+        daemon.restore(store.as_ref());
+        daemon
     }
 
     pub fn shared(&self) -> Arc<Shared> {
         Arc::clone(&self.shared)
     }
 
-    /// Restores persisted state and loads the policies. Fails only if the policies
-    /// directory cannot be read at all; bad files are reported and skipped.
-    pub fn start(&self) -> Result<(), DaemonError> {
-        let settings = &self.shared.settings;
-        let now = self.shared.clock.now();
-        let (mut restored, conservative, status) = match state::load(&settings.state_file) {
+    fn restore(&self, store: &dyn state::StateStore) {
+        let status = match store.load() {
             state::Loaded::Missing => {
-                tracing::info!(file = %settings.state_file.display(), "no state file: starting fresh");
-                (BTreeMap::new(), false, "fresh start (no state file)".to_string())
+                tracing::info!(store = %store.describe(), "no saved state: starting fresh (no scale-in for one stabilization window)");
+                "fresh start: no saved state; no scale-in until each policy has observed one stabilization window"
+                    .to_string()
             }
-            state::Loaded::Restored(p) => {
-                tracing::info!(file = %settings.state_file.display(), policies = p.len(), "state restored");
-                (p, false, "restored".to_string())
+            state::Loaded::Restored(targets) => {
+                tracing::info!(store = %store.describe(), targets = targets.len(), "state restored");
+                self.shared.registry().retained = targets;
+                "restored".to_string()
             }
             state::Loaded::Corrupt(reason) => {
-                let aside = settings.state_file.with_extension("corrupt");
-                let _ = std::fs::rename(&settings.state_file, &aside);
-                tracing::error!(%reason, kept_at = %aside.display(), "state file unusable: no scale-in for one stabilization window");
-                (
-                    BTreeMap::new(),
-                    true,
-                    format!("corrupt, started conservatively: {reason}"),
-                )
+                tracing::error!(%reason, "state unusable: starting fresh (no scale-in for one stabilization window)");
+                format!("corrupt, started fresh: {reason}")
             }
         };
         *self.shared.state_status.lock().unwrap_or_else(|p| p.into_inner()) = status;
+    }
 
-        let sources = registry::read_dir(&settings.policies_dir).map_err(DaemonError::Policies)?;
-        let mut history = |p: &Policy| match restored.get(&p.name) {
-            Some(s) => s.history.clone(),
-            None if conservative => History::conservative(p, now),
-            None => History::default(),
-        };
-        let report = self
-            .shared
-            .registry()
-            .apply(sources, settings.dry_run, now, &mut history);
+    /// Loads the policies. Fails only if the policy source cannot be read at all; bad
+    /// files are reported and skipped.
+    pub fn start(&self) -> Result<(), DaemonError> {
+        let sources = registry::read_dir(&self.shared.settings.policies_dir).map_err(DaemonError::Policies)?;
+        let now = self.shared.clock.now();
+        let report = self.shared.registry().apply(sources, self.shared.settings.dry_run, now);
         log_reload(&report);
-        let mut reg = self.shared.registry();
-        for (name, entry) in reg.policies.iter_mut() {
-            if let Some(s) = restored.remove(name) {
-                entry.journal = s.journal.into_iter().collect();
-            }
-        }
-        drop(reg);
         self.shared.ready.store(true, Ordering::SeqCst);
         Ok(())
     }
@@ -178,17 +227,15 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
         let now = self.shared.clock.now();
         match registry::read_dir(&self.shared.settings.policies_dir) {
             Ok(sources) => {
-                let report = self
-                    .shared
-                    .registry()
-                    .apply(sources, self.shared.settings.dry_run, now, &mut |_| History::default());
+                let report = self.shared.registry().apply(sources, self.shared.settings.dry_run, now);
                 log_reload(&report);
             }
             Err(e) => tracing::error!("{e}; keeping the policies in force"),
         }
     }
 
-    /// Runs until `shutdown` completes, then finishes the round in flight and saves state.
+    /// Runs until `shutdown` completes, then lets evaluations in flight finish (up to
+    /// their deadlines) and saves state.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
         let mut shutdown = std::pin::pin!(shutdown);
         let _watcher = self.watch();
@@ -206,6 +253,7 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
         let rescan = self.shared.settings.rescan_interval;
         let mut next_rescan = tokio::time::Instant::now() + rescan;
         let mut synced = false;
+        let mut rounds = tokio::task::JoinSet::new();
         loop {
             let rescan_due = tokio::time::Instant::now() >= next_rescan;
             if self.shared.reload.swap(false, Ordering::SeqCst) || rescan_due {
@@ -221,9 +269,9 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
             let now = self.shared.clock.now();
             let due = self.take_due(now);
             if !due.is_empty() {
-                self.round(&due, now).await;
-                self.persist();
+                rounds.spawn(round(Arc::clone(&self.shared), Arc::clone(&self.backend), due, now));
             }
+            while rounds.try_join_next().is_some() {}
             let wait = self
                 .until_next()
                 .min(next_rescan.saturating_duration_since(tokio::time::Instant::now()));
@@ -234,7 +282,8 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
                 _ = tokio::time::sleep(wait) => {}
             }
         }
-        self.persist();
+        while rounds.join_next().await.is_some() {}
+        self.shared.writer.finish(self.shared.snapshot());
         if let Some(w) = wakeups {
             w.stop().await;
         }
@@ -244,9 +293,19 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
     /// Evaluates every policy once, now (`run --once`).
     pub async fn evaluate_all(&self) -> Vec<JournalEntry> {
         let now = self.shared.clock.now();
-        let names: Vec<String> = self.shared.registry().policies.keys().cloned().collect();
-        let entries = self.round(&names, now).await;
-        self.persist();
+        let names: Vec<String> = {
+            let mut reg = self.shared.registry();
+            reg.policies
+                .iter_mut()
+                .filter(|(_, e)| !e.in_flight)
+                .map(|(n, e)| {
+                    e.in_flight = true;
+                    n.clone()
+                })
+                .collect()
+        };
+        let entries = round(Arc::clone(&self.shared), Arc::clone(&self.backend), names, now).await;
+        self.shared.writer.finish(self.shared.snapshot());
         entries
     }
 
@@ -259,7 +318,8 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
             .collect()
     }
 
-    /// Names of the policies due at `now`, advancing each one's next due time on its grid.
+    /// Names of the policies due at `now`, advancing each one's next due time on its
+    /// grid and marking it in flight.
     fn take_due(&self, now: DateTime<Utc>) -> Vec<String> {
         let mut reg = self.shared.registry();
         let mut due = Vec::new();
@@ -270,9 +330,16 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
             let interval = to_chrono(entry.controller.policy.interval);
             let missed = (now - entry.next_due).num_milliseconds() / interval.num_milliseconds().max(1);
             entry.next_due += interval * (missed as i32 + 1);
-            if !entry.paused {
-                due.push(name.clone());
+            if entry.paused {
+                continue;
             }
+            if entry.in_flight {
+                entry.skipped += 1;
+                tracing::warn!(policy = %name, "previous evaluation still running: tick skipped");
+                continue;
+            }
+            entry.in_flight = true;
+            due.push(name.clone());
         }
         due
     }
@@ -283,138 +350,6 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
         drop(reg);
         next.map_or(Duration::from_secs(3600), |t| self.shared.clock.real_until(t))
             .min(Duration::from_secs(3600))
-    }
-
-    async fn round(&self, names: &[String], now: DateTime<Utc>) -> Vec<JournalEntry> {
-        let policies: Vec<Policy> = {
-            let reg = self.shared.registry();
-            names
-                .iter()
-                .filter_map(|n| reg.policies.get(n).map(|e| e.controller.policy.clone()))
-                .collect()
-        };
-        let refs: Vec<&Policy> = policies.iter().collect();
-        let started = std::time::Instant::now();
-        let samples = self.backend.read(&refs, now).await;
-        metrics::histogram!(telemetry::BACKEND_SECONDS, "call" => "read_metrics")
-            .record(started.elapsed().as_secs_f64());
-        let evaluations = policies.iter().zip(samples).map(|(p, m)| self.evaluate(p, m, now));
-        futures::future::join_all(evaluations)
-            .await
-            .into_iter()
-            .flatten()
-            .collect()
-    }
-
-    async fn evaluate(
-        &self,
-        policy: &Policy,
-        metrics: BTreeMap<String, Sample>,
-        now: DateTime<Utc>,
-    ) -> Option<JournalEntry> {
-        let name = policy.name.as_str();
-        metrics::counter!(telemetry::TICKS, "policy" => name.to_string()).increment(1);
-        let capacity = match telemetry::timed("describe_service", self.backend.capacity(&policy.target)).await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(policy = name, "{e}; no decision this round");
-                if let Some(entry) = self.shared.registry().policies.get_mut(name) {
-                    entry.last_error = Some(e.to_string());
-                }
-                return None;
-            }
-        };
-        for (rule, sample) in &metrics {
-            if let Sample::Value(r) = sample {
-                let age = (now - r.at).num_milliseconds() as f64 / 1000.0;
-                metrics::gauge!(telemetry::METRIC_AGE, "policy" => name.to_string(), "rule" => rule.clone()).set(age);
-            }
-        }
-        let obs = Observation { capacity, metrics };
-        let decision = self
-            .shared
-            .registry()
-            .policies
-            .get_mut(name)?
-            .controller
-            .evaluate(&obs, now);
-
-        let error = if decision.should_apply() {
-            let update = self.backend.set_desired(&policy.target, decision.desired);
-            telemetry::timed("update_service", update).await.err().map(|e| {
-                tracing::warn!(policy = name, "{e}; no cooldown started, the next round tries again");
-                e.to_string()
-            })
-        } else {
-            None
-        };
-        let entry = JournalEntry {
-            explanation: decision.explain(),
-            applied: decision.should_apply() && error.is_none(),
-            error,
-            decision,
-        };
-        {
-            let mut reg = self.shared.registry();
-            let pe = reg.policies.get_mut(name)?;
-            if entry.applied {
-                pe.controller.applied(&entry.decision);
-            }
-            pe.last_error = entry.error.clone();
-            pe.journal.push_back(entry.clone());
-            while pe.journal.len() > self.shared.settings.journal_size {
-                pe.journal.pop_front();
-            }
-            let values = policy.rules.iter().map(|r| {
-                entry
-                    .decision
-                    .rules
-                    .iter()
-                    .find(|v| v.rule == r.name)
-                    .and_then(|v| v.value)
-            });
-            pe.series.push_back(Point {
-                at: now,
-                desired: entry.decision.desired,
-                running: entry.decision.capacity.running,
-                values: values.collect(),
-            });
-            while pe.series.front().is_some_and(|p| p.at < now - SERIES_WINDOW) {
-                pe.series.pop_front();
-            }
-        }
-        let action = match entry.decision.action {
-            Action::Hold => "hold",
-            Action::ScaleOut => "scale_out",
-            Action::ScaleIn => "scale_in",
-        };
-        metrics::counter!(telemetry::DECISIONS, "policy" => name.to_string(), "action" => action).increment(1);
-        metrics::gauge!(telemetry::DESIRED, "policy" => name.to_string()).set(f64::from(entry.decision.desired));
-        if entry.decision.action == Action::Hold {
-            tracing::debug!(policy = name, "{}", entry.explanation);
-        } else {
-            tracing::info!(policy = name, applied = entry.applied, "{}", entry.explanation);
-        }
-        Some(entry)
-    }
-
-    fn persist(&self) {
-        let snapshot: BTreeMap<String, state::PolicyState> = self
-            .shared
-            .registry()
-            .policies
-            .iter()
-            .map(|(n, e)| {
-                let s = state::PolicyState {
-                    history: e.controller.history.clone(),
-                    journal: e.journal.iter().cloned().collect(),
-                };
-                (n.clone(), s)
-            })
-            .collect();
-        if let Err(e) = state::save(&self.shared.settings.state_file, &snapshot, self.shared.clock.now()) {
-            tracing::error!(file = %self.shared.settings.state_file.display(), "cannot save state: {e}");
-        }
     }
 
     /// Watches the policies directory; the periodic re-scan covers volumes where this sees nothing.
@@ -439,6 +374,178 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
     }
 }
 
+/// One round: a shared metric read for the policies due, then each policy on its own
+/// task under its own deadline; then a snapshot for the state store.
+async fn round<B: MetricSource + CapacityTarget>(
+    shared: Arc<Shared>,
+    backend: Arc<B>,
+    names: Vec<String>,
+    now: DateTime<Utc>,
+) -> Vec<JournalEntry> {
+    metrics::counter!(telemetry::ROUNDS).increment(1);
+    let policies: Vec<Policy> = {
+        let reg = shared.registry();
+        names
+            .iter()
+            .filter_map(|n| reg.policies.get(n).map(|e| e.controller.policy.clone()))
+            .collect()
+    };
+    let refs: Vec<&Policy> = policies.iter().collect();
+    let started = std::time::Instant::now();
+    let samples = backend.read(&refs, now).await;
+    metrics::histogram!(telemetry::BACKEND_SECONDS, "call" => "read_metrics").record(started.elapsed().as_secs_f64());
+    let tasks: Vec<_> = policies
+        .into_iter()
+        .zip(samples)
+        .map(|(policy, metrics)| {
+            let (shared, backend) = (Arc::clone(&shared), Arc::clone(&backend));
+            tokio::spawn(async move {
+                let name = policy.name.clone();
+                let entry = evaluate(&shared, backend.as_ref(), &policy, metrics, now).await;
+                if let Some(e) = shared.registry().policies.get_mut(&name) {
+                    e.in_flight = false;
+                }
+                entry
+            })
+        })
+        .collect();
+    let mut entries = Vec::new();
+    for task in tasks {
+        if let Ok(Some(entry)) = task.await {
+            entries.push(entry);
+        }
+    }
+    shared.writer.save(shared.snapshot());
+    entries
+}
+
+/// Records a failure for the policy; no decision this round.
+fn fail(shared: &Shared, name: &str, error: String) -> Option<JournalEntry> {
+    tracing::warn!(policy = name, "{error}; no decision this round");
+    if let Some(entry) = shared.registry().policies.get_mut(name) {
+        entry.last_error = Some(error);
+    }
+    None
+}
+
+async fn evaluate<B: MetricSource + CapacityTarget>(
+    shared: &Shared,
+    backend: &B,
+    policy: &Policy,
+    metrics: BTreeMap<String, Sample>,
+    now: DateTime<Utc>,
+) -> Option<JournalEntry> {
+    let name = policy.name.as_str();
+    let deadline = tokio::time::Instant::now() + policy.interval.clamp(Duration::from_secs(1), MAX_DEADLINE);
+    let read_failure = metrics.values().find_map(|s| match s {
+        Sample::Missing { reason } if reason.starts_with(READ_FAILED) => Some(reason.clone()),
+        _ => None,
+    });
+    {
+        let mut reg = shared.registry();
+        let entry = reg.policies.get_mut(name)?;
+        for (rule, sample) in &metrics {
+            if let Sample::Value(r) = sample {
+                let newest = entry.last_datapoint.entry(rule.clone()).or_insert(r.at);
+                *newest = (*newest).max(r.at);
+            }
+        }
+    }
+    let capacity = telemetry::timed("describe_service", backend.capacity(&policy.target));
+    let capacity = match tokio::time::timeout_at(deadline, capacity).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return fail(shared, name, e.to_string()),
+        Err(_) => {
+            metrics::counter!(telemetry::BACKEND_ERRORS, "call" => "describe_service").increment(1);
+            return fail(
+                shared,
+                name,
+                format!(
+                    "DescribeServices did not answer within the policy's deadline ({}s)",
+                    policy.interval.clamp(Duration::from_secs(1), MAX_DEADLINE).as_secs()
+                ),
+            );
+        }
+    };
+    let obs = Observation { capacity, metrics };
+    let decision = shared.registry().policies.get_mut(name)?.controller.evaluate(&obs, now);
+
+    let mut unknown_outcome = false;
+    let error = if decision.should_apply() {
+        let update = telemetry::timed("update_service", backend.set_desired(&policy.target, decision.desired));
+        match tokio::time::timeout_at(deadline, update).await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => {
+                tracing::warn!(policy = name, "{e}; no cooldown started, the next round tries again");
+                Some(e.to_string())
+            }
+            Err(_) => {
+                metrics::counter!(telemetry::BACKEND_ERRORS, "call" => "update_service").increment(1);
+                unknown_outcome = true;
+                Some(
+                    "UpdateService did not answer within the policy's deadline; the next round reads what it did"
+                        .into(),
+                )
+            }
+        }
+    } else {
+        None
+    };
+    let entry = JournalEntry {
+        explanation: decision.explain(),
+        applied: decision.should_apply() && error.is_none(),
+        error,
+        decision,
+    };
+    {
+        let mut reg = shared.registry();
+        let pe = reg.policies.get_mut(name)?;
+        if entry.applied {
+            pe.controller.applied(&entry.decision);
+        }
+        if unknown_outcome {
+            // Whether the count changed is unknown: do not call the next reading an outside change.
+            pe.controller.history.last_desired = None;
+        }
+        pe.last_error = entry.error.clone().or(read_failure);
+        pe.journal.push_back(entry.clone());
+        pe.journal_unsaved += 1;
+        while pe.journal.len() > shared.settings.journal_size {
+            pe.journal.pop_front();
+        }
+        pe.journal_unsaved = pe.journal_unsaved.min(pe.journal.len());
+        let action = match entry.decision.action {
+            Action::Hold => "hold",
+            Action::ScaleOut => "scale_out",
+            Action::ScaleIn => "scale_in",
+        };
+        *pe.decisions.entry(action).or_insert(0) += 1;
+        let values = policy.rules.iter().map(|r| {
+            entry
+                .decision
+                .rules
+                .iter()
+                .find(|v| v.rule == r.name)
+                .and_then(|v| v.value)
+        });
+        pe.series.push_back(Point {
+            at: now,
+            desired: entry.decision.desired,
+            running: entry.decision.capacity.running,
+            values: values.collect(),
+        });
+        while pe.series.front().is_some_and(|p| p.at < now - SERIES_WINDOW) {
+            pe.series.pop_front();
+        }
+    }
+    if entry.decision.action == Action::Hold {
+        tracing::debug!(policy = name, "{}", entry.explanation);
+    } else {
+        tracing::info!(policy = name, applied = entry.applied, "{}", entry.explanation);
+    }
+    Some(entry)
+}
+
 fn log_reload(report: &registry::ReloadReport) {
     for name in &report.added {
         tracing::info!(policy = %name, "policy loaded");
@@ -447,7 +554,10 @@ fn log_reload(report: &registry::ReloadReport) {
         tracing::info!(policy = %name, "policy reloaded");
     }
     for name in &report.removed {
-        tracing::info!(policy = %name, "policy removed: no longer evaluated");
+        tracing::info!(policy = %name, "policy removed: no longer evaluated (its target's history is kept)");
+    }
+    for name in &report.restored {
+        tracing::info!(policy = %name, "rejected edit undone: the file matches the version in force again");
     }
     for (file, error) in &report.rejected {
         metrics::counter!(telemetry::RELOAD_ERRORS).increment(1);

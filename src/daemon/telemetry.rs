@@ -1,18 +1,31 @@
-//! Prometheus metrics of the daemon. One recorder per process; every series carries the
-//! policy name, so several daemons in one test process do not mix.
+//! Prometheus metrics of the daemon.
+//!
+//! Process-wide counters go through the `metrics` recorder; every one is described and
+//! set to zero at start, so a scrape never finds one missing. Per-policy series are
+//! rendered from the registry at scrape time: they appear with the policy and vanish
+//! with it, and a metric's age keeps growing while its reads fail.
 
+use std::fmt::Write;
 use std::sync::OnceLock;
 use std::time::Instant;
 
+use chrono::{DateTime, Utc};
+use metrics::Unit;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-pub const TICKS: &str = "ecs_autoscaler_ticks_total";
-pub const DECISIONS: &str = "ecs_autoscaler_decisions_total";
-pub const DESIRED: &str = "ecs_autoscaler_desired_tasks";
-pub const METRIC_AGE: &str = "ecs_autoscaler_metric_age_seconds";
+use super::registry::Registry;
+
+pub const ROUNDS: &str = "ecs_autoscaler_rounds_total";
 pub const BACKEND_SECONDS: &str = "ecs_autoscaler_backend_call_seconds";
 pub const BACKEND_ERRORS: &str = "ecs_autoscaler_backend_errors_total";
 pub const RELOAD_ERRORS: &str = "ecs_autoscaler_policy_rejections_total";
+pub const STATE_BYTES: &str = "ecs_autoscaler_state_bytes_written_total";
+pub const STATE_FAILURES: &str = "ecs_autoscaler_state_save_failures_total";
+pub const METRIC_QUERIES: &str = "ecs_autoscaler_cloudwatch_metric_queries_total";
+pub const API_CALLS: &str = "ecs_autoscaler_aws_api_calls_total";
+
+/// Backend calls, as labelled on the call metrics.
+pub const CALLS: [&str; 3] = ["read_metrics", "describe_service", "update_service"];
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -20,15 +33,40 @@ static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 pub fn handle() -> Option<&'static PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
-            PrometheusBuilder::new()
+            let handle = PrometheusBuilder::new()
                 .set_buckets_for_metric(
                     metrics_exporter_prometheus::Matcher::Full(BACKEND_SECONDS.into()),
-                    &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0],
+                    &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0],
                 )
                 .and_then(|b| b.install_recorder())
-                .ok()
+                .ok()?;
+            describe();
+            Some(handle)
         })
         .as_ref()
+}
+
+fn describe() {
+    metrics::describe_counter!(ROUNDS, "Evaluation rounds started.");
+    metrics::describe_histogram!(BACKEND_SECONDS, Unit::Seconds, "Duration of backend calls, by call.");
+    metrics::describe_counter!(BACKEND_ERRORS, "Failed backend calls, by call (metric reads included).");
+    metrics::describe_counter!(RELOAD_ERRORS, "Policy files or edits rejected.");
+    metrics::describe_counter!(STATE_BYTES, "Bytes written to the state store.");
+    metrics::describe_counter!(STATE_FAILURES, "State saves that failed.");
+    metrics::describe_counter!(
+        METRIC_QUERIES,
+        "CloudWatch metric queries sent (what GetMetricData bills for)."
+    );
+    metrics::describe_counter!(API_CALLS, "AWS API calls sent, by API.");
+    for c in [ROUNDS, RELOAD_ERRORS, STATE_BYTES, STATE_FAILURES, METRIC_QUERIES] {
+        metrics::counter!(c).absolute(0);
+    }
+    for call in CALLS {
+        metrics::counter!(BACKEND_ERRORS, "call" => call).absolute(0);
+    }
+    for api in ["GetMetricData", "DescribeServices", "UpdateService"] {
+        metrics::counter!(API_CALLS, "api" => api).absolute(0);
+    }
 }
 
 /// Times a backend call and counts its failure.
@@ -40,4 +78,102 @@ pub async fn timed<T, E>(call: &'static str, f: impl std::future::Future<Output 
         metrics::counter!(BACKEND_ERRORS, "call" => call).increment(1);
     }
     result
+}
+
+fn escape(label: &str) -> String {
+    label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// The whole exposition: the recorder's metrics, then one family per policy metric.
+pub fn render(registry: &Registry, now: DateTime<Utc>) -> String {
+    let mut out = handle().map(|h| h.render()).unwrap_or_default();
+    let mut family = |name: &str, kind: &str, help: &str, samples: Vec<(String, f64)>| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (labels, value) in samples {
+            let _ = writeln!(out, "{name}{{{labels}}} {value}");
+        }
+        out.push('\n');
+    };
+    let policies = || registry.policies.iter().map(|(n, e)| (escape(n), e));
+    family(
+        "ecs_autoscaler_desired_tasks",
+        "gauge",
+        "Desired count of each policy's target as last seen or set.",
+        policies()
+            .filter_map(|(n, e)| {
+                e.last()
+                    .map(|l| (format!("policy=\"{n}\""), f64::from(l.decision.desired)))
+            })
+            .collect(),
+    );
+    family(
+        "ecs_autoscaler_running_tasks",
+        "gauge",
+        "Running tasks of each policy's target at the last evaluation.",
+        policies()
+            .filter_map(|(n, e)| {
+                e.last()
+                    .map(|l| (format!("policy=\"{n}\""), f64::from(l.decision.capacity.running)))
+            })
+            .collect(),
+    );
+    family(
+        "ecs_autoscaler_metric_age_seconds",
+        "gauge",
+        "Age of each rule's newest datapoint (from the start of its period); keeps growing while reads fail.",
+        policies()
+            .flat_map(|(n, e)| {
+                e.last_datapoint.iter().map(move |(rule, at)| {
+                    let age = (now - *at).num_milliseconds() as f64 / 1000.0;
+                    (format!("policy=\"{n}\",rule=\"{}\"", escape(rule)), age)
+                })
+            })
+            .collect(),
+    );
+    family(
+        "ecs_autoscaler_decisions_total",
+        "counter",
+        "Decisions taken since the policy was loaded, by action.",
+        policies()
+            .flat_map(|(n, e)| {
+                ["hold", "scale_out", "scale_in"].into_iter().map(move |a| {
+                    let count = e.decisions.get(a).copied().unwrap_or(0);
+                    (format!("policy=\"{n}\",action=\"{a}\""), count as f64)
+                })
+            })
+            .collect(),
+    );
+    family(
+        "ecs_autoscaler_evaluations_skipped_total",
+        "counter",
+        "Ticks skipped because the policy's previous evaluation was still running.",
+        policies()
+            .map(|(n, e)| (format!("policy=\"{n}\""), e.skipped as f64))
+            .collect(),
+    );
+    family(
+        "ecs_autoscaler_policy_paused",
+        "gauge",
+        "1 while a policy is paused through the API.",
+        policies()
+            .map(|(n, e)| (format!("policy=\"{n}\""), f64::from(u8::from(e.paused))))
+            .collect(),
+    );
+    family(
+        "ecs_autoscaler_policy_edit_rejected",
+        "gauge",
+        "1 while the last edit of a policy's file is rejected (the previous version stays in force).",
+        policies()
+            .map(|(n, e)| (format!("policy=\"{n}\""), f64::from(u8::from(e.load_error.is_some()))))
+            .collect(),
+    );
+    family(
+        "ecs_autoscaler_policy_backend_error",
+        "gauge",
+        "1 while a policy's last backend call failed.",
+        policies()
+            .map(|(n, e)| (format!("policy=\"{n}\""), f64::from(u8::from(e.last_error.is_some()))))
+            .collect(),
+    );
+    out
 }

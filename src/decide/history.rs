@@ -18,19 +18,25 @@ pub struct History {
     pub last_desired: Option<u32>,
     /// Since when every rule has been without data.
     pub blind_since: Option<DateTime<Utc>>,
-    /// No scale-in before this time (set after a lost or corrupt state file).
-    pub no_scale_in_before: Option<DateTime<Utc>>,
+    /// Start of the current unbroken run of evaluations. Scale-in needs one whole
+    /// stabilization window of it: a fresh start, a lost state file or a long outage of
+    /// the daemon has not seen the window's peak.
+    #[serde(default)]
+    pub observed_since: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub last_evaluated: Option<DateTime<Utc>>,
+    /// When the desired count last changed (by us or by someone else). A datapoint from
+    /// before it was measured on another count and may not move the count again.
+    #[serde(default)]
+    pub last_change: Option<DateTime<Utc>>,
+}
+
+/// Evaluations further apart than this break the observed run (see `observed_since`).
+pub fn max_gap(policy: &Policy) -> Duration {
+    (policy.interval * 3).max(Duration::from_secs(60))
 }
 
 impl History {
-    /// History for a daemon that lost its memory: scale-in waits one stabilization window.
-    pub fn conservative(policy: &Policy, now: DateTime<Utc>) -> Self {
-        Self {
-            no_scale_in_before: Some(now + to_chrono(policy.scale_in.stabilization)),
-            ..Self::default()
-        }
-    }
-
     /// Records an evaluation, whether or not its decision is applied.
     pub fn record_evaluation(&mut self, policy: &Policy, decision: &Decision) {
         let now = decision.at;
@@ -43,6 +49,16 @@ impl History {
         } else {
             None
         };
+        let broken = self
+            .last_evaluated
+            .is_none_or(|t| now < t || now - t > to_chrono(max_gap(policy)));
+        if broken || self.observed_since.is_none() {
+            self.observed_since = Some(now);
+        }
+        self.last_evaluated = Some(now);
+        if decision.external_change.is_some() {
+            self.last_change = Some(now);
+        }
     }
 
     /// Records that the backend accepted the decision's desired count. Not called for
@@ -56,6 +72,9 @@ impl History {
             }
             Action::ScaleIn => self.last_scale_in = Some(decision.at),
             Action::Hold => {}
+        }
+        if decision.desired != decision.capacity.desired {
+            self.last_change = Some(decision.at);
         }
         self.last_desired = Some(decision.desired);
     }

@@ -4,13 +4,15 @@
 //! returned [`Decision`], so the status API, the journal, the simulator and the tests
 //! all read the same explanation.
 
+mod gates;
 mod history;
 mod rules;
 mod types;
 
 use chrono::{DateTime, Utc};
 
-pub use history::{History, to_chrono};
+pub use gates::{Block, Gates, gates};
+pub use history::{History, max_gap, to_chrono};
 pub use types::*;
 
 use crate::policy::{MissingAction, Policy};
@@ -23,6 +25,7 @@ pub fn decide(policy: &Policy, obs: &Observation, history: &History, now: DateTi
     let mut limit = |kind: LimitKind, detail: String| limits.push(Limit { kind, detail });
 
     let bounds = effective_bounds(policy, now);
+    let gates = gates(policy, history, capacity.deployment_in_progress, now);
     let external_change = history
         .last_desired
         .filter(|&expected| expected != current)
@@ -34,7 +37,16 @@ pub fn decide(policy: &Policy, obs: &Observation, history: &History, now: DateTi
     let verdicts: Vec<RuleVerdict> = policy
         .rules
         .iter()
-        .map(|r| rules::evaluate(r, obs.metrics.get(&r.name), capacity, policy.spare, now))
+        .map(|r| {
+            rules::evaluate(
+                r,
+                obs.metrics.get(&r.name),
+                capacity,
+                policy.spare,
+                history.last_change,
+                now,
+            )
+        })
         .collect();
 
     let missing: Vec<&str> = names(&verdicts, |v| v.vote == Vote::Missing);
@@ -107,12 +119,8 @@ pub fn decide(policy: &Policy, obs: &Observation, history: &History, now: DateTi
 
     let mut desired = recommendation;
     if desired > current {
-        let cooldown_end = history.last_scale_out.map(|t| t + to_chrono(policy.scale_out.cooldown));
-        if let Some(end) = cooldown_end.filter(|end| now < *end) {
-            limit(
-                LimitKind::Cooldown,
-                format!("scale-out cooldown: {}s left", (end - now).num_seconds()),
-            );
+        if let Some(block) = &gates.scale_out {
+            limit(block.kind, block.reason.clone());
             desired = current;
         } else if let Some(step) = policy.scale_out.max_step {
             let allowed = current.saturating_add(step.allowance(current));
@@ -125,7 +133,7 @@ pub fn decide(policy: &Policy, obs: &Observation, history: &History, now: DateTi
             }
         }
     } else if desired < current {
-        desired = limit_scale_in(policy, history, capacity, now, desired, &mut limit);
+        desired = limit_scale_in(policy, history, &gates, capacity, now, desired, &mut limit);
     }
 
     let clamped = desired.clamp(bounds.min, bounds.max);
@@ -179,51 +187,23 @@ pub fn decide(policy: &Policy, obs: &Observation, history: &History, now: DateTi
         limits,
         external_change,
         blind,
+        gates,
     }
 }
 
 fn limit_scale_in(
     policy: &Policy,
     history: &History,
+    gates: &Gates,
     capacity: Capacity,
     now: DateTime<Utc>,
     wanted: u32,
     limit: &mut impl FnMut(LimitKind, String),
 ) -> u32 {
     let current = capacity.desired;
-    if !policy.scale_in.enabled {
-        limit(LimitKind::ScaleInDisabled, "scale-in is disabled by the policy".into());
+    if let Some(block) = &gates.scale_in {
+        limit(block.kind, block.reason.clone());
         return current;
-    }
-    if capacity.deployment_in_progress {
-        limit(
-            LimitKind::Deployment,
-            "no scale-in while a deployment is in progress".into(),
-        );
-        return current;
-    }
-    if let Some(until) = history.no_scale_in_before.filter(|t| now < *t) {
-        limit(
-            LimitKind::Conservative,
-            format!(
-                "state was lost: no scale-in for another {}s",
-                (until - now).num_seconds()
-            ),
-        );
-        return current;
-    }
-    let cooldowns = [
-        ("scale-in", history.last_scale_in, policy.scale_in.cooldown),
-        ("scale-out", history.last_scale_out, policy.scale_out.cooldown),
-    ];
-    for (what, last, cooldown) in cooldowns {
-        if let Some(end) = last.map(|t| t + to_chrono(cooldown)).filter(|end| now < *end) {
-            limit(
-                LimitKind::Cooldown,
-                format!("{what} cooldown blocks scale-in: {}s left", (end - now).num_seconds()),
-            );
-            return current;
-        }
     }
     let window_start = now - to_chrono(policy.scale_in.stabilization);
     let mut target = wanted;

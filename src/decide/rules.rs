@@ -16,6 +16,7 @@ pub fn evaluate(
     sample: Option<&Sample>,
     capacity: Capacity,
     spare: u32,
+    last_change: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> RuleVerdict {
     let target = rule.goal.target();
@@ -54,6 +55,25 @@ pub fn evaluate(
     }
     let current = capacity.desired;
     let value = reading.value;
+    if let Some(changed) = last_change.filter(|c| reading.at < *c) {
+        // Measured (at least partly) on the count before the last change: acting on it
+        // again would apply one observation twice (2 -> 4 -> 8 on one CPU datapoint).
+        return RuleVerdict {
+            rule: rule.name.clone(),
+            value: Some(value),
+            target,
+            age_seconds: Some(age),
+            proposal: None,
+            vote: Vote::Hold,
+            within_tolerance: false,
+            reason: format!(
+                "{} is from {}, before the count changed at {}; waiting for a datapoint measured since",
+                fmt(value),
+                reading.at.format("%H:%M:%S"),
+                changed.format("%H:%M:%S")
+            ),
+        };
+    }
     let ratio = value / target;
     let mut within_tolerance = false;
     let (proposal, vote, reason) = match rule.goal {

@@ -141,6 +141,9 @@ pub struct Decision {
     pub external_change: Option<ExternalChange>,
     /// Every rule had no usable data.
     pub blind: bool,
+    /// When each direction could act, as of this decision.
+    #[serde(default)]
+    pub gates: super::Gates,
 }
 
 impl Decision {

@@ -11,10 +11,24 @@ use std::path::{Path, PathBuf};
 
 pub use diagnostic::{Diagnostic, FileErrors};
 pub use model::*;
-pub use validate::MAX_TASKS;
+pub use validate::{MAX_RULES, MAX_SCHEDULES, MAX_TASKS};
+
+/// Policy files larger than this are refused before they are parsed.
+pub const MAX_FILE_BYTES: usize = 64 * 1024;
 
 /// Parses and validates one policy file's text.
 pub fn parse(path: &Path, source: &str) -> Result<Policy, FileErrors> {
+    if source.len() > MAX_FILE_BYTES {
+        return Err(FileErrors(vec![Diagnostic::at(
+            path,
+            source,
+            Some(0..0),
+            format!(
+                "the file has {} bytes; policy files may have at most {MAX_FILE_BYTES} (one file per service, at most {MAX_RULES} rules)",
+                source.len()
+            ),
+        )]));
+    }
     let raw: file::PolicyFile =
         toml::from_str(source).map_err(|e| FileErrors(vec![diagnostic::from_toml_error(path, source, &e)]))?;
     validate::validate(path, source, raw)

@@ -53,6 +53,45 @@ impl Target {
         }
     }
 
+    /// Identifies the scaled thing across files, names and restarts: history is kept
+    /// under it, and two policies may not share it.
+    pub fn key(&self) -> String {
+        match self {
+            Target::Aws {
+                cluster,
+                service,
+                region,
+                ..
+            } => format!("aws/{}/{cluster}/{service}", region.as_deref().unwrap_or("-")),
+            Target::Local { pool } => format!("local/{pool}"),
+            Target::Sim { service } => format!("sim/{service}"),
+        }
+    }
+
+    /// Whether two targets scale the same thing: the same backend and service (or pool),
+    /// where a target without a region is in the daemon's region, whichever it is.
+    pub fn overlaps(&self, other: &Target) -> bool {
+        match (self, other) {
+            (
+                Target::Aws {
+                    cluster: c1,
+                    service: s1,
+                    region: r1,
+                    ..
+                },
+                Target::Aws {
+                    cluster: c2,
+                    service: s2,
+                    region: r2,
+                    ..
+                },
+            ) => c1 == c2 && s1 == s2 && (r1.is_none() || r2.is_none() || r1 == r2),
+            (Target::Local { pool: a }, Target::Local { pool: b }) => a == b,
+            (Target::Sim { service: a }, Target::Sim { service: b }) => a == b,
+            _ => false,
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Target::Aws { cluster, service, .. } => format!("aws {cluster}/{service}"),

@@ -111,6 +111,10 @@ impl Checker<'_> {
 
 /// Upper limit on any task count; ECS allows far fewer tasks per service anyway.
 pub const MAX_TASKS: u32 = 10_000;
+/// Rules per policy at most: each is a metric query every round.
+pub const MAX_RULES: usize = 20;
+/// Schedules per policy at most.
+pub const MAX_SCHEDULES: usize = 50;
 
 pub fn validate(file: &Path, source: &str, raw: PolicyFile) -> Result<Policy, FileErrors> {
     let mut c = Checker {
@@ -167,7 +171,18 @@ pub fn validate(file: &Path, source: &str, raw: PolicyFile) -> Result<Policy, Fi
                 enabled: si.enabled.unwrap_or(true),
                 cooldown: c.optional_duration(&si.cooldown, "scale_in.cooldown", DEFAULT_SCALE_IN_COOLDOWN),
                 stabilization: c.optional_duration(&si.stabilization, "scale_in.stabilization", DEFAULT_STABILIZATION),
-                max_step: si.max_step.as_ref().and_then(|s| c.step(s, "scale_in.max_step")),
+                max_step: si.max_step.as_ref().and_then(|s| {
+                    let step = c.step(s, "scale_in.max_step");
+                    if let Some(StepLimit::Percent(p)) = step
+                        && p > 100.0
+                    {
+                        c.error(
+                            s.span(),
+                            format!("scale_in.max_step \"{p}%\" removes more than every task; use at most \"100%\""),
+                        );
+                    }
+                    step
+                }),
             }
         }
         None => ScaleIn {
@@ -183,9 +198,18 @@ pub fn validate(file: &Path, source: &str, raw: PolicyFile) -> Result<Policy, Fi
     if raw.rules.is_empty() {
         c.error(0..0, "a policy needs at least one [[rule]]");
     }
+    if let Some(extra) = raw.rules.get(MAX_RULES) {
+        c.error(
+            extra.get().name.span(),
+            format!(
+                "a policy may have at most {MAX_RULES} rules (each is a metric query every round); this one has {}",
+                raw.rules.len()
+            ),
+        );
+    }
     let mut seen = BTreeSet::new();
     let mut rules = Vec::new();
-    for r in &raw.rules {
+    for r in raw.rules.iter().take(MAX_RULES) {
         let rule_name = r.get().name.get().trim().to_string();
         if !seen.insert(rule_name.clone()) {
             c.error(r.get().name.span(), format!("duplicate rule name \"{rule_name}\""));
@@ -226,14 +250,35 @@ pub fn validate(file: &Path, source: &str, raw: PolicyFile) -> Result<Policy, Fi
         }
     }
 
+    if let Some(extra) = raw.schedules.get(MAX_SCHEDULES) {
+        c.error(
+            extra.get().name.span(),
+            format!(
+                "a policy may have at most {MAX_SCHEDULES} schedules; this one has {}",
+                raw.schedules.len()
+            ),
+        );
+    }
     let mut schedule_names = BTreeSet::new();
     let mut schedules = Vec::new();
-    for s in &raw.schedules {
+    for s in raw.schedules.iter().take(MAX_SCHEDULES) {
         let s_name = s.get().name.get().trim().to_string();
         if !schedule_names.insert(s_name.clone()) {
             c.error(s.get().name.span(), format!("duplicate schedule name \"{s_name}\""));
         }
         if let Some(sched) = schedule(&mut c, s.get(), s.span()) {
+            // Without a max of its own, a schedule's min must fit under the policy's max.
+            if let (Some(lo), None, Some(hi), Some(m)) = (sched.min, sched.max, max, &s.get().min)
+                && lo > hi
+            {
+                c.error(
+                    m.span(),
+                    format!(
+                        "schedule \"{}\" min ({lo}) is greater than the policy's max ({hi}); raise max or give the schedule a max of its own",
+                        sched.name
+                    ),
+                );
+            }
             schedules.push(sched);
         }
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use ecs_autoscaler::decide::{Capacity, Observation, Reading, Sample};
+use ecs_autoscaler::decide::{Capacity, Controller, History, Observation, Reading, Sample};
 use ecs_autoscaler::policy::{self, Policy};
 
 /// A Monday, 10:00 UTC.
@@ -55,5 +55,23 @@ pub fn obs(capacity: Capacity, metrics: &[(&str, Sample)]) -> Observation {
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect::<BTreeMap<_, _>>(),
+    }
+}
+
+/// A history that has watched the service for an hour without acting: the
+/// stabilization window is observed, no cooldown runs.
+pub fn seasoned() -> History {
+    History {
+        observed_since: Some(t0() - secs(3600)),
+        last_evaluated: Some(t0() - secs(10)),
+        ..History::default()
+    }
+}
+
+/// A controller with a [`seasoned`] history.
+pub fn seasoned_controller(policy: Policy) -> Controller {
+    Controller {
+        policy,
+        history: seasoned(),
     }
 }

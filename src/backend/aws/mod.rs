@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use super::{BackendError, CapacityTarget, MetricSource};
 use crate::decide::{Capacity, Sample};
 use crate::policy::{Policy, Target};
-use breaker::Breaker;
+use breaker::{Breaker, Breakers};
 
 /// Connection settings of the `aws` backend.
 #[derive(Debug, Clone)]
@@ -56,17 +56,18 @@ pub struct AwsBackend {
     ecs: aws_sdk_ecs::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
     region: Option<String>,
+    /// GetMetricData is one call for every policy: one breaker.
     metrics_breaker: Breaker,
-    describe_breaker: Breaker,
-    update_breaker: Breaker,
+    /// DescribeServices and UpdateService: one breaker per service.
+    describe_breakers: Breakers,
+    update_breakers: Breakers,
     /// Metric queries sent (what CloudWatch bills for GetMetricData).
     queries: AtomicU64,
     /// API calls sent, all APIs together.
     calls: AtomicU64,
 }
 
-pub const METRIC_QUERIES: &str = "ecs_autoscaler_cloudwatch_metric_queries_total";
-pub const API_CALLS: &str = "ecs_autoscaler_aws_api_calls_total";
+use crate::daemon::telemetry::{API_CALLS, BACKEND_ERRORS, METRIC_QUERIES};
 
 impl AwsBackend {
     /// Credentials and region from the standard AWS chain (the ECS task role in production).
@@ -101,14 +102,14 @@ impl AwsBackend {
         region: Option<String>,
         settings: &AwsSettings,
     ) -> Self {
-        let breaker = || Breaker::new(settings.breaker_threshold, settings.breaker_open_for);
+        let (threshold, open_for) = (settings.breaker_threshold, settings.breaker_open_for);
         Self {
             ecs,
             cloudwatch,
             region,
-            metrics_breaker: breaker(),
-            describe_breaker: breaker(),
-            update_breaker: breaker(),
+            metrics_breaker: Breaker::new(threshold, open_for),
+            describe_breakers: Breakers::new(threshold, open_for),
+            update_breakers: Breakers::new(threshold, open_for),
             queries: AtomicU64::new(0),
             calls: AtomicU64::new(0),
         }
@@ -159,7 +160,7 @@ impl AwsBackend {
         chunk: &[aws_sdk_cloudwatch::types::MetricDataQuery],
         series: &mut HashMap<String, queries::Series>,
         errors: &mut HashMap<String, String>,
-    ) -> Result<(), String> {
+    ) -> Result<(), FetchError> {
         let mut next: Option<String> = None;
         loop {
             self.count_call("GetMetricData");
@@ -173,7 +174,10 @@ impl AwsBackend {
                 .set_next_token(next.take())
                 .send()
                 .await
-                .map_err(|e| format!("{}", DisplayErrorContext(&e)))?;
+                .map_err(|e| FetchError {
+                    unavailable: matches!(classify("GetMetricData", &e), BackendError::Unavailable { .. }),
+                    reason: format!("{}", DisplayErrorContext(&e)),
+                })?;
             for r in out.metric_data_results() {
                 let Some(id) = r.id() else { continue };
                 let points = series.entry(id.to_string()).or_default();
@@ -188,7 +192,12 @@ impl AwsBackend {
                     let messages: Vec<&str> = r.messages().iter().filter_map(|m| m.value()).collect();
                     errors.insert(
                         id.to_string(),
-                        format!("CloudWatch answered {}: {}", code.as_str(), messages.join("; ")),
+                        format!(
+                            "{}CloudWatch answered {}: {}",
+                            super::READ_FAILED,
+                            code.as_str(),
+                            messages.join("; ")
+                        ),
                     );
                 }
             }
@@ -198,6 +207,13 @@ impl AwsBackend {
             }
         }
     }
+}
+
+/// A failed GetMetricData call.
+struct FetchError {
+    reason: String,
+    /// Throttling, a server error or no answer: the breaker counts it.
+    unavailable: bool,
 }
 
 /// Throttling, server errors and anything that never got an answer may pass; other client
@@ -231,13 +247,18 @@ impl MetricSource for AwsBackend {
             metrics::counter!(METRIC_QUERIES).increment(chunk.len() as u64);
             let failure = match self.metrics_breaker.admit(Instant::now()) {
                 Err(wait) => Some(format!(
-                    "GetMetricData circuit open after repeated failures; next try in {}s",
+                    "{}GetMetricData circuit open after repeated failures; next try in {}s",
+                    super::READ_FAILED,
                     wait.as_secs()
                 )),
-                Ok(()) => {
+                Ok(call) => {
                     let result = self.fetch(&plan, chunk, &mut series, &mut errors).await;
-                    self.metrics_breaker.record(result.is_ok(), Instant::now());
-                    result.err().map(|e| format!("GetMetricData failed: {e}"))
+                    let unavailable = matches!(&result, Err(e) if e.unavailable);
+                    self.metrics_breaker.record(call, unavailable, Instant::now());
+                    result.err().map(|e| {
+                        metrics::counter!(BACKEND_ERRORS, "call" => "read_metrics").increment(1);
+                        format!("{}GetMetricData: {}", super::READ_FAILED, e.reason)
+                    })
                 }
             };
             if let Some(reason) = failure {
@@ -257,12 +278,13 @@ impl CapacityTarget for AwsBackend {
     async fn capacity(&self, target: &Target) -> Result<Capacity, BackendError> {
         const CALL: &str = "DescribeServices";
         let (cluster, service) = self.service(target, CALL)?;
-        if let Err(wait) = self.describe_breaker.admit(Instant::now()) {
-            return Err(BackendError::Unavailable {
+        let breaker = self.describe_breakers.get(&format!("{cluster}/{service}"));
+        let call = breaker
+            .admit(Instant::now())
+            .map_err(|wait| BackendError::Unavailable {
                 call: CALL,
-                reason: format!("circuit open, next try in {}s", wait.as_secs()),
-            });
-        }
+                reason: format!("circuit open for {cluster}/{service}, next try in {}s", wait.as_secs()),
+            })?;
         self.count_call(CALL);
         let result = self
             .ecs
@@ -271,8 +293,17 @@ impl CapacityTarget for AwsBackend {
             .services(service)
             .send()
             .await;
-        self.describe_breaker.record(result.is_ok(), Instant::now());
-        let out = result.map_err(|e| classify(CALL, &e))?;
+        let classified = result.as_ref().err().map(|e| classify(CALL, e));
+        breaker.record(
+            call,
+            matches!(classified, Some(BackendError::Unavailable { .. })),
+            Instant::now(),
+        );
+        let out = match (result, classified) {
+            (Ok(out), _) => out,
+            (Err(_), Some(e)) => return Err(e),
+            (Err(e), None) => return Err(classify(CALL, &e)),
+        };
         let Some(svc) = out.services().first() else {
             let why: Vec<String> = out
                 .failures()
@@ -305,12 +336,13 @@ impl CapacityTarget for AwsBackend {
     async fn set_desired(&self, target: &Target, desired: u32) -> Result<(), BackendError> {
         const CALL: &str = "UpdateService";
         let (cluster, service) = self.service(target, CALL)?;
-        if let Err(wait) = self.update_breaker.admit(Instant::now()) {
-            return Err(BackendError::Unavailable {
+        let breaker = self.update_breakers.get(&format!("{cluster}/{service}"));
+        let call = breaker
+            .admit(Instant::now())
+            .map_err(|wait| BackendError::Unavailable {
                 call: CALL,
-                reason: format!("circuit open, next try in {}s", wait.as_secs()),
-            });
-        }
+                reason: format!("circuit open for {cluster}/{service}, next try in {}s", wait.as_secs()),
+            })?;
         self.count_call(CALL);
         let desired = i32::try_from(desired).unwrap_or(i32::MAX);
         let result = self
@@ -321,7 +353,11 @@ impl CapacityTarget for AwsBackend {
             .desired_count(desired)
             .send()
             .await;
-        self.update_breaker.record(result.is_ok(), Instant::now());
+        let unavailable = matches!(
+            result.as_ref().err().map(|e| classify(CALL, e)),
+            Some(BackendError::Unavailable { .. })
+        );
+        breaker.record(call, unavailable, Instant::now());
         result.map(|_| ()).map_err(|e| classify(CALL, &e))
     }
 }
