@@ -517,24 +517,33 @@ async fn throttling_errors_and_hangs_leave_the_daemon_up_and_holding() {
             .ok()?;
         r.json::<Value>().await.ok()
     };
-    let mut errors_seen = Vec::new();
-    for mode in [THROTTLE, ERROR_500, HANG] {
+    // Each mode must show its own error, not merely a different one.
+    let expected: [(u8, &[&str]); 3] = [
+        (THROTTLE, &["Throttl"]),
+        (ERROR_500, &["500", "InternalFailure", "service error"]),
+        (HANG, &["deadline", "timeout", "timed out"]),
+    ];
+    for (mode, words) in expected {
         proxy.set(mode);
         let deadline = Instant::now() + Duration::from_secs(15);
+        let mut last = String::new();
         loop {
-            assert!(Instant::now() < deadline, "no error reported in mode {mode}");
+            assert!(
+                Instant::now() < deadline,
+                "mode {mode}: no error naming {words:?}; last error: {last}"
+            );
             tokio::time::sleep(Duration::from_millis(300)).await;
             if let Some(s) = status().await
                 && let Some(e) = s["policies"][0]["last_error"].as_str()
-                && !errors_seen.contains(&e.to_string())
             {
-                errors_seen.push(e.to_string());
-                break;
+                last = e.to_string();
+                if words.iter().any(|w| e.contains(w)) {
+                    break;
+                }
             }
         }
         assert_eq!(aws.desired("prod", "search").await, 2, "holding in mode {mode}");
     }
-    assert!(errors_seen.iter().any(|e| e.contains("Throttl")), "{errors_seen:?}");
     let healthz = http
         .get(format!("http://127.0.0.1:{port}/healthz"))
         .send()

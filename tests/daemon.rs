@@ -454,3 +454,68 @@ async fn the_read_endpoints_answer_and_bad_requests_get_json_errors() {
     assert!(page.contains("<h2>search") && page.contains("<svg") && page.contains("last decision"));
     d.stop().await;
 }
+
+fn rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// 300 clients that open a connection, send half a request head and stall: /healthz
+/// keeps answering at once, decisions keep their schedule, and stopping waits for none
+/// of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_slow_clients_starves_neither_the_api_nor_the_loop() {
+    use tokio::io::AsyncWriteExt;
+    let setup = Setup::new(None);
+    setup.write_policy("search", &cpu_policy(4, "30s"));
+    let d = setup.start(None).await;
+    eventually("first decisions", || async { d.journal_len("search") > 2 }).await;
+    let decided = || -> u64 { d.shared.registry().policies["search"].decisions.values().sum() };
+    let (before, rss_before, started) = (decided(), rss_kb(), std::time::Instant::now());
+    let mut slow = Vec::new();
+    for _ in 0..300 {
+        let mut c = tokio::net::TcpStream::connect(d.addr).await.unwrap();
+        c.write_all(b"GET /v1/status HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        slow.push(c);
+    }
+    for _ in 0..5 {
+        let asked = std::time::Instant::now();
+        let r = tokio::time::timeout(Duration::from_secs(2), d.http.get(d.url("/healthz")).send())
+            .await
+            .expect("/healthz answers during the flood")
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        assert!(asked.elapsed() < Duration::from_secs(1), "{:?}", asked.elapsed());
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (after, elapsed) = (decided(), started.elapsed());
+    // A 10 s interval at 200x is one decision every 50 ms of real time.
+    let expected = elapsed.as_secs_f64() / 0.05;
+    eprintln!(
+        "flood of {} slow clients: {} decisions in {:.1}s (schedule: {expected:.0}), RSS {} -> {} KiB",
+        slow.len(),
+        after - before,
+        elapsed.as_secs_f64(),
+        rss_before,
+        rss_kb()
+    );
+    assert!(
+        (after - before) as f64 >= 0.6 * expected,
+        "{} decisions where the schedule has {expected:.0}",
+        after - before
+    );
+    let stopping = std::time::Instant::now();
+    d.stop().await;
+    assert!(
+        stopping.elapsed() < Duration::from_secs(3),
+        "the stop waited {:?} for stalled clients",
+        stopping.elapsed()
+    );
+    drop(slow);
+}

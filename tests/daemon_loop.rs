@@ -18,7 +18,10 @@ struct Scripted {
     desired: Mutex<HashMap<String, u32>>,
     fail_update: Mutex<bool>,
     fail_capacity_for: Mutex<Option<String>>,
-    read_delay: Mutex<Duration>,
+    /// A target whose DescribeServices takes this long.
+    slow_capacity_for: Mutex<Option<(String, Duration)>>,
+    /// Delays of the coming reads, in order; then none.
+    read_delays: Mutex<std::collections::VecDeque<Duration>>,
     reads: Mutex<Vec<Instant>>,
     updates: Mutex<Vec<(String, u32)>>,
 }
@@ -30,7 +33,7 @@ fn key(t: &Target) -> String {
 impl MetricSource for Scripted {
     async fn read(&self, policies: &[&Policy], now: DateTime<Utc>) -> Vec<BTreeMap<String, Sample>> {
         self.reads.lock().unwrap().push(Instant::now());
-        let delay = *self.read_delay.lock().unwrap();
+        let delay = self.read_delays.lock().unwrap().pop_front().unwrap_or_default();
         tokio::time::sleep(delay).await;
         policies
             .iter()
@@ -55,6 +58,12 @@ impl MetricSource for Scripted {
 
 impl CapacityTarget for Scripted {
     async fn capacity(&self, target: &Target) -> Result<Capacity, BackendError> {
+        let slow = self.slow_capacity_for.lock().unwrap().clone();
+        if let Some((slow, delay)) = slow
+            && slow == key(target)
+        {
+            tokio::time::sleep(delay).await;
+        }
         if self.fail_capacity_for.lock().unwrap().as_deref() == Some(&key(target)) {
             return Err(BackendError::Unavailable {
                 call: "DescribeServices",
@@ -242,26 +251,75 @@ async fn one_failing_policy_does_not_block_another() {
     h.stop().await;
 }
 
+/// Due times sit on a fixed grid. One read takes 2.5 s on a 1 s interval: the ticks it
+/// overlaps are skipped (not replayed in a burst when it ends) and the next read starts
+/// on the grid (not 1 s after the slow one ended, which would drift).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn slow_rounds_do_not_pile_up_missed_ticks() {
+async fn a_slow_round_neither_replays_missed_ticks_nor_shifts_the_grid() {
     let backend = Scripted::default();
-    *backend.read_delay.lock().unwrap() = Duration::from_millis(1300);
+    backend
+        .read_delays
+        .lock()
+        .unwrap()
+        .extend([Duration::ZERO, Duration::from_millis(2500)]);
     let h = start(&[("svc", policy("s", "1s", ""))], backend).await;
-    tokio::time::sleep(Duration::from_millis(4500)).await;
+    wait_until("six reads", Duration::from_secs(10), || {
+        h.backend.reads.lock().unwrap().len() >= 6
+    })
+    .await;
     let reads = h.backend.reads.lock().unwrap().clone();
+    let skipped = h.shared.registry().policies["svc"].skipped;
     h.stop().await;
-    assert!(
-        (2..=4).contains(&reads.len()),
-        "{} rounds in 4.5 s with 1.3 s reads",
-        reads.len()
-    );
-    for pair in reads.windows(2) {
+    let origin = reads[0];
+    for (i, pair) in reads.windows(2).enumerate() {
         let gap = pair[1] - pair[0];
         assert!(
-            gap >= Duration::from_millis(1250),
-            "a missed tick was replayed right away: {gap:?}"
+            gap >= Duration::from_millis(800),
+            "read {} came {gap:?} after the one before: a replayed tick",
+            i + 1
         );
     }
+    for (i, r) in reads.iter().enumerate() {
+        let offset = (*r - origin).as_secs_f64();
+        let off_grid = (offset - offset.round()).abs();
+        assert!(off_grid < 0.2, "read {i} at {offset:.2}s is off the 1 s grid");
+    }
+    assert!(skipped >= 1, "the overlapped ticks are counted as skipped");
+}
+
+/// One slow target (DescribeServices takes 5 s) does not hold up a healthy policy: its
+/// decisions stay on their 1 s schedule, and the slow one is cut at its deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_target_does_not_hold_up_a_healthy_policy() {
+    let backend = Scripted::default();
+    *backend.slow_capacity_for.lock().unwrap() = Some(("sim slow".into(), Duration::from_secs(5)));
+    let h = start(
+        &[("slow", policy("slow", "1s", "")), ("fine", policy("fine", "1s", ""))],
+        backend,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(4600)).await;
+    let fine: Vec<_> = h.journal("fine").iter().map(|j| j.decision.at).collect();
+    let (slow_error, slow_decisions) = {
+        let reg = h.shared.registry();
+        (
+            reg.policies["slow"].last_error.clone(),
+            reg.policies["slow"].journal.len(),
+        )
+    };
+    h.stop().await;
+    assert!(
+        fine.len() >= 4,
+        "the healthy policy decided {} times in 4.6 s",
+        fine.len()
+    );
+    for pair in fine.windows(2) {
+        let gap = (pair[1] - pair[0]).num_milliseconds();
+        assert!((800..=1200).contains(&gap), "healthy decisions {gap} ms apart");
+    }
+    assert_eq!(slow_decisions, 0);
+    let err = slow_error.expect("the slow policy reports why it decided nothing");
+    assert!(err.contains("deadline"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -23,9 +23,23 @@ fn arb_policy() -> impl Strategy<Value = Policy> {
         prop::option::of(10u32..=100),
         (0.0f64..0.3, any::<bool>(), any::<bool>()),
         (1u64..600, 1u64..600, 1u64..900),
+        // A schedule: none, a window open at t0 (raising min), or one that is shut.
+        (0u8..3, 0u32..8),
+        // Fallback after a run of blindness: none, or a count after some seconds.
+        prop::option::of((0u32..30, 1u64..300)),
     )
         .prop_map(
-            |(min, span, spare, out_step, in_pct, (tol, memory, latency), (out_cd, in_cd, stab))| {
+            |(
+                min,
+                span,
+                spare,
+                out_step,
+                in_pct,
+                (tol, memory, latency),
+                (out_cd, in_cd, stab),
+                (sched, sched_min),
+                fallback,
+            )| {
                 let max = min + span;
                 let mut body = format!("min = {min}\nmax = {max}\nspare = {}\n", spare.min(max));
                 body.push_str(&format!("[scale_out]\ncooldown = \"{out_cd}s\"\n"));
@@ -38,6 +52,12 @@ fn arb_policy() -> impl Strategy<Value = Policy> {
                 if let Some(p) = in_pct {
                     body.push_str(&format!("max_step = \"{p}%\"\n"));
                 }
+                if let Some((count, after)) = fallback {
+                    body.push_str(&format!(
+                        "[missing_data]\naction = \"fallback\"\nfallback_count = {}\nafter = \"{after}s\"\n",
+                        count.clamp(min, max)
+                    ));
+                }
                 body.push_str(&format!(
                     "[[rule]]\nname = \"cpu\"\nmetric = \"ecs_cpu\"\ntarget = 70\ntolerance = {tol}\n"
                 ));
@@ -47,15 +67,28 @@ fn arb_policy() -> impl Strategy<Value = Policy> {
                 if latency {
                     body.push_str(P99);
                 }
+                // t0 is a Monday 10:00 UTC: 09:00 + 2h is open, Sundays are shut.
+                let sched_min = sched_min.min(max);
+                match sched {
+                    1 => body.push_str(&format!(
+                        "[[schedule]]\nname = \"open\"\ncron = \"0 9 * * *\"\nduration = \"2h\"\nmin = {sched_min}\n"
+                    )),
+                    2 => body.push_str(&format!(
+                        "[[schedule]]\nname = \"shut\"\ncron = \"0 9 * * Sun\"\nduration = \"1h\"\nmin = {sched_min}\n"
+                    )),
+                    _ => {}
+                }
                 policy(&body)
             },
         )
 }
 
-/// A sample that is fresh, stale, missing or invalid.
+/// A sample that is fresh (with or without the count of tasks that produced it), stale,
+/// missing or invalid.
 fn arb_sample(max_value: f64) -> impl Strategy<Value = Sample> {
     prop_oneof![
-        6 => (0.0..max_value, 0i64..50).prop_map(|(v, age)| Sample::Value(Reading { value: v, at: t0() - secs(age), base: None })),
+        6 => (0.0..max_value, 0i64..50, prop::option::of(1u32..40))
+            .prop_map(|(v, age, base)| Sample::Value(Reading { value: v, at: t0() - secs(age), base })),
         1 => (0.0..max_value).prop_map(|v| Sample::Value(Reading { value: v, at: t0() - secs(3600), base: None })),
         1 => Just(Sample::Missing { reason: "query failed".into() }),
         1 => Just(Sample::Value(Reading { value: f64::NAN, at: t0(), base: None })),
@@ -69,9 +102,22 @@ fn arb_case() -> impl Strategy<Value = Case> {
         (arb_sample(300.0), arb_sample(300.0), arb_sample(1.0)),
         (prop::option::of(0i64..900), prop::option::of(0i64..900)),
         prop::collection::vec((0i64..900, 0u32..40), 0..6),
+        // Someone else set the count (an outside change), and how long the daemon has watched.
+        (
+            prop::option::of(0u32..40),
+            prop::option::of(0i64..1200),
+            prop::option::of(0i64..600),
+        ),
     )
         .prop_map(
-            |(policy, (desired, running, deploying), (cpu, mem, p99), (out_ago, in_ago), recs)| {
+            |(
+                policy,
+                (desired, running, deploying),
+                (cpu, mem, p99),
+                (out_ago, in_ago),
+                recs,
+                (outside, watched, blind),
+            )| {
                 let running = running.min(desired + 3);
                 let capacity = Capacity {
                     desired,
@@ -92,9 +138,9 @@ fn arb_case() -> impl Strategy<Value = Case> {
                     last_scale_out: out_ago.map(|a| t0() - secs(a)),
                     last_scale_in: in_ago.map(|a| t0() - secs(a)),
                     recommendations,
-                    last_desired: Some(desired),
-                    blind_since: None,
-                    observed_since: Some(t0() - secs(3600)),
+                    last_desired: Some(outside.unwrap_or(desired)),
+                    blind_since: blind.map(|a| t0() - secs(a)),
+                    observed_since: watched.map(|a| t0() - secs(a)),
                     last_evaluated: Some(t0() - secs(10)),
                     last_change: None,
                 };
@@ -137,13 +183,18 @@ proptest! {
     }
 
     #[test]
-    fn no_scale_in_inside_a_cooldown(case in arb_case()) {
+    fn no_scale_in_inside_a_cooldown_or_before_a_window_is_observed(case in arb_case()) {
         let d = decide(&case.policy, &case.obs, &case.history, t0());
         let in_cooldown = |last: Option<chrono::DateTime<chrono::Utc>>, cd: std::time::Duration| {
             last.is_some_and(|t| t0() < t + chrono::Duration::from_std(cd).unwrap())
         };
+        let unobserved = case
+            .history
+            .observed_since
+            .is_none_or(|t| t0() - t < chrono::Duration::from_std(case.policy.scale_in.stabilization).unwrap());
         if in_cooldown(case.history.last_scale_in, case.policy.scale_in.cooldown)
             || in_cooldown(case.history.last_scale_out, case.policy.scale_out.cooldown)
+            || unobserved
         {
             prop_assert!(d.desired >= case.obs.capacity.desired.min(d.bounds.max), "{}", d.explain());
         }
@@ -173,6 +224,29 @@ proptest! {
         after.capacity.desired = d.desired;
         after.capacity.pending = d.desired.saturating_sub(after.capacity.running);
         let again = decide(&case.policy, &after, &history, t0());
+        prop_assert_eq!(again.action, Action::Hold, "first: {}\nthen: {}", d.explain(), again.explain());
+    }
+
+    /// No rule acts twice on one datapoint: after an applied change, the same readings
+    /// (measured before it) move the count no further in any direction, however long
+    /// after, unless bounds, a schedule or the fallback force it.
+    #[test]
+    fn no_rule_acts_twice_on_one_datapoint(case in arb_case(), later in 0i64..3600) {
+        let mut history = case.history.clone();
+        let d = decide(&case.policy, &case.obs, &history, t0());
+        prop_assume!(d.should_apply());
+        history.record_evaluation(&case.policy, &d);
+        history.record_applied(&d);
+        let mut after = case.obs.clone();
+        after.capacity.desired = d.desired;
+        after.capacity.running = d.desired;
+        after.capacity.pending = 0;
+        let now = t0() + secs(1 + later);
+        let again = decide(&case.policy, &after, &history, now);
+        let forced = again.limited_by(LimitKind::Bounds)
+            || again.limited_by(LimitKind::Schedule)
+            || again.limited_by(LimitKind::Fallback);
+        prop_assume!(!forced);
         prop_assert_eq!(again.action, Action::Hold, "first: {}\nthen: {}", d.explain(), again.explain());
     }
 }

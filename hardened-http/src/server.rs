@@ -20,7 +20,9 @@ use crate::phase::{Phase, PhaseClock, Watched};
 /// What a client may cost the server.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// Open connections at most; past it, new ones wait in the listen backlog.
+    /// Open connections at most. A new connection past it closes the connection that has
+    /// waited longest on a client that is not sending (idle, or part-way through a
+    /// head); if every connection is busy with a request, the new one waits.
     pub max_connections: usize,
     /// From the first byte of a request head to its end.
     pub header_timeout: Duration,
@@ -80,6 +82,48 @@ enum Stage {
     Stopping,
 }
 
+/// The open connections that a new one may displace when the cap is reached.
+#[derive(Default)]
+struct Open {
+    next: std::sync::atomic::AtomicU64,
+    conns: std::sync::Mutex<std::collections::HashMap<u64, (Arc<PhaseClock>, Arc<tokio::sync::Notify>)>>,
+}
+
+impl Open {
+    fn register(&self, clock: Arc<PhaseClock>, evict: Arc<tokio::sync::Notify>) -> u64 {
+        let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.conns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, (clock, evict));
+        id
+    }
+
+    fn remove(&self, id: u64) {
+        self.conns.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+    }
+
+    /// Closes the connection whose client has kept it without sending for longest;
+    /// false when every connection is busy with a request.
+    fn evict_idlest(&self) -> bool {
+        let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+        let idlest = conns
+            .iter()
+            .filter_map(|(id, (clock, _))| {
+                let (phase, since) = clock.get();
+                (phase != Phase::Busy).then_some((since, *id))
+            })
+            .min();
+        match idlest.and_then(|(_, id)| conns.remove(&id)) {
+            Some((_, evict)) => {
+                evict.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 /// How a drain went.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct DrainReport {
@@ -88,6 +132,9 @@ pub struct DrainReport {
     /// Connections still open at the deadline, dropped with whatever they were doing.
     pub dropped_at_deadline: usize,
 }
+
+/// Once stopping, how long a started request head may still take.
+const STOPPING_HEAD: Duration = Duration::from_secs(1);
 
 /// How long handshakes already under way get to complete once new ones are refused.
 const HANDSHAKE_SETTLE: Duration = Duration::from_millis(50);
@@ -117,6 +164,7 @@ where
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let (stage_tx, stage) = watch::channel(Stage::Serving);
     let (abort_tx, abort) = watch::channel(false);
+    let open = Arc::new(Open::default());
     let spawn = |stream: tokio::net::TcpStream, permit| {
         let _ = stream.set_nodelay(true);
         tokio::spawn(connection(
@@ -126,7 +174,7 @@ where
             Arc::clone(&limits),
             stage.clone(),
             abort.clone(),
-            permit,
+            (permit, Arc::clone(&open)),
         ));
     };
     let mut shutdown = pin!(shutdown);
@@ -135,8 +183,18 @@ where
     let mut grace: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
     loop {
         let accepted = async {
-            let permit = Arc::clone(&slots).acquire_owned().await.expect("never closed");
-            (permit, listener.accept().await)
+            let (stream, _) = listener.accept().await?;
+            let permit = match Arc::clone(&slots).try_acquire_owned() {
+                Ok(p) => p,
+                Err(_) => {
+                    // At the cap: make room by closing the connection whose client has
+                    // kept it longest without sending, so slow clients cannot lock out
+                    // a quick one. If all are busy with requests, wait for one to end.
+                    open.evict_idlest();
+                    Arc::clone(&slots).acquire_owned().await.expect("never closed")
+                }
+            };
+            Ok::<_, std::io::Error>((stream, permit))
         };
         tokio::select! {
             biased;
@@ -145,8 +203,8 @@ where
                 grace = Some(Box::pin(tokio::time::sleep(limits.drain_grace)));
             }
             _ = async { grace.as_mut().expect("guarded").await }, if grace.is_some() => break,
-            (permit, result) = accepted => match result {
-                Ok((stream, _)) => spawn(stream, permit),
+            result = accepted => match result {
+                Ok((stream, permit)) => spawn(stream, permit),
                 Err(e) => {
                     // Out of descriptors or a transient error: back off instead of spinning.
                     tracing::warn!("accept failed: {e}");
@@ -167,7 +225,8 @@ where
     tokio::time::sleep(HANDSHAKE_SETTLE).await;
     loop {
         let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
-            // At the cap: wait for a slot, but no longer than the deadline allows.
+            // At the cap: make room as while serving, and wait no longer than the deadline.
+            open.evict_idlest();
             match tokio::time::timeout(limits.shutdown_deadline, Arc::clone(&slots).acquire_owned()).await {
                 Ok(Ok(p)) => match accept_queued(&listener) {
                     Some(s) => {
@@ -207,7 +266,7 @@ async fn connection<S, B, O>(
     limits: Arc<Limits>,
     stage: watch::Receiver<Stage>,
     mut abort: watch::Receiver<bool>,
-    _permit: tokio::sync::OwnedSemaphorePermit,
+    (_permit, open): (tokio::sync::OwnedSemaphorePermit, Arc<Open>),
 ) where
     S: tower_service::Service<Request<Full<Bytes>>, Response = Response<B>, Error = Infallible>
         + Clone
@@ -219,6 +278,15 @@ async fn connection<S, B, O>(
     O: Observer,
 {
     let clock = Arc::new(PhaseClock::default());
+    let evict = Arc::new(tokio::sync::Notify::new());
+    let id = open.register(Arc::clone(&clock), Arc::clone(&evict));
+    struct Registered(Arc<Open>, u64);
+    impl Drop for Registered {
+        fn drop(&mut self) {
+            self.0.remove(self.1);
+        }
+    }
+    let _registered = Registered(open, id);
     let io = TokioIo::new(Watched {
         inner: stream,
         clock: Arc::clone(&clock),
@@ -240,6 +308,7 @@ async fn connection<S, B, O>(
     tokio::select! {
         _ = conn.as_mut() => return,
         _ = abort.wait_for(|a| *a) => return,
+        _ = evict.notified() => return,
         expired = &mut watchdog => {
             if expired != Phase::Idle {
                 // A client that started a request and stalled: drop it.
@@ -265,6 +334,8 @@ async fn watchdog(clock: Arc<PhaseClock>, limits: Arc<Limits>, mut stage: watch:
         let limit = match phase {
             Phase::Idle if now_stage == Stage::Stopping => Some(limits.drain_idle.min(limits.idle_timeout)),
             Phase::Idle => Some(limits.idle_timeout),
+            // Once stopping, a head still incomplete gets a second more, not the full timeout.
+            Phase::Head if now_stage == Stage::Stopping => Some(limits.header_timeout.min(STOPPING_HEAD)),
             Phase::Head => Some(limits.header_timeout),
             // The body's own deadline is applied where it is read; a handler is the server's.
             Phase::Busy => None,

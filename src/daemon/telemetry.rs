@@ -23,6 +23,7 @@ pub const STATE_BYTES: &str = "ecs_autoscaler_state_bytes_written_total";
 pub const STATE_FAILURES: &str = "ecs_autoscaler_state_save_failures_total";
 pub const METRIC_QUERIES: &str = "ecs_autoscaler_cloudwatch_metric_queries_total";
 pub const API_CALLS: &str = "ecs_autoscaler_aws_api_calls_total";
+pub const REPLICA_DEATHS: &str = "ecs_autoscaler_local_replica_deaths_total";
 
 /// Backend calls, as labelled on the call metrics.
 pub const CALLS: [&str; 3] = ["read_metrics", "describe_service", "update_service"];
@@ -58,6 +59,10 @@ fn describe() {
         "CloudWatch metric queries sent (what GetMetricData bills for)."
     );
     metrics::describe_counter!(API_CALLS, "AWS API calls sent, by API.");
+    metrics::describe_counter!(
+        REPLICA_DEATHS,
+        "Local replicas that died without being asked to stop, by pool."
+    );
     for c in [ROUNDS, RELOAD_ERRORS, STATE_BYTES, STATE_FAILURES, METRIC_QUERIES] {
         metrics::counter!(c).absolute(0);
     }

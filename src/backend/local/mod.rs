@@ -466,7 +466,7 @@ fn reap(name: &str, pool: &mut Pool, now: Instant, deadline: Duration) {
                     });
                 } else {
                     tracing::warn!(pool = %name, pid = r.pid, %status, "replica died: starting a replacement");
-                    metrics::counter!("ecs_autoscaler_local_replica_deaths_total", "pool" => name.to_string())
+                    metrics::counter!(crate::daemon::telemetry::REPLICA_DEATHS, "pool" => name.to_string())
                         .increment(1);
                     events.push(PoolEvent::Died {
                         pid: r.pid,
