@@ -82,11 +82,14 @@ enum Stage {
     Stopping,
 }
 
+/// An open connection's phase, and how to tell it to close.
+type Displaceable = (Arc<PhaseClock>, Arc<tokio::sync::Notify>);
+
 /// The open connections that a new one may displace when the cap is reached.
 #[derive(Default)]
 struct Open {
     next: std::sync::atomic::AtomicU64,
-    conns: std::sync::Mutex<std::collections::HashMap<u64, (Arc<PhaseClock>, Arc<tokio::sync::Notify>)>>,
+    conns: std::sync::Mutex<std::collections::HashMap<u64, Displaceable>>,
 }
 
 impl Open {
