@@ -630,3 +630,61 @@ async fn ten_policies_cost_one_get_metric_data_call_per_round() {
         "1 GetMetricData + 10 DescribeServices, no UpdateService"
     );
 }
+
+/// A policy whose cluster does not exist (a refusal waiting cannot fix) neither opens a
+/// breaker for the others nor holds them up: the healthy policy scales on time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_on_a_missing_cluster_does_not_starve_the_others() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto.url).await;
+    aws.service(&moto.url, "prod", "search").await;
+    aws.put_cpu("prod", "search", 140.0).await;
+    let dir = setup();
+    let policies = dir.path().join("policies");
+    write_policy(&policies, "search", "prod", "search", CPU_RULE, "");
+    write_policy(&policies, "ghost", "no-such-cluster", "search", CPU_RULE, "");
+    let port = free_port();
+    let mut child = daemon(&moto.url, dir.path())
+        .env("ECS_AUTOSCALER_LISTEN", format!("127.0.0.1:{port}"))
+        .arg("run")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill<'a>(&'a mut Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _guard = Kill(&mut child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while aws.desired("prod", "search").await != 4 {
+        assert!(Instant::now() < deadline, "the healthy policy never scaled");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let status: Value = http
+        .get(format!("http://127.0.0.1:{port}/v1/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ghost = status["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "ghost")
+        .unwrap();
+    let err = ghost["last_error"].as_str().unwrap_or_default();
+    assert!(
+        err.contains("rejected") && !err.contains("circuit"),
+        "refused, not an outage: {err}"
+    );
+}

@@ -20,6 +20,8 @@ struct Scripted {
     fail_capacity_for: Mutex<Option<String>>,
     /// A target whose DescribeServices takes this long.
     slow_capacity_for: Mutex<Option<(String, Duration)>>,
+    /// Reads fail (as a CloudWatch outage would).
+    fail_reads: Mutex<bool>,
     /// Delays of the coming reads, in order; then none.
     read_delays: Mutex<std::collections::VecDeque<Duration>>,
     reads: Mutex<Vec<Instant>>,
@@ -35,6 +37,18 @@ impl MetricSource for Scripted {
         self.reads.lock().unwrap().push(Instant::now());
         let delay = self.read_delays.lock().unwrap().pop_front().unwrap_or_default();
         tokio::time::sleep(delay).await;
+        if *self.fail_reads.lock().unwrap() {
+            let reason = format!("{}GetMetricData: injected outage", ecs_autoscaler::backend::READ_FAILED);
+            return policies
+                .iter()
+                .map(|p| {
+                    p.rules
+                        .iter()
+                        .map(|r| (r.name.clone(), Sample::Missing { reason: reason.clone() }))
+                        .collect()
+                })
+                .collect();
+        }
         policies
             .iter()
             .map(|p| {
@@ -342,5 +356,34 @@ async fn an_idle_daemon_does_not_reload_in_a_loop() {
         h.shared.registry().policies["svc"].controller.policy.interval == Duration::from_secs(1800)
     })
     .await;
+    h.stop().await;
+}
+
+/// While reads fail, the metric's age keeps growing on /metrics and the failure is the
+/// policy's error; nothing is scaled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metric_outage_is_visible_while_it_lasts() {
+    let h = start(&[("svc", policy("s", "1s", ""))], Scripted::default()).await;
+    wait_until("a decision", Duration::from_secs(5), || !h.journal("svc").is_empty()).await;
+    *h.backend.fail_reads.lock().unwrap() = true;
+    let age = |text: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix("ecs_autoscaler_metric_age_seconds{policy=\"svc\",rule=\"cpu\"} "))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no age in {text}"))
+    };
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let first = age(&h.shared.render_metrics());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let second = age(&h.shared.render_metrics());
+    assert!(
+        second >= first + 1.0,
+        "the age froze while blind: {first} then {second}"
+    );
+    let err = h.shared.registry().policies["svc"]
+        .last_error
+        .clone()
+        .unwrap_or_default();
+    assert!(err.contains("injected outage"), "{err}");
     h.stop().await;
 }
