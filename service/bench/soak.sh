@@ -3,14 +3,15 @@
 # of the mixed query set on one worker thread, in 30 s wrk chunks, with RSS read after
 # each chunk. /metrics is never requested. Prints RSS after warm-up, at the end, and
 # the growth in between.
-# Usage: service/bench/soak.sh [requests]      Needs wrk. Stops what it starts, by PID.
+# Usage: [BIN=path/to/search-service] service/bench/soak.sh [requests]
+# Needs wrk. Stops what it starts, by PID.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 target="${1:-10000000}"
 command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install wrk" >&2; exit 1; }
 cargo build --release --quiet -p search-service --bin search-service
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-RUST_LOG=warn target/release/search-service --listen "127.0.0.1:$port" --workers 1 >/dev/null 2>&1 &
+RUST_LOG=warn "${BIN:-target/release/search-service}" --listen "127.0.0.1:$port" --workers 1 >/dev/null 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null; wait 2>/dev/null || true' EXIT
 until curl -sf -o /dev/null "http://127.0.0.1:$port/health"; do sleep 0.01; done

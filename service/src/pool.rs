@@ -36,6 +36,24 @@ impl Refused {
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// Nice value of the search workers. The HTTP thread keeps the default, so that when
+/// the CPU is contended it still reads each request the moment it arrives and the wait
+/// happens in the queue, where it is measured, not in an unread socket. The workers
+/// still get all the CPU the HTTP thread does not use.
+const WORKER_NICE: i32 = 10;
+
+/// Lowers the calling thread's priority (Linux: the nice value is per thread).
+fn lower_priority() {
+    // SAFETY: gettid has no preconditions; setpriority on our own thread id only
+    // changes its scheduling weight, and raising the nice value needs no privilege.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        if libc::setpriority(libc::PRIO_PROCESS, tid, WORKER_NICE) != 0 {
+            tracing::debug!("cannot lower the search workers' priority");
+        }
+    }
+}
+
 struct Shared {
     admitted: AtomicUsize,
     max_admitted: usize,
@@ -66,6 +84,7 @@ impl Pool {
         for i in 0..workers.max(1) {
             let receiver = Arc::clone(&receiver);
             let spawned = std::thread::Builder::new().name(format!("search-{i}")).spawn(move || {
+                lower_priority();
                 loop {
                     // The lock is held only while waiting: one idle worker waits on the
                     // channel, the others on the lock.
@@ -107,7 +126,7 @@ impl Pool {
         let deadline = self.shared.deadline;
         let enqueued = Instant::now();
         let job: Job = Box::new(move || {
-            let _admission = admission;
+            let admission = admission;
             let waited = enqueued.elapsed();
             metrics::histogram!(telemetry::QUEUE).record(waited.as_secs_f64());
             if reply.is_closed() {
@@ -119,6 +138,9 @@ impl Pool {
             } else {
                 Ok(work())
             };
+            // The place is free once the work is done: before the answer is on its way,
+            // so a client that gets its answer finds its place given back.
+            drop(admission);
             let _ = reply.send(outcome);
         });
         if self.sender.send(job).is_err() {

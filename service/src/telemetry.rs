@@ -24,8 +24,8 @@ pub const CATALOG: &str = "search_catalog_products";
 /// Bucket bounds in seconds: handler time is tens of microseconds, queueing under
 /// overload reaches seconds.
 const BUCKETS: &[f64] = &[
-    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
-    2.5, 5.0,
+    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.007_5, 0.01, 0.015, 0.025, 0.035, 0.05,
+    0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
 /// How often the recorder folds recorded samples into its buckets. Without this the
