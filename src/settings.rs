@@ -48,6 +48,8 @@ struct RawSettings {
     #[serde(default = "default_journal")]
     journal_size: usize,
     #[serde(default)]
+    heartbeat_name: Option<String>,
+    #[serde(default)]
     sim: RawSim,
     #[serde(default)]
     aws: RawAws,
@@ -122,6 +124,9 @@ pub struct Settings {
     pub rescan_interval: Duration,
     /// Decisions kept per policy for the API and the state file.
     pub journal_size: usize,
+    /// When set, one CloudWatch EMF record per round on stdout (namespace ECSAutoscaler,
+    /// dimension Autoscaler = this name), for alarms on a daemon that stopped deciding.
+    pub heartbeat_name: Option<String>,
     /// `sim` backend: the scenario (default: the embedded original experiment).
     pub sim_scenario: Option<PathBuf>,
     /// `sim` backend: virtual seconds per real second.
@@ -183,6 +188,12 @@ impl Settings {
             return Err(SettingsError(format!(
                 "journal_size must be 1..=100000, found {}",
                 raw.journal_size
+            )));
+        }
+        let policies = raw.policies_dir.to_string_lossy();
+        if policies.starts_with("s3://") && crate::daemon::source::parse_s3(&policies).is_none() {
+            return Err(SettingsError(format!(
+                "policies_dir \"{policies}\" must be a directory or s3://BUCKET/PREFIX/"
             )));
         }
         let api_token = raw.api_token.filter(|t| !t.trim().is_empty());
@@ -263,6 +274,7 @@ impl Settings {
             dry_run: raw.dry_run,
             rescan_interval,
             journal_size: raw.journal_size,
+            heartbeat_name: raw.heartbeat_name.filter(|n| !n.trim().is_empty()),
             sim_scenario: raw.sim.scenario,
             sim_speed,
         })

@@ -607,7 +607,7 @@ async fn ten_policies_cost_one_get_metric_data_call_per_round() {
         std::sync::Arc::clone(&backend),
         std::sync::Arc::new(SystemClock),
     );
-    daemon.start().unwrap();
+    daemon.start().await.unwrap();
     let decisions = daemon.evaluate_all().await;
     assert_eq!(decisions.len(), 10);
     assert!(
@@ -686,5 +686,63 @@ async fn a_policy_on_a_missing_cluster_does_not_starve_the_others() {
     assert!(
         err.contains("rejected") && !err.contains("circuit"),
         "refused, not an outage: {err}"
+    );
+}
+
+/// Policies from an S3 prefix: the daemon lists and fetches them, acts on them, and
+/// locates a bad object's problems as s3://bucket/prefix/name.toml:line:col.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policies_are_read_from_an_s3_prefix() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto.url).await;
+    aws.service(&moto.url, "prod", "search").await;
+    aws.put_cpu("prod", "search", 140.0).await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version_latest()
+            .endpoint_url(&moto.url)
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new("test", "test", None, None, "test"))
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket().bucket("policy-bucket").send().await.unwrap();
+    let put = |key: &'static str, text: String| {
+        let s3 = s3.clone();
+        async move {
+            s3.put_object()
+                .bucket("policy-bucket")
+                .key(key)
+                .body(text.into_bytes().into())
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    let good = format!(
+        "name = \"search\"\nmin = 1\nmax = 10\n[target]\nbackend = \"aws\"\ncluster = \"prod\"\nservice = \"search\"\n{CPU_RULE}"
+    );
+    put("policies/search.toml", good.clone()).await;
+    put("policies/README.md", "not a policy".into()).await;
+    put("elsewhere/other.toml", "min = \n".into()).await;
+    let dir = setup();
+    let once_from_s3 = || {
+        daemon(&moto.url, dir.path())
+            .env("ECS_AUTOSCALER_POLICIES_DIR", "s3://policy-bucket/policies/")
+            .args(["run", "--once", "--json"])
+            .output()
+            .unwrap()
+    };
+    let out = once_from_s3();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(aws.desired("prod", "search").await, 4, "the S3 policy acted");
+
+    put("policies/search.toml", good.replace("max = 10", "max = 0")).await;
+    let out = once_from_s3();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("s3://policy-bucket/policies/search.toml:3:7: max must be at least 1"),
+        "{err}"
     );
 }

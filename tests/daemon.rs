@@ -106,7 +106,7 @@ impl Setup {
         let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(origin.unwrap_or(scenario.start), self.speed));
         let backend = Arc::new(SimBackend::new(scenario, Arc::clone(&clock)));
         let daemon = Daemon::new(settings, backend, clock);
-        daemon.start().unwrap();
+        daemon.start().await.unwrap();
         let shared = daemon.shared();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -139,7 +139,7 @@ async fn start(policies: &[(&str, String)], backend: Scripted) -> Harness {
     let backend = Arc::new(backend);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let daemon = Daemon::new(settings, Arc::clone(&backend), clock);
-    daemon.start().unwrap();
+    daemon.start().await.unwrap();
     let shared = daemon.shared();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {

@@ -163,7 +163,7 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     let backend = Arc::new(LocalBackend::start(local));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let daemon = Arc::new(Daemon::new(settings, Arc::clone(&backend), clock));
-    daemon.start()?;
+    daemon.start().await?;
     let shared = daemon.shared();
     let (stop_daemon, daemon_stopped) = tokio::sync::oneshot::channel::<()>();
     let loop_daemon = Arc::clone(&daemon);

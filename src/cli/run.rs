@@ -67,7 +67,7 @@ async fn serve<B: MetricSource + CapacityTarget>(
 ) -> anyhow::Result<ExitCode> {
     let listen = settings.listen;
     let daemon = Daemon::new(settings, backend, clock);
-    daemon.start()?;
+    daemon.start().await?;
     if once {
         return once_and_exit(&daemon, json).await;
     }

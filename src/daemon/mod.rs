@@ -9,8 +9,10 @@
 //! holds up another. A policy whose previous evaluation is still running skips its tick
 //! (counted) instead of piling up.
 
+pub mod heartbeat;
 pub mod registry;
 pub mod schedules;
+pub mod source;
 pub mod state;
 pub mod telemetry;
 
@@ -151,6 +153,7 @@ pub enum DaemonError {
 pub struct Daemon<B> {
     shared: Arc<Shared>,
     backend: Arc<B>,
+    source: tokio::sync::OnceCell<source::Source>,
 }
 
 impl<B: MetricSource + CapacityTarget> Daemon<B> {
@@ -182,7 +185,11 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
             store: store.describe(),
             writer: state::Writer::start(Arc::clone(&store)),
         });
-        let daemon = Self { shared, backend };
+        let daemon = Self {
+            shared,
+            backend,
+            source: tokio::sync::OnceCell::new(),
+        };
         daemon.restore(store.as_ref());
         daemon
     }
@@ -211,10 +218,17 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
         *self.shared.state_status.lock().unwrap_or_else(|p| p.into_inner()) = status;
     }
 
+    async fn source(&self) -> &source::Source {
+        let settings = &self.shared.settings;
+        self.source
+            .get_or_init(|| source::Source::open(&settings.policies_dir, &settings.aws))
+            .await
+    }
+
     /// Loads the policies. Fails only if the policy source cannot be read at all; bad
     /// files are reported and skipped.
-    pub fn start(&self) -> Result<(), DaemonError> {
-        let sources = registry::read_dir(&self.shared.settings.policies_dir).map_err(DaemonError::Policies)?;
+    pub async fn start(&self) -> Result<(), DaemonError> {
+        let sources = self.source().await.read().await.map_err(DaemonError::Policies)?;
         let now = self.shared.clock.now();
         let report = self.shared.registry().apply(sources, self.shared.settings.dry_run, now);
         log_reload(&report);
@@ -222,11 +236,12 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
         Ok(())
     }
 
-    fn reload(&self) {
+    async fn reload(&self) {
         self.shared.reloads.fetch_add(1, Ordering::SeqCst);
-        let now = self.shared.clock.now();
-        match registry::read_dir(&self.shared.settings.policies_dir) {
+        let source = self.source().await;
+        match source.read().await {
             Ok(sources) => {
+                let now = self.shared.clock.now();
                 let report = self.shared.registry().apply(sources, self.shared.settings.dry_run, now);
                 log_reload(&report);
             }
@@ -238,7 +253,10 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
     /// their deadlines) and saves state.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
         let mut shutdown = std::pin::pin!(shutdown);
-        let _watcher = self.watch();
+        let _watcher = match self.source().await.dir() {
+            Some(dir) => self.watch(dir),
+            None => None,
+        };
         let mut wakeups = if self.shared.clock.is_real_time() {
             match schedules::ScheduleWakeups::start().await {
                 Ok(w) => Some(w),
@@ -257,7 +275,7 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
         loop {
             let rescan_due = tokio::time::Instant::now() >= next_rescan;
             if self.shared.reload.swap(false, Ordering::SeqCst) || rescan_due {
-                self.reload();
+                self.reload().await;
                 next_rescan = tokio::time::Instant::now() + rescan;
                 synced = false;
             }
@@ -269,7 +287,13 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
             let now = self.shared.clock.now();
             let due = self.take_due(now);
             if !due.is_empty() {
-                rounds.spawn(round(Arc::clone(&self.shared), Arc::clone(&self.backend), due, now));
+                rounds.spawn(round(
+                    Arc::clone(&self.shared),
+                    Arc::clone(&self.backend),
+                    due,
+                    now,
+                    true,
+                ));
             }
             while rounds.try_join_next().is_some() {}
             let wait = self
@@ -304,7 +328,8 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
                 })
                 .collect()
         };
-        let entries = round(Arc::clone(&self.shared), Arc::clone(&self.backend), names, now).await;
+        // No heartbeat: stdout carries the decisions here.
+        let entries = round(Arc::clone(&self.shared), Arc::clone(&self.backend), names, now, false).await;
         self.shared.writer.finish(self.shared.snapshot());
         entries
     }
@@ -352,8 +377,9 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
             .min(Duration::from_secs(3600))
     }
 
-    /// Watches the policies directory; the periodic re-scan covers volumes where this sees nothing.
-    fn watch(&self) -> Option<notify::RecommendedWatcher> {
+    /// Watches the policies directory; the periodic re-scan covers volumes where this
+    /// sees nothing, and S3 sources.
+    fn watch(&self, dir: &std::path::Path) -> Option<notify::RecommendedWatcher> {
         use notify::Watcher;
         let shared = Arc::clone(&self.shared);
         let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
@@ -367,7 +393,7 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
         .map_err(|e| tracing::warn!("cannot watch policies: {e}; relying on the periodic re-scan"))
         .ok()?;
         watcher
-            .watch(&self.shared.settings.policies_dir, notify::RecursiveMode::NonRecursive)
+            .watch(dir, notify::RecursiveMode::NonRecursive)
             .map_err(|e| tracing::warn!("cannot watch policies: {e}; relying on the periodic re-scan"))
             .ok()?;
         Some(watcher)
@@ -381,6 +407,7 @@ async fn round<B: MetricSource + CapacityTarget>(
     backend: Arc<B>,
     names: Vec<String>,
     now: DateTime<Utc>,
+    heartbeat: bool,
 ) -> Vec<JournalEntry> {
     metrics::counter!(telemetry::ROUNDS).increment(1);
     let policies: Vec<Policy> = {
@@ -416,6 +443,21 @@ async fn round<B: MetricSource + CapacityTarget>(
         }
     }
     shared.writer.save(shared.snapshot());
+    if let Some(name) = shared.settings.heartbeat_name.as_ref().filter(|_| heartbeat) {
+        let errors = {
+            let reg = shared.registry();
+            names
+                .iter()
+                .filter_map(|n| reg.policies.get(n))
+                .filter(|e| e.last_error.is_some())
+                .count() as u64
+        };
+        let round = heartbeat::Round {
+            decisions: entries.len() as u64,
+            backend_errors: errors,
+        };
+        println!("{}", heartbeat::record(name, round, now.timestamp_millis()));
+    }
     entries
 }
 

@@ -72,21 +72,7 @@ use crate::daemon::telemetry::{API_CALLS, BACKEND_ERRORS, METRIC_QUERIES};
 impl AwsBackend {
     /// Credentials and region from the standard AWS chain (the ECS task role in production).
     pub async fn connect(settings: &AwsSettings) -> Self {
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(settings.call_timeout)
-            .operation_attempt_timeout(settings.call_timeout)
-            .operation_timeout(settings.call_timeout * settings.max_attempts.max(1) + Duration::from_secs(2))
-            .build();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts.max(1)))
-            .timeout_config(timeouts);
-        if let Some(r) = &settings.region {
-            loader = loader.region(Region::new(r.clone()));
-        }
-        if let Some(e) = &settings.endpoint_url {
-            loader = loader.endpoint_url(e);
-        }
-        let config = loader.load().await;
+        let config = sdk_config(settings).await;
         let region = config.region().map(|r| r.to_string());
         Self::from_clients(
             aws_sdk_ecs::Client::new(&config),
@@ -207,6 +193,27 @@ impl AwsBackend {
             }
         }
     }
+}
+
+/// The SDK configuration every client of the daemon shares: credentials and region from
+/// the standard AWS chain (the ECS task role in production), the endpoint override,
+/// timeouts and retries.
+pub async fn sdk_config(settings: &AwsSettings) -> aws_config::SdkConfig {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(settings.call_timeout)
+        .operation_attempt_timeout(settings.call_timeout)
+        .operation_timeout(settings.call_timeout * settings.max_attempts.max(1) + Duration::from_secs(2))
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts.max(1)))
+        .timeout_config(timeouts);
+    if let Some(r) = &settings.region {
+        loader = loader.region(Region::new(r.clone()));
+    }
+    if let Some(e) = &settings.endpoint_url {
+        loader = loader.endpoint_url(e);
+    }
+    loader.load().await
 }
 
 /// A failed GetMetricData call.

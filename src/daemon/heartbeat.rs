@@ -1,0 +1,63 @@
+//! A CloudWatch EMF record per round on stdout: on ECS the awslogs driver turns it into
+//! metrics, so an alarm fires when the daemon stops deciding (a frozen service size) or
+//! keeps failing against AWS, with no AWS call from the daemon.
+
+use serde_json::{Value, json};
+
+pub const NAMESPACE: &str = "ECSAutoscaler";
+
+/// What one round did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Round {
+    /// Policies that reached a decision.
+    pub decisions: u64,
+    /// Failed backend calls (metric reads, capacity reads, updates).
+    pub backend_errors: u64,
+}
+
+pub fn record(name: &str, round: Round, timestamp_ms: i64) -> Value {
+    json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["Autoscaler"]],
+                "Metrics": [
+                    {"Name": "Rounds", "Unit": "Count"},
+                    {"Name": "Decisions", "Unit": "Count"},
+                    {"Name": "BackendErrors", "Unit": "Count"}
+                ]
+            }]
+        },
+        "Autoscaler": name,
+        "Rounds": 1,
+        "Decisions": round.decisions,
+        "BackendErrors": round.backend_errors,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_declares_every_metric_it_carries_under_one_dimension() {
+        let r = record(
+            "search",
+            Round {
+                decisions: 3,
+                backend_errors: 1,
+            },
+            1_700_000_000_000,
+        );
+        let def = &r["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(def["Namespace"], NAMESPACE);
+        assert_eq!(def["Dimensions"], json!([["Autoscaler"]]));
+        for m in def["Metrics"].as_array().unwrap() {
+            let name = m["Name"].as_str().unwrap();
+            assert!(r[name].is_number(), "{name} declared but absent");
+        }
+        assert_eq!(r["Autoscaler"], "search");
+        assert_eq!((r["Rounds"].as_u64(), r["Decisions"].as_u64()), (Some(1), Some(3)));
+    }
+}
