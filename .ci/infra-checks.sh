@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Infrastructure checks: Terraform formatting and validity (offline provider), checkov,
-# and hadolint. Run from the repository root.
+# hadolint, and an apply/re-plan/destroy of the whole configuration against a local moto
+# server (terraform/test/moto-apply.sh, about 3 minutes; SKIP_MOTO_APPLY=1 skips it).
+# Run from the repository root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,4 +26,12 @@ fi
 
 checkov -d terraform --framework terraform --skip-download --quiet --compact
 hadolint Dockerfile
+
+if [ "${SKIP_MOTO_APPLY:-0}" = "1" ]; then
+  echo "SKIPPED: terraform apply against moto (SKIP_MOTO_APPLY=1)"
+elif command -v terraform >/dev/null 2>&1 && [ -d /opt/tf-plugins ] && command -v moto_server >/dev/null 2>&1; then
+  terraform/test/moto-apply.sh
+else
+  echo "SKIPPED: terraform apply against moto (needs terraform, /opt/tf-plugins and moto_server)"
+fi
 echo "infrastructure checks passed"

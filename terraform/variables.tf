@@ -60,7 +60,7 @@ variable "search_memory" {
 }
 
 variable "search_min_count" {
-  description = "Initial desired count of the search service. Keep it equal to the policy's min: the autoscaler owns the count after creation."
+  description = "Fewest search tasks: the rendered policy's min, and the service's desired count at creation (the autoscaler owns the count afterwards)."
   type        = number
   default     = 2
   validation {
@@ -70,9 +70,45 @@ variable "search_min_count" {
 }
 
 variable "search_max_count" {
-  description = "Upper bound documented beside the policy's max (the policy file enforces it)."
+  description = "Most search tasks: the rendered policy's max."
   type        = number
   default     = 10
+  validation {
+    condition     = var.search_max_count >= 1
+    error_message = "search_max_count must be at least 1 (and at least search_min_count)."
+  }
+}
+
+variable "search_cpu_target" {
+  description = "The policy's cpu rule: average CPU of the search tasks to keep, percent."
+  type        = number
+  default     = 70
+  validation {
+    condition     = var.search_cpu_target > 0 && var.search_cpu_target <= 100
+    error_message = "search_cpu_target is a percentage in (0, 100]."
+  }
+}
+
+variable "search_p99_target_ms" {
+  description = "The policy's p99 rule: latency SLO of the search service, milliseconds."
+  type        = number
+  default     = 150
+  validation {
+    condition     = var.search_p99_target_ms > 0 && floor(var.search_p99_target_ms) == var.search_p99_target_ms
+    error_message = "search_p99_target_ms must be a positive whole number of milliseconds."
+  }
+}
+
+variable "search_requests_per_target" {
+  description = "Optional third rule: ALB requests per task per minute to track (RequestCountPerTarget). null leaves it out."
+  type        = number
+  default     = null
+}
+
+variable "autoscaler_dry_run" {
+  description = "Render the policy with dry_run = true: the autoscaler decides and reports but changes nothing."
+  type        = bool
+  default     = false
 }
 
 variable "autoscaler_cpu" {
@@ -89,6 +125,12 @@ variable "autoscaler_memory" {
 
 variable "status_allowed_cidrs" {
   description = "Who may reach the autoscaler's status API on port 9090. Default: the VPC only."
+  type        = list(string)
+  default     = []
+}
+
+variable "search_internal_allowed_cidrs" {
+  description = "Who may reach the search tasks directly on port 8080 (every route: /metrics, POST /products). Default: the VPC only. The internet gets the public search routes through the ALB."
   type        = list(string)
   default     = []
 }
@@ -115,4 +157,42 @@ variable "alb_deletion_protection" {
   description = "Protect the load balancer from deletion."
   type        = bool
   default     = true
+}
+
+variable "container_insights" {
+  description = "ECS Container Insights on the cluster: enabled, enhanced or disabled. Costs extra (see docs/DEPLOY.md); the autoscaler does not need it."
+  type        = string
+  default     = "enabled"
+}
+
+variable "policy_bucket_force_destroy" {
+  description = "Let terraform destroy delete the policy bucket with every policy version in it (set it before tearing down)."
+  type        = bool
+  default     = false
+}
+
+variable "alarm_sns_topic_arn" {
+  description = "SNS topic for the autoscaler's alarms (not deciding, backend errors); null: the alarms only change state."
+  type        = string
+  default     = null
+}
+
+variable "alarm_not_deciding_minutes" {
+  description = "Minutes in a row without a control-loop round before the not-deciding alarm fires."
+  type        = number
+  default     = 3
+  validation {
+    condition     = var.alarm_not_deciding_minutes >= 1
+    error_message = "alarm_not_deciding_minutes must be at least 1."
+  }
+}
+
+variable "alarm_backend_error_minutes" {
+  description = "Minutes in a row with failed AWS calls before the backend-errors alarm fires."
+  type        = number
+  default     = 5
+  validation {
+    condition     = var.alarm_backend_error_minutes >= 1
+    error_message = "alarm_backend_error_minutes must be at least 1."
+  }
 }

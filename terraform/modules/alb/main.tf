@@ -67,6 +67,16 @@ resource "aws_lb_target_group" "search" {
   }
 }
 
+# Only the public search routes reach the tasks. Everything else, /metrics and
+# POST /products among them, gets a 404 from the load balancer itself; those stay
+# reachable from inside the VPC (search.<name>.internal:8080). The target group's health
+# check (/ready) goes from the load balancer to the tasks directly and needs no rule.
+locals {
+  not_found = jsonencode({ error = "not_found", message = "no such route" })
+  # The listener that serves: HTTPS when a certificate is set (HTTP then only redirects).
+  serving_listener_arn = var.certificate_arn == null ? aws_lb_listener.http.arn : aws_lb_listener.https[0].arn
+}
+
 resource "aws_lb_listener" "http" {
   #checkov:skip=CKV_AWS_2:Plain HTTP is served only when no certificate is configured; with one, this listener redirects to HTTPS.
   #checkov:skip=CKV_AWS_103:Same listener: TLS policy applies to the HTTPS listener.
@@ -77,8 +87,12 @@ resource "aws_lb_listener" "http" {
   dynamic "default_action" {
     for_each = var.certificate_arn == null ? [1] : []
     content {
-      type             = "forward"
-      target_group_arn = aws_lb_target_group.search.arn
+      type = "fixed-response"
+      fixed_response {
+        content_type = "application/json"
+        message_body = local.not_found
+        status_code  = "404"
+      }
     }
   }
 
@@ -104,7 +118,33 @@ resource "aws_lb_listener" "https" {
   certificate_arn   = var.certificate_arn
 
   default_action {
+    type = "fixed-response"
+    fixed_response {
+      content_type = "application/json"
+      message_body = local.not_found
+      status_code  = "404"
+    }
+  }
+}
+
+resource "aws_lb_listener_rule" "public_search" {
+  listener_arn = local.serving_listener_arn
+  priority     = 10
+
+  action {
     type             = "forward"
     target_group_arn = aws_lb_target_group.search.arn
+  }
+
+  condition {
+    http_request_method {
+      values = var.public_methods
+    }
+  }
+
+  condition {
+    path_pattern {
+      values = var.public_paths
+    }
   }
 }

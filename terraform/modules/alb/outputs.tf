@@ -27,3 +27,8 @@ output "target_group_arn_suffix" {
   description = "CloudWatch's TargetGroup dimension value, for request-based policies."
   value       = aws_lb_target_group.search.arn_suffix
 }
+
+output "public_routes" {
+  description = "What the public listener forwards; everything else gets a 404 from the load balancer."
+  value       = { methods = var.public_methods, paths = var.public_paths }
+}

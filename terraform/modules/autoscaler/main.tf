@@ -1,6 +1,9 @@
-# ecs-autoscaler as its own ECS service with exactly one task. Its policies ship in the
-# image (/etc/ecs-autoscaler/policies). The status API is reachable from inside the VPC
-# by default, under a private DNS name.
+# ecs-autoscaler as its own ECS service with exactly one task. Its one policy is rendered
+# here from the names of what Terraform created (policy.tf) and read from S3; the image
+# ships none. The status API is reachable from inside the VPC under a private DNS name.
+#
+# Issue 15 (leader election over DynamoDB, two tasks) changes desired_count, the
+# deployment percentages and the state location; everything else here stays.
 
 resource "aws_cloudwatch_log_group" "this" {
   #checkov:skip=CKV_AWS_158:Encrypted at rest by CloudWatch Logs' service key; a customer-managed KMS key is an operator choice.
@@ -28,6 +31,8 @@ resource "aws_iam_role_policy_attachment" "execution" {
   policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 }
 
+# The token reaches the container as ECS_AUTOSCALER_API_TOKEN: ECS reads the secret with
+# the execution role when the task starts; the daemon compares `Authorization: Bearer`.
 resource "aws_iam_role_policy" "execution_secret" {
   count = var.api_token_secret_arn == null ? 0 : 1
   name  = "read-api-token"
@@ -38,7 +43,8 @@ resource "aws_iam_role_policy" "execution_secret" {
   })
 }
 
-# Least privilege: read and update the one scaled service, read metrics.
+# Least privilege: read and update the one scaled service, read metrics, read the
+# policy objects under one prefix of one bucket.
 data "aws_iam_policy_document" "task" {
   statement {
     sid       = "ScaleTheSearchService"
@@ -51,6 +57,23 @@ data "aws_iam_policy_document" "task" {
     sid       = "ReadMetrics"
     actions   = ["cloudwatch:GetMetricData"]
     resources = ["*"]
+  }
+
+  statement {
+    sid       = "ListPolicyObjects"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.policies.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "s3:prefix"
+      values   = [var.policy_prefix]
+    }
+  }
+
+  statement {
+    sid       = "ReadPolicyObjects"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.policies.arn}/${var.policy_prefix}*"]
   }
 }
 
@@ -67,6 +90,20 @@ resource "aws_iam_role_policy" "task" {
 
 locals {
   secrets = var.api_token_secret_arn == null ? [] : [{ name = "ECS_AUTOSCALER_API_TOKEN", valueFrom = var.api_token_secret_arn }]
+
+  state_dir = "/var/lib/ecs-autoscaler"
+
+  # The daemon's settings, as the task gets them (the token aside). Exported as an output
+  # so a test can start the daemon exactly as the task would.
+  environment = {
+    ECS_AUTOSCALER_BACKEND        = "aws"
+    ECS_AUTOSCALER_POLICIES_DIR   = local.policies_url
+    ECS_AUTOSCALER_LISTEN         = "0.0.0.0:9090"
+    ECS_AUTOSCALER_LOG_FORMAT     = "json"
+    ECS_AUTOSCALER_STATE_FILE     = "${local.state_dir}/state.json"
+    ECS_AUTOSCALER_HEARTBEAT_NAME = var.heartbeat_name
+    AWS_REGION                    = var.region
+  }
 }
 
 resource "aws_ecs_task_definition" "this" {
@@ -78,6 +115,19 @@ resource "aws_ecs_task_definition" "this" {
   execution_role_arn       = aws_iam_role.execution.arn
   task_role_arn            = aws_iam_role.task.arn
 
+  # The image is built for x86_64 (Dockerfile: --platform=linux/amd64).
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = "X86_64"
+  }
+
+  # Task storage for the state file. The root filesystem is read-only, so the state
+  # directory must be a volume; a Fargate bind mount is created root-owned 0755 unless
+  # the image declares the same path as a VOLUME, in which case ECS copies the image's
+  # directory, owner included. The Dockerfile creates /var/lib/ecs-autoscaler owned by
+  # 65532:65532 (the distroless nonroot user the daemon runs as) and declares it a
+  # VOLUME, so the daemon can write its state here. The state is lost with the task
+  # (a replacement starts conservatively); issue 15 moves it to DynamoDB.
   volume {
     name = "state"
   }
@@ -89,16 +139,9 @@ resource "aws_ecs_task_definition" "this" {
     readonlyRootFilesystem = true
     command                = ["/usr/local/bin/ecs-autoscaler", "run"]
     portMappings           = [{ containerPort = 9090, protocol = "tcp" }]
-    environment = [
-      { name = "ECS_AUTOSCALER_BACKEND", value = "aws" },
-      { name = "ECS_AUTOSCALER_POLICIES_DIR", value = "/etc/ecs-autoscaler/policies" },
-      { name = "ECS_AUTOSCALER_LISTEN", value = "0.0.0.0:9090" },
-      { name = "ECS_AUTOSCALER_LOG_FORMAT", value = "json" },
-      { name = "ECS_AUTOSCALER_STATE_FILE", value = "/var/lib/ecs-autoscaler/state.json" },
-      { name = "AWS_REGION", value = var.region },
-    ]
-    secrets     = local.secrets
-    mountPoints = [{ sourceVolume = "state", containerPath = "/var/lib/ecs-autoscaler", readOnly = false }]
+    environment            = [for k in sort(keys(local.environment)) : { name = k, value = local.environment[k] }]
+    secrets                = local.secrets
+    mountPoints            = [{ sourceVolume = "state", containerPath = local.state_dir, readOnly = false }]
     healthCheck = {
       command     = ["CMD", "/usr/local/bin/ecs-autoscaler", "healthcheck", "--url", "http://127.0.0.1:9090/healthz"]
       interval    = 15
@@ -132,7 +175,7 @@ resource "aws_security_group" "this" {
   }
 
   egress {
-    description = "HTTPS to the AWS APIs through the NAT gateways"
+    description = "HTTPS to the AWS APIs (ECS, CloudWatch, S3) through the NAT gateways"
     from_port   = 443
     to_port     = 443
     protocol    = "tcp"
@@ -140,15 +183,12 @@ resource "aws_security_group" "this" {
   }
 }
 
-resource "aws_service_discovery_private_dns_namespace" "this" {
-  name = "${var.name}.internal"
-  vpc  = var.vpc_id
-}
-
+# autoscaler.<name>.internal
 resource "aws_service_discovery_service" "this" {
-  name = "autoscaler"
+  name          = "autoscaler"
+  force_destroy = true
   dns_config {
-    namespace_id   = aws_service_discovery_private_dns_namespace.this.id
+    namespace_id   = var.namespace_id
     routing_policy = "MULTIVALUE"
     dns_records {
       ttl  = 10
@@ -167,6 +207,13 @@ resource "aws_ecs_service" "this" {
   deployment_minimum_healthy_percent = 0
   deployment_maximum_percent         = 100
 
+  # A new image or task definition that never gets healthy is rolled back to the last
+  # one that did, instead of leaving the search service without its autoscaler.
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
   network_configuration {
     subnets          = var.private_subnet_ids
     security_groups  = [aws_security_group.this.id]
@@ -176,4 +223,7 @@ resource "aws_ecs_service" "this" {
   service_registries {
     registry_arn = aws_service_discovery_service.this.arn
   }
+
+  # The policy object must exist before the first task lists the prefix.
+  depends_on = [aws_s3_object.policy, aws_iam_role_policy.task]
 }

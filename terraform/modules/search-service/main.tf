@@ -1,6 +1,14 @@
 # The search service on Fargate. Its desired count belongs to ecs-autoscaler after
 # creation: Terraform ignores it, and there is no Application Auto Scaling policy here,
 # because two writers of desiredCount fight each other.
+#
+# Two ways in: the public load balancer (the search routes only, see modules/alb), and
+# search.<name>.internal:8080 from inside the VPC for everything, /metrics and
+# POST /products included.
+
+locals {
+  emf_namespace = "SearchService"
+}
 
 resource "aws_cloudwatch_log_group" "this" {
   #checkov:skip=CKV_AWS_158:Encrypted at rest by CloudWatch Logs' service key; a customer-managed KMS key is an operator choice.
@@ -43,6 +51,12 @@ resource "aws_ecs_task_definition" "this" {
   execution_role_arn       = aws_iam_role.execution.arn
   task_role_arn            = aws_iam_role.task.arn
 
+  # The image is built for x86_64 (Dockerfile: --platform=linux/amd64).
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = "X86_64"
+  }
+
   container_definitions = jsonencode([{
     name                   = "search"
     image                  = var.image
@@ -53,8 +67,9 @@ resource "aws_ecs_task_definition" "this" {
     environment = [
       { name = "SEARCH_LISTEN", value = "0.0.0.0:8080" },
       { name = "SEARCH_EMF", value = "true" },
-      { name = "SEARCH_EMF_NAMESPACE", value = "SearchService" },
-      { name = "SEARCH_EMF_DIMENSIONS", value = "Service=search" },
+      { name = "SEARCH_EMF_NAMESPACE", value = local.emf_namespace },
+      # The autoscaler's rendered policy reads LatencyP99 with this same dimension.
+      { name = "SEARCH_EMF_DIMENSIONS", value = "Service=${var.emf_service}" },
       { name = "SEARCH_LOG_FORMAT", value = "json" },
       { name = "SEARCH_SHUTDOWN_DEADLINE", value = "20s" },
     ]
@@ -90,12 +105,34 @@ resource "aws_security_group" "tasks" {
     security_groups = [var.alb_security_group_id]
   }
 
+  ingress {
+    description = "Internal endpoints (/metrics, POST /products) from inside the VPC"
+    from_port   = 8080
+    to_port     = 8080
+    protocol    = "tcp"
+    cidr_blocks = length(var.internal_allowed_cidrs) > 0 ? var.internal_allowed_cidrs : [var.vpc_cidr]
+  }
+
   egress {
     description = "HTTPS for image pulls and logs through the NAT gateways"
     from_port   = 443
     to_port     = 443
     protocol    = "tcp"
     cidr_blocks = ["0.0.0.0/0"]
+  }
+}
+
+# search.<name>.internal: one A record per running task.
+resource "aws_service_discovery_service" "this" {
+  name          = "search"
+  force_destroy = true
+  dns_config {
+    namespace_id   = var.namespace_id
+    routing_policy = "MULTIVALUE"
+    dns_records {
+      ttl  = 10
+      type = "A"
+    }
   }
 }
 
@@ -124,6 +161,10 @@ resource "aws_ecs_service" "this" {
     target_group_arn = var.target_group_arn
     container_name   = "search"
     container_port   = 8080
+  }
+
+  service_registries {
+    registry_arn = aws_service_discovery_service.this.arn
   }
 
   lifecycle {

@@ -61,3 +61,29 @@ variable "log_retention_days" {
   type        = number
   default     = 365
 }
+
+variable "vpc_cidr" {
+  description = "CIDR allowed to reach the tasks' port 8080 directly when internal_allowed_cidrs is empty."
+  type        = string
+}
+
+variable "internal_allowed_cidrs" {
+  description = "CIDRs allowed to reach the tasks' port 8080 directly (all routes); empty means the VPC."
+  type        = list(string)
+  default     = []
+}
+
+variable "namespace_id" {
+  description = "Private DNS namespace the tasks register in as search.<namespace>."
+  type        = string
+}
+
+variable "emf_service" {
+  description = "Value of the Service dimension of the EMF metrics (namespace SearchService)."
+  type        = string
+}
+
+variable "namespace_name" {
+  description = "Domain of the private DNS namespace, for the internal URL."
+  type        = string
+}
