@@ -21,7 +21,10 @@ fn with_rule(rule: &str) -> String {
 fn every_shipped_policy_is_valid() {
     let mut files = policy::files_in(Path::new("policies")).unwrap();
     files.extend(policy::files_in(Path::new("policies/examples")).unwrap());
-    assert!(files.len() >= 5, "expected the shipped and example policies, found {files:?}");
+    assert!(
+        files.len() >= 5,
+        "expected the shipped and example policies, found {files:?}"
+    );
     for f in files {
         policy::load(&f).unwrap_or_else(|e| panic!("{e}"));
     }
