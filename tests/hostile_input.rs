@@ -224,3 +224,25 @@ async fn readiness_needs_a_policy_and_the_bearer_scheme_is_case_insensitive() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 401);
 }
+
+#[test]
+fn durations_are_bounded_so_no_arithmetic_can_overflow() {
+    let dir = tempfile::tempdir().unwrap();
+    for (extra, message) in [
+        ("interval = \"300000y\"", "at most 7 days"),
+        ("interval = \"2h\"", "interval must be at most 1h"),
+        ("[scale_in]\nstabilization = \"100y\"", "at most 7 days"),
+        ("[scale_out]\ncooldown = \"8d\"", "at most 7 days"),
+    ] {
+        let (code, err) = validate(dir.path(), &[("a.toml", policy("a", extra, CPU))]);
+        assert_eq!(code, 1, "{extra}: {err}");
+        assert!(err.contains(message), "{extra}: {err}");
+    }
+    let rule = "[[rule]]\nname = \"cpu\"\nmetric = \"ecs_cpu\"\ntarget = 70\nmax_age = \"30d\"\n";
+    let (code, err) = validate(dir.path(), &[("a.toml", policy("a", "", rule))]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("max_age must be at most 1h") || err.contains("at most 7 days"),
+        "{err}"
+    );
+}

@@ -319,11 +319,14 @@ async fn connection<S, B, O>(
             }
         }
     }
-    // Idle past its limit: close without cutting a request short.
+    // Idle past its limit: close without cutting a request short, but do not wait on a
+    // client that has stopped reading what was already written to it.
     conn.as_mut().graceful_shutdown();
     tokio::select! {
         _ = conn => {}
         _ = abort.wait_for(|a| *a) => {}
+        _ = evict.notified() => {}
+        _ = tokio::time::sleep(limits.header_timeout) => {}
     }
 }
 

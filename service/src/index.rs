@@ -252,6 +252,13 @@ impl Index {
         let long = qt.iter().any(|t| t.chars().count() > MAX_PREFIX);
         let verify = |pos: u32| !long || Self::matches(&products[pos as usize], &qt);
         let mut page = Page::new(offset, limit);
+        // Any sorted list drives (it is short by construction: at most catalog/64); only
+        // when every list is a bitset are they ANDed. A bitset can be shorter than a
+        // sorted list once the catalog has grown, so the shortest list is not enough.
+        if let Some(i) = lists.iter().position(|l| matches!(l, Postings::Sparse(_))) {
+            let driver = lists.remove(i);
+            lists.insert(0, driver);
+        }
         match lists[0] {
             Postings::Sparse(first) => {
                 let mut probes: Vec<Probe> = lists[1..].iter().map(|l| probe(l)).collect();
@@ -273,7 +280,7 @@ impl Index {
                     page.total = *count;
                     page.positions = page_of_bits(first, offset, limit);
                 } else {
-                    // Every list is a bitset (the shortest one is): AND them word by word.
+                    // Every list is a bitset (a sorted one would have driven): AND them.
                     let mut acc = first.clone();
                     for list in &lists[1..] {
                         if let Postings::Dense { words, .. } = list {
@@ -440,6 +447,40 @@ mod tests {
                 assert_eq!(got, want, "page of {q:?} at {offset}+{limit} (seed {seed})");
             }
         }
+    }
+
+    #[test]
+    fn a_bitset_shorter_than_a_sorted_list_still_honours_the_sorted_list() {
+        // Built at 6,400 products, "rare" (101 entries, more than 6,400/64) is a bitset;
+        // after the catalog doubles, "zeta" has 150 entries, under 12,800/64, and stays a
+        // sorted list, although it is longer than "rare" (121 entries).
+        let mut products = generate(6_400);
+        for (i, p) in products.iter_mut().enumerate().take(101) {
+            p.name = format!("Rare Item {i}");
+        }
+        let mut index = Index::build(&products);
+        assert!(matches!(index.postings["rare"], Postings::Dense { .. }));
+        // The 150 "zeta" products come last, when the catalog is large enough for a
+        // list of 150 to stay sorted; 20 of them are also "rare".
+        for i in 0..6_400u32 {
+            let mut p = products[(i % 6_400) as usize + 200].clone();
+            p.id = products.len() as u64 + 1;
+            if i >= 6_250 {
+                p.name = format!("Zeta {i}");
+            }
+            if i >= 6_380 {
+                p.name = format!("Zeta Rare {i}");
+            }
+            index.add(products.len() as u32, &p);
+            products.push(p);
+        }
+        assert_eq!(brute(&products, "rare zeta").len(), 20);
+        assert!(matches!(index.postings["zeta"], Postings::Sparse(_)));
+        assert!(index.postings["zeta"].len() > index.postings["rare"].len());
+        let expected = brute(&products, "rare zeta");
+        let hits = index.search(&products, "rare zeta", 0, 1000);
+        assert_eq!(hits.total, expected.len());
+        assert_eq!(hits.page.iter().map(|p| p.id).collect::<Vec<_>>(), expected);
     }
 
     #[test]

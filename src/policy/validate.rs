@@ -40,6 +40,13 @@ impl Checker<'_> {
                 self.error(value.span(), format!("{what} must be greater than zero"));
                 None
             }
+            Ok(d) if d > MAX_DURATION => {
+                self.error(
+                    value.span(),
+                    format!("{what} must be at most 7 days, found \"{}\"", value.get().trim()),
+                );
+                None
+            }
             Ok(d) => Some(d),
             Err(e) => {
                 self.error(value.span(), format!("{what}: {e}"));
@@ -111,6 +118,11 @@ impl Checker<'_> {
 
 /// Upper limit on any task count; ECS allows far fewer tasks per service anyway.
 pub const MAX_TASKS: u32 = 10_000;
+/// No duration in a policy is longer than this (cooldowns, windows, schedules); the
+/// interval and a rule's max_age are held to an hour.
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+const MAX_INTERVAL: Duration = Duration::from_secs(3600);
+
 /// Rules per policy at most: each is a metric query every round.
 pub const MAX_RULES: usize = 20;
 /// Schedules per policy at most.
@@ -139,6 +151,11 @@ pub fn validate(file: &Path, source: &str, raw: PolicyFile) -> Result<Policy, Fi
         c.error(raw.min.span(), format!("min ({lo}) is greater than max ({hi})"));
     }
     let interval = c.optional_duration(&raw.interval, "interval", DEFAULT_INTERVAL);
+    if interval > MAX_INTERVAL
+        && let Some(i) = &raw.interval
+    {
+        c.error(i.span(), "interval must be at most 1h");
+    }
     if interval < Duration::from_secs(1)
         && let Some(i) = &raw.interval
     {
@@ -420,12 +437,14 @@ fn missing_data(
 fn period(c: &mut Checker, raw: &Option<Located<String>>) -> Duration {
     let p = c.optional_duration(raw, "period", DEFAULT_PERIOD);
     let secs = p.as_secs();
-    let valid = p.subsec_nanos() == 0 && (matches!(secs, 1 | 5 | 10 | 30) || (secs >= 60 && secs.is_multiple_of(60)));
+    let valid = p.subsec_nanos() == 0
+        && (matches!(secs, 1 | 5 | 10 | 30) || (secs >= 60 && secs.is_multiple_of(60)))
+        && p <= MAX_INTERVAL;
     if !valid && let Some(r) = raw {
         c.error(
             r.span(),
             format!(
-                "period {} is not a CloudWatch period: use 1s, 5s, 10s, 30s or a multiple of 60s",
+                "period {} is not a CloudWatch period: use 1s, 5s, 10s, 30s or a multiple of 60s up to 1h",
                 r.get()
             ),
         );
@@ -466,6 +485,12 @@ fn rule(c: &mut Checker, r: &RuleFile) -> Option<Rule> {
     let kind = *r.metric.get();
     let period = period(c, &r.period);
     let max_age = c.optional_duration(&r.max_age, "max_age", period * 3 + Duration::from_secs(60));
+    if max_age > MAX_INTERVAL
+        && let Some(m) = &r.max_age
+    {
+        // It sets how far back the round's shared metric query looks.
+        c.error(m.span(), "max_age must be at most 1h");
+    }
     let explicit_stat = r.statistic.as_ref().and_then(|s| statistic(c, s));
 
     let not_for = |c: &mut Checker, present: Option<Range<usize>>, key: &str, why: &str| {

@@ -22,8 +22,9 @@ pub struct Breaker {
 struct State {
     failures: u32,
     open_until: Option<Instant>,
-    /// Half-open: the one trial call is out; everyone else waits for its outcome.
-    trial_out: bool,
+    /// Half-open: when the one trial call went out; everyone else waits for its outcome,
+    /// or for `open_for` if the trial never reports (its caller gave up on it).
+    trial_out: Option<Instant>,
 }
 
 /// A call the breaker let through; report how it went with [`Breaker::record`].
@@ -48,9 +49,9 @@ impl Breaker {
             None => Ok(Admitted { trial: false }),
             Some(until) if now < until => Err(until - now),
             // Half-open: let exactly one trial through.
-            Some(_) if state.trial_out => Err(Duration::ZERO),
+            Some(_) if state.trial_out.is_some_and(|t| now < t + self.open_for) => Err(Duration::ZERO),
             Some(_) => {
-                state.trial_out = true;
+                state.trial_out = Some(now);
                 Ok(Admitted { trial: true })
             }
         }
@@ -61,7 +62,7 @@ impl Breaker {
     pub fn record(&self, call: Admitted, unavailable: bool, now: Instant) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if call.trial {
-            state.trial_out = false;
+            state.trial_out = None;
         }
         if !unavailable {
             *state = State::default();
@@ -132,6 +133,21 @@ mod tests {
         let call = b.admit(t + Duration::from_secs(62)).expect("closed after a good trial");
         b.record(call, true, t + Duration::from_secs(63));
         assert!(b.admit(t + Duration::from_secs(63)).is_ok(), "a success resets the run");
+    }
+
+    #[test]
+    fn a_trial_whose_caller_gave_up_does_not_hold_the_breaker_half_open() {
+        let b = Breaker::new(1, Duration::from_secs(30));
+        let t = Instant::now();
+        let call = b.admit(t).unwrap();
+        b.record(call, true, t);
+        // The trial goes out; its caller is cancelled by a deadline and never records it.
+        let _abandoned = b.admit(t + Duration::from_secs(31)).expect("trial");
+        assert!(b.admit(t + Duration::from_secs(40)).is_err(), "still waiting for it");
+        assert!(
+            b.admit(t + Duration::from_secs(62)).is_ok(),
+            "after another open period a new trial goes out"
+        );
     }
 
     #[test]
