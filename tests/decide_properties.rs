@@ -87,7 +87,9 @@ fn arb_policy() -> impl Strategy<Value = Policy> {
 /// missing or invalid.
 fn arb_sample(max_value: f64) -> impl Strategy<Value = Sample> {
     prop_oneof![
-        6 => (0.0..max_value, 0i64..50, prop::option::of(1u32..40))
+        // A datapoint's period starts before any decision that reads it: it is published
+        // only once its period has passed.
+        6 => (0.0..max_value, 1i64..50, prop::option::of(1u32..40))
             .prop_map(|(v, age, base)| Sample::Value(Reading { value: v, at: t0() - secs(age), base })),
         1 => (0.0..max_value).prop_map(|v| Sample::Value(Reading { value: v, at: t0() - secs(3600), base: None })),
         1 => Just(Sample::Missing { reason: "query failed".into() }),

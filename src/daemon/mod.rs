@@ -442,7 +442,7 @@ async fn round<B: MetricSource + CapacityTarget>(
             entries.push(entry);
         }
     }
-    shared.writer.save(shared.snapshot());
+    shared.writer.save_with(|| shared.snapshot());
     if let Some(name) = shared.settings.heartbeat_name.as_ref().filter(|_| heartbeat) {
         let errors = {
             let reg = shared.registry();
@@ -546,8 +546,11 @@ async fn evaluate<B: MetricSource + CapacityTarget>(
             pe.controller.applied(&entry.decision);
         }
         if unknown_outcome {
-            // Whether the count changed is unknown: do not call the next reading an outside change.
+            // Whether the count changed is unknown: do not call the next reading an outside
+            // change, and treat every datapoint from before now as measured on another
+            // count, so that one datapoint still cannot act twice.
             pe.controller.history.last_desired = None;
+            pe.controller.history.last_change = Some(now);
         }
         pe.last_error = entry.error.clone().or(read_failure);
         pe.journal.push_back(entry.clone());

@@ -470,7 +470,8 @@ mod tests {
             r.policies["a"].controller.policy.max, 4,
             "the one in force keeps running"
         );
-        // Once the first is gone, the second may take over (and its history).
+        // Once the first is gone, the second may take over. Its history starts fresh: a
+        // region written out makes another target key.
         apply(&mut r, vec![src("p/b.toml", &aws("c1", Some("eu-west-1")))]);
         assert!(r.policies.contains_key("b"));
     }

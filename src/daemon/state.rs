@@ -364,10 +364,13 @@ impl Writer {
         }
     }
 
-    /// Queues a snapshot; returns at once.
-    pub fn save(&self, snapshot: Snapshot) {
-        if let Some(q) = self.queue.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            let _ = q.send((snapshot, None));
+    /// Takes a snapshot and queues it; returns at once. The snapshot is taken while the
+    /// queue is held, so snapshots are written in the order they were taken even when
+    /// two rounds finish together.
+    pub fn save_with(&self, snapshot: impl FnOnce() -> Snapshot) {
+        let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(q) = queue.as_ref() {
+            let _ = q.send((snapshot(), None));
         }
     }
 
