@@ -205,6 +205,15 @@ fn limit_scale_in(
         limit(block.kind, block.reason.clone());
         return current;
     }
+    if capacity.running == 0 {
+        // Whatever a datapoint says about the tasks that produced it, none runs now: it
+        // cannot describe the fleet that is starting.
+        limit(
+            LimitKind::MissingData,
+            "no task is running: no scale-in until one is".into(),
+        );
+        return current;
+    }
     let window_start = now - to_chrono(policy.scale_in.stabilization);
     let mut target = wanted;
     if let Some(highest) = history.highest_recommendation_since(window_start)
