@@ -366,6 +366,16 @@ fn daemon(endpoint: &str, dir: &Path) -> Command {
     cmd
 }
 
+/// Kills and reaps a daemon started by a test when the test ends, passing or not.
+struct Kill<'a>(&'a mut Child);
+
+impl Drop for Kill<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `run --once --json`: the decisions of one round.
 fn once(endpoint: &str, dir: &Path) -> Vec<Value> {
     let out = daemon(endpoint, dir)
@@ -507,13 +517,6 @@ async fn throttling_errors_and_hangs_leave_the_daemon_up_and_holding() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    struct Kill<'a>(&'a mut Child);
-    impl Drop for Kill<'_> {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
     let guard = Kill(&mut child);
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
@@ -661,13 +664,6 @@ async fn a_policy_on_a_missing_cluster_does_not_starve_the_others() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    struct Kill<'a>(&'a mut Child);
-    impl Drop for Kill<'_> {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
     let _guard = Kill(&mut child);
     let deadline = Instant::now() + Duration::from_secs(20);
     while aws.desired("prod", "search").await != 4 {
