@@ -144,6 +144,29 @@ const HANDSHAKE_SETTLE: Duration = Duration::from_millis(50);
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// What `serve` can serve: a cloneable tower service (a warp filter through
+/// `warp::service`, say) answering every request.
+pub trait Handler<B>:
+    tower_service::Service<Request<Full<Bytes>>, Response = Response<B>, Error = Infallible, Future: Send + 'static>
+    + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S, B> Handler<B> for S where
+    S: tower_service::Service<Request<Full<Bytes>>, Response = Response<B>, Error = Infallible, Future: Send + 'static>
+        + Clone
+        + Send
+        + 'static
+{
+}
+
+/// A response body `serve` can write.
+pub trait ResponseBody: http_body::Body<Data = Bytes, Error: Into<BoxError>> + Send + Unpin + 'static {}
+
+impl<B> ResponseBody for B where B: http_body::Body<Data = Bytes, Error: Into<BoxError>> + Send + Unpin + 'static {}
+
 /// Serves `service` on `listener` until `shutdown` completes, then drains (see
 /// [`Limits::drain_grace`] and [`Limits::shutdown_deadline`]).
 pub async fn serve<S, B, O>(
@@ -154,13 +177,8 @@ pub async fn serve<S, B, O>(
     shutdown: impl Future<Output = ()>,
 ) -> DrainReport
 where
-    S: tower_service::Service<Request<Full<Bytes>>, Response = Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
-    B::Error: Into<BoxError>,
+    S: Handler<B>,
+    B: ResponseBody,
     O: Observer,
 {
     let limits = Arc::new(limits);
@@ -271,13 +289,8 @@ async fn connection<S, B, O>(
     mut abort: watch::Receiver<bool>,
     (_permit, open): (tokio::sync::OwnedSemaphorePermit, Arc<Open>),
 ) where
-    S: tower_service::Service<Request<Full<Bytes>>, Response = Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
-    B::Error: Into<BoxError>,
+    S: Handler<B>,
+    B: ResponseBody,
     O: Observer,
 {
     let clock = Arc::new(PhaseClock::default());
@@ -390,13 +403,9 @@ fn json_error(status: StatusCode, code: &str, message: &str) -> Response<Full<By
 
 impl<S, B, O> hyper::service::Service<Request<Incoming>> for Adapter<S, O>
 where
-    S: tower_service::Service<Request<Full<Bytes>>, Response = Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
-    B::Error: Into<BoxError>,
+    // Spelled out: B is constrained only through the service's response type.
+    S: tower_service::Service<Request<Full<Bytes>>, Response = Response<B>, Error = Infallible> + Handler<B>,
+    B: ResponseBody,
     O: Observer,
 {
     type Response = Response<Tracked<Either<B, Full<Bytes>>>>;
