@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Infrastructure checks: Terraform formatting and validity (offline provider), checkov,
 # hadolint, and an apply/re-plan/destroy of the whole configuration against a local moto
-# server (terraform/test/moto-apply.sh, about 3 minutes; SKIP_MOTO_APPLY=1 skips it).
+# server, with the real daemon scaling the service it created in between
+# (terraform/test/moto-apply.sh, about 3 minutes plus a debug build of the daemon, which
+# the tests reuse; SKIP_MOTO_APPLY=1 skips it).
 # Run from the repository root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
