@@ -159,16 +159,27 @@ impl Settings {
         if let Some(f) = file {
             builder = builder.add_source(config::File::from(f).format(config::FileFormat::Toml).required(true));
         }
+        // try_parsing turns "0123" into the number 123; names and secrets are taken verbatim.
+        let verbatim = |key: &str| {
+            let var = format!("{ENV_PREFIX}_{key}");
+            match &env {
+                Some(map) => map.get(&var).cloned(),
+                None => std::env::var(&var).ok(),
+            }
+        };
+        let (token, heartbeat) = (verbatim("API_TOKEN"), verbatim("HEARTBEAT_NAME"));
         let environment = config::Environment::with_prefix(ENV_PREFIX)
             .prefix_separator("_")
             .separator("__")
             .try_parsing(true)
             .source(env);
-        let raw: RawSettings = builder
+        let mut raw: RawSettings = builder
             .add_source(environment)
             .build()
             .and_then(|c| c.try_deserialize())
             .map_err(|e| SettingsError(e.to_string()))?;
+        raw.api_token = token.or(raw.api_token);
+        raw.heartbeat_name = heartbeat.or(raw.heartbeat_name);
         Self::validate(raw)
     }
 
@@ -327,6 +338,20 @@ mod tests {
         assert_eq!(s.api_token.as_deref(), Some("0123456789abcdef"));
         assert_eq!(s.aws.endpoint_url.as_deref(), Some("http://127.0.0.1:5000"));
         assert_eq!(s.aws.max_attempts, 1);
+    }
+
+    #[test]
+    fn numeric_looking_tokens_and_names_are_kept_verbatim() {
+        let s = Settings::load_with_env(
+            None,
+            env(&[
+                ("ECS_AUTOSCALER_API_TOKEN", "0012345678901234567"),
+                ("ECS_AUTOSCALER_HEARTBEAT_NAME", "007"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.api_token.as_deref(), Some("0012345678901234567"));
+        assert_eq!(s.heartbeat_name.as_deref(), Some("007"));
     }
 
     #[test]

@@ -36,15 +36,21 @@ variable "image_repository" {
 }
 
 variable "search_image_tag" {
-  description = "Image tag the search service runs."
+  description = "Image tag the search service runs: the tag pushed (the ECR repository's tags are immutable, so not \"latest\")."
   type        = string
-  default     = "latest"
+  validation {
+    condition     = length(var.search_image_tag) > 0 && var.search_image_tag != "latest"
+    error_message = "search_image_tag must name the tag pushed, such as a git commit; \"latest\" cannot be pushed twice to an immutable repository and says nothing about what runs."
+  }
 }
 
 variable "autoscaler_image_tag" {
-  description = "Image tag the autoscaler runs."
+  description = "Image tag the autoscaler runs: the tag pushed (the ECR repository's tags are immutable, so not \"latest\")."
   type        = string
-  default     = "latest"
+  validation {
+    condition     = length(var.autoscaler_image_tag) > 0 && var.autoscaler_image_tag != "latest"
+    error_message = "autoscaler_image_tag must name the tag pushed, such as a git commit; \"latest\" cannot be pushed twice to an immutable repository and says nothing about what runs."
+  }
 }
 
 variable "search_cpu" {

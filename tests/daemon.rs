@@ -251,6 +251,58 @@ async fn an_edited_policy_takes_effect_and_a_corrupt_edit_is_rejected() {
     d.stop().await;
 }
 
+/// The whole source unreadable (a directory gone, an S3 permission revoked): the policies in
+/// force keep deciding, the status says why nothing is re-read, and it clears once it reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_policy_source_is_reported_and_the_policies_in_force_stay() {
+    let setup = Setup::new(None);
+    setup.write_policy("search", &cpu_policy(4, "30s"));
+    let d = setup.start(None).await;
+    eventually("the policy is evaluated", || async { d.journal_len("search") > 0 }).await;
+    let (_, status) = d.get("/v1/status").await;
+    assert!(status["policy_source_error"].is_null(), "{status}");
+
+    let dir = setup.dir.path().join("policies");
+    let aside = setup.dir.path().join("policies-aside");
+    std::fs::rename(&dir, &aside).unwrap();
+    eventually("the unreadable source is reported", || async {
+        d.get("/v1/status").await.1["policy_source_error"].is_string()
+    })
+    .await;
+    let (_, status) = d.get("/v1/status").await;
+    let error = status["policy_source_error"].as_str().unwrap();
+    assert!(error.contains("policies"), "names the source: {error}");
+    assert_eq!(
+        status["policies"].as_array().unwrap().len(),
+        1,
+        "the policy stays in force"
+    );
+    let before = d.journal_len("search");
+    eventually("decisions continue", || async { d.journal_len("search") > before + 1 }).await;
+    let metrics = d
+        .http
+        .get(d.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.lines().any(
+            |l| l.starts_with("ecs_autoscaler_backend_errors_total{call=\"read_policies\"}") && !l.ends_with(" 0")
+        ),
+        "counted as a backend error"
+    );
+
+    std::fs::rename(&aside, &dir).unwrap();
+    eventually("the error clears once the source reads again", || async {
+        d.get("/v1/status").await.1["policy_source_error"].is_null()
+    })
+    .await;
+    d.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_bad_file_is_listed_with_its_diagnostics() {
     let setup = Setup::new(None);

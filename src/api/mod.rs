@@ -234,6 +234,8 @@ pub struct Status {
     pub state_store: StateStore,
     pub policies: Vec<PolicyStatus>,
     pub rejected_files: Vec<RejectedFile>,
+    /// Why the policy directory or S3 prefix cannot be read now; the policies in force stay.
+    pub policy_source_error: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -351,6 +353,7 @@ pub fn status(s: &Shared) -> Status {
                 error: e.clone(),
             })
             .collect(),
+        policy_source_error: s.source_error(),
     }
 }
 

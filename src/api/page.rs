@@ -70,6 +70,12 @@ pub fn render(s: &Shared) -> String {
         escape(&status.state),
         now.format("%Y-%m-%d %H:%M:%S UTC")
     ));
+    if let Some(e) = &status.policy_source_error {
+        html.push_str(&format!(
+            "<p class=\"err\">policies cannot be re-read: {}; the ones in force stay</p>",
+            escape(e)
+        ));
+    }
     for f in &status.rejected_files {
         html.push_str(&format!(
             "<p class=\"err\">rejected {}: {}</p>",

@@ -48,6 +48,8 @@ pub struct Shared {
     ready: AtomicBool,
     /// How the state was found at start, for the status API.
     state_status: Mutex<String>,
+    /// Why the last read of the policy source (directory or S3 prefix) failed, until one succeeds.
+    source_error: Mutex<Option<String>>,
     writer: state::Writer,
     store: String,
 }
@@ -70,6 +72,15 @@ impl Shared {
 
     pub fn state_status(&self) -> String {
         self.state_status.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Why the policies could not be re-read, while that lasts; the ones in force stay.
+    pub fn source_error(&self) -> Option<String> {
+        self.source_error.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set_source_error(&self, error: Option<String>) {
+        *self.source_error.lock().unwrap_or_else(|p| p.into_inner()) = error;
     }
 
     /// Where state is kept, and how saving has gone.
@@ -182,6 +193,7 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
             reloads: AtomicU64::new(0),
             ready: AtomicBool::new(false),
             state_status: Mutex::new(String::new()),
+            source_error: Mutex::new(None),
             store: store.describe(),
             writer: state::Writer::start(Arc::clone(&store)),
         });
@@ -239,13 +251,17 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
     async fn reload(&self) {
         self.shared.reloads.fetch_add(1, Ordering::SeqCst);
         let source = self.source().await;
-        match source.read().await {
+        match telemetry::timed("read_policies", source.read()).await {
             Ok(sources) => {
+                self.shared.set_source_error(None);
                 let now = self.shared.clock.now();
                 let report = self.shared.registry().apply(sources, self.shared.settings.dry_run, now);
                 log_reload(&report);
             }
-            Err(e) => tracing::error!("{e}; keeping the policies in force"),
+            Err(e) => {
+                tracing::error!("{e}; keeping the policies in force");
+                self.shared.set_source_error(Some(e.to_string()));
+            }
         }
     }
 
@@ -451,7 +467,7 @@ async fn round<B: MetricSource + CapacityTarget>(
                 .filter_map(|n| reg.policies.get(n))
                 .filter(|e| e.last_error.is_some())
                 .count() as u64
-        };
+        } + u64::from(shared.source_error().is_some());
         let round = heartbeat::Round {
             decisions: entries.len() as u64,
             backend_errors: errors,

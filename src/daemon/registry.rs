@@ -292,6 +292,14 @@ pub fn read_capped(path: &Path) -> Result<String, String> {
 
 /// Reads every `*.toml` file of `dir`.
 pub fn read_dir(dir: &Path) -> Result<Vec<PolicySource>, String> {
+    // A directory that vanished (an unmounted volume, a checkout in progress) is an outage
+    // of the source, not an order to drop every policy: deleting the files does that.
+    if !dir.exists() {
+        return Err(format!(
+            "cannot read policies directory {}: it does not exist",
+            dir.display()
+        ));
+    }
     let files = policy::files_in(dir).map_err(|e| format!("cannot read policies directory {}: {e}", dir.display()))?;
     Ok(files
         .into_iter()

@@ -26,7 +26,7 @@ pub const API_CALLS: &str = "ecs_autoscaler_aws_api_calls_total";
 pub const REPLICA_DEATHS: &str = "ecs_autoscaler_local_replica_deaths_total";
 
 /// Backend calls, as labelled on the call metrics.
-pub const CALLS: [&str; 3] = ["read_metrics", "describe_service", "update_service"];
+pub const CALLS: [&str; 4] = ["read_metrics", "describe_service", "update_service", "read_policies"];
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -50,7 +50,10 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
 fn describe() {
     metrics::describe_counter!(ROUNDS, "Evaluation rounds started.");
     metrics::describe_histogram!(BACKEND_SECONDS, Unit::Seconds, "Duration of backend calls, by call.");
-    metrics::describe_counter!(BACKEND_ERRORS, "Failed backend calls, by call (metric reads included).");
+    metrics::describe_counter!(
+        BACKEND_ERRORS,
+        "Failed backend calls, by call (metric reads and policy-source reads included)."
+    );
     metrics::describe_counter!(RELOAD_ERRORS, "Policy files or edits rejected.");
     metrics::describe_counter!(STATE_BYTES, "Bytes written to the state store.");
     metrics::describe_counter!(STATE_FAILURES, "State saves that failed.");

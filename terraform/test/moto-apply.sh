@@ -9,8 +9,9 @@
 #   KEEP_WORKDIR=1 terraform/test/moto-apply.sh   # keep the copy and its state to inspect
 #   AUTOSCALER_BIN=target/debug/ecs-autoscaler terraform/test/moto-apply.sh   # skip the build
 #
-# Needs: terraform, the hashicorp/aws provider in /opt/tf-plugins (or TF_PLUGIN_DIR), and
-# moto with its server (pip install 'moto[server]'), which brings boto3.
+# Needs: terraform, the hashicorp/aws provider in /opt/tf-plugins (or TF_PLUGIN_DIR), moto
+# with its server (pip install 'moto[server]', which brings boto3), python3, and cargo to
+# build the daemon (or AUTOSCALER_BIN naming a built one).
 #
 # moto gaps and behaviours this works around (docs/DEPLOY.md, "Checking the Terraform on
 # moto"):
@@ -110,6 +111,8 @@ vars=(
   -var "region=$region"
   -var "name=motocheck"
   -var "image_repository=123456789012.dkr.ecr.$region.amazonaws.com/ecs-autoscaler"
+  -var "search_image_tag=motocheck"
+  -var "autoscaler_image_tag=motocheck"
   -var "alb_deletion_protection=false"
   -var "policy_bucket_force_destroy=true"
 )
