@@ -65,7 +65,10 @@ impl CapacityTarget for SimBackend {
     }
 
     async fn set_desired(&self, target: &Target, desired: u32) -> Result<(), BackendError> {
-        self.with_world(target, |world, _| world.set_desired(desired));
-        Ok(())
+        self.with_world(target, |world, t| world.set_desired(desired, t))
+            .map_err(|reason| BackendError::Unavailable {
+                call: "UpdateService",
+                reason,
+            })
     }
 }

@@ -88,6 +88,14 @@ pub enum Command {
         /// Write CSV timelines, summary.json and chart.html here.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Run over these seeds (`1..20`, inclusive), every scaler on the same traffic per
+        /// seed, and print median and p90 of every figure with the policy's paired win rate.
+        #[arg(long)]
+        seeds: Option<String>,
+        /// Run every family of this file (scenarios/families.toml) over the seeds (default
+        /// 1..10) against every comparison, and print one table.
+        #[arg(long, conflicts_with_all = ["scenario", "out"])]
+        families: Option<PathBuf>,
     },
     /// Run one search-service replica (the local backend starts these).
     #[command(hide = true)]
@@ -139,12 +147,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             compare,
             json,
             out,
+            seeds,
+            families,
         } => simulate::run(simulate::Args {
             policy,
             scenario,
             compare,
             json,
             out,
+            seeds,
+            families,
         }),
         Command::Replica { args } => {
             let argv = std::iter::once(std::ffi::OsString::from("search-service")).chain(args);

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use ecs_autoscaler::policy::{self, Policy};
-use ecs_autoscaler::sim::{self, Comparison, PolicyScaler, Scaler, Scenario, report};
+use ecs_autoscaler::sim::{self, Comparison, PolicyScaler, Scaler, Scenario, families, report, seeds};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Embedded defaults, so `ecs-autoscaler simulate` works from any directory.
@@ -18,6 +18,8 @@ pub struct Args {
     pub compare: Vec<Comparison>,
     pub json: bool,
     pub out: Option<PathBuf>,
+    pub seeds: Option<String>,
+    pub families: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -25,6 +27,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(p) => policy::load(p).map_err(|e| anyhow::anyhow!("{e}"))?,
         None => policy::parse(Path::new(DEFAULT_POLICY.0), DEFAULT_POLICY.1).map_err(|e| anyhow::anyhow!("{e}"))?,
     };
+    if let Some(file) = &args.families {
+        return families(&args, policy, file);
+    }
     let scenario: Scenario = match &args.scenario {
         Some(s) => sim::scenario::load(s).map_err(|e| anyhow::anyhow!("{e}"))?,
         None => sim::scenario::default_scenario(),
@@ -34,6 +39,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         args.compare.clone()
     };
+
+    if let Some(seeds) = &args.seeds {
+        let seeds = seeds::parse_range(seeds).map_err(|e| anyhow::anyhow!("--seeds: {e}"))?;
+        let make = |seed| Scenario {
+            seed,
+            ..scenario.clone()
+        };
+        let paired = seeds::run(&scenario.name, &policy, &compare, seeds, &make);
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&paired)?);
+        } else {
+            print!("{}", paired.table());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
 
     let mut scalers: Vec<Box<dyn Scaler>> = vec![Box::new(PolicyScaler::new(policy.clone(), &scenario))];
     scalers.extend(compare.iter().map(|c| c.scaler(&policy, &scenario)));
@@ -72,6 +92,36 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 println!("wrote {}", w.display());
             }
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every family over paired seeds against every comparison: one table, and the goals
+/// checked per family.
+fn families(args: &Args, mut policy: Policy, file: &Path) -> anyhow::Result<ExitCode> {
+    let set = families::load(file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let seeds =
+        seeds::parse_range(args.seeds.as_deref().unwrap_or("1..10")).map_err(|e| anyhow::anyhow!("--seeds: {e}"))?;
+    let compare = if args.compare.is_empty() {
+        Comparison::ALL.to_vec()
+    } else {
+        args.compare.clone()
+    };
+    // Bounds must not decide a comparison: every scaler gets the same, wide ones.
+    policy.max = policy.max.max(set.max_tasks);
+    let mut all = Vec::new();
+    for family in &set.families {
+        let make = |seed| family.scenario(seed);
+        let paired = seeds::run(&family.name, &policy, &compare, seeds.clone(), &make);
+        if !args.json {
+            println!("{}", paired.table());
+        }
+        all.push(paired);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&all)?);
+    } else {
+        print!("{}", seeds::goals(&all));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -22,6 +22,16 @@ pub enum Signal {
 }
 
 impl Signal {
+    /// A number per series, for deciding which datapoints a fault removes.
+    pub fn series_id(self) -> u64 {
+        match self {
+            Signal::Cpu => 1,
+            Signal::Memory => 2,
+            Signal::RequestsPerTarget => 3,
+            Signal::Latency(q) => 4 + (q * 10_000.0) as u64,
+        }
+    }
+
     /// The signal behind a rule's metric, when the simulator models it.
     pub fn of(rule: &Rule) -> Result<Signal, String> {
         let latency_q = match rule.goal {
@@ -60,14 +70,24 @@ fn percentile_from_name(metric: &Metric) -> Option<f64> {
 }
 
 /// The newest datapoint visible at `now`: periods are aligned to the run's start, and a
-/// period's datapoint appears `delay` seconds after the period ends.
-pub fn latest(seconds: &[Second], signal: Signal, period: u64, delay: u64, now: u64) -> Option<Datapoint> {
+/// period's datapoint appears `delay` seconds after the period ends. `missing(start)` says
+/// that the period starting then has no datapoint (a gap in the series).
+pub fn latest(
+    seconds: &[Second],
+    signal: Signal,
+    period: u64,
+    delay: u64,
+    now: u64,
+    missing: impl Fn(u64) -> bool,
+) -> Option<Datapoint> {
     let visible_end = now.checked_sub(delay)?;
     let mut end = visible_end / period * period;
     // Look back a few periods: a period with no data (no healthy task) yields no datapoint.
     for _ in 0..3 {
         let start = end.checked_sub(period)?;
-        if let Some(dp) = datapoint(seconds, signal, start, end) {
+        if !missing(start)
+            && let Some(dp) = datapoint(seconds, signal, start, end)
+        {
             return Some(dp);
         }
         end = start;
@@ -75,18 +95,43 @@ pub fn latest(seconds: &[Second], signal: Signal, period: u64, delay: u64, now: 
     None
 }
 
-/// The `n` newest 1-minute datapoints a CloudWatch alarm evaluates at `now`, newest first.
-/// Unlike a `GetMetricData` reader that waits for whole periods, an alarm counts the minute
-/// in progress with the data published so far. `None` unless all `n` have data.
-pub fn alarm_datapoints(seconds: &[Second], signal: Signal, delay: u64, now: u64, n: usize) -> Option<Vec<Datapoint>> {
+/// The `n` newest datapoints of `period` seconds a CloudWatch alarm evaluates at `now`,
+/// newest first. With `partial`, the period in progress counts with the data published so
+/// far (as the one-minute alarms were observed to do); otherwise only whole periods count.
+/// `None` unless all `n` have data.
+pub fn alarm_datapoints(
+    seconds: &[Second],
+    signal: Signal,
+    alarm: Alarm,
+    now: u64,
+    n: usize,
+    missing: impl Fn(u64) -> bool,
+) -> Option<Vec<Datapoint>> {
+    let Alarm { period, delay, partial } = alarm;
     let visible_end = now.checked_sub(delay)?;
-    let newest = visible_end / 60 * 60;
+    let newest = if partial {
+        visible_end / period * period
+    } else {
+        (visible_end / period * period).checked_sub(period)?
+    };
     (0..n as u64)
         .map(|i| {
-            let start = newest.checked_sub(i * 60)?;
-            datapoint(seconds, signal, start, (start + 60).min(visible_end))
+            let start = newest.checked_sub(i * period)?;
+            if missing(start) {
+                return None;
+            }
+            datapoint(seconds, signal, start, (start + period).min(visible_end))
         })
         .collect()
+}
+
+/// How an alarm sees its metric: the period, the publication delay, and whether the
+/// period in progress counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Alarm {
+    pub period: u64,
+    pub delay: u64,
+    pub partial: bool,
 }
 
 /// The datapoint of the seconds in `start..end`, if any of them has data.

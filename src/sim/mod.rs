@@ -3,14 +3,16 @@
 //! daemon; there is no second implementation of the rules.
 
 pub mod cloudwatch;
+pub mod families;
 pub mod report;
 pub mod scalers;
 pub mod scenario;
+pub mod seeds;
 pub mod world;
 
 use serde::Serialize;
 
-pub use scalers::{Change, MetricReader, Oracle, PolicyScaler, Scaler, TargetTracking};
+pub use scalers::{Change, MetricReader, Oracle, PolicyScaler, ReactiveLimit, Resolution, Scaler, TargetTracking};
 pub use scenario::Scenario;
 use world::{Second, World};
 
@@ -20,16 +22,31 @@ use crate::policy::Policy;
 /// The comparisons `simulate --compare` offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Comparison {
-    /// AWS target tracking on the policy's utilization metric (CPU 70 % if none).
+    /// AWS target tracking on one-minute metrics, on the policy's utilization metric (CPU 70 % if none).
     AwsTargetTracking,
+    /// AWS target tracking on ECS's 20-second CPU metric (since June 2026).
+    #[value(name = "aws-target-tracking-20s")]
+    AwsTargetTracking20s,
+    /// Knows the demand as soon as any datapoint could show it, and acts at once: the floor
+    /// for a reactive policy.
+    ReactiveLimit,
     /// Perfect foresight: the lower bound on cost.
     Oracle,
 }
 
 impl Comparison {
+    pub const ALL: [Comparison; 4] = [
+        Comparison::AwsTargetTracking20s,
+        Comparison::AwsTargetTracking,
+        Comparison::ReactiveLimit,
+        Comparison::Oracle,
+    ];
+
     pub fn scaler(self, policy: &Policy, scenario: &Scenario) -> Box<dyn Scaler> {
         match self {
-            Comparison::AwsTargetTracking => Box::new(TargetTracking::for_policy(policy)),
+            Comparison::AwsTargetTracking => Box::new(TargetTracking::for_policy(policy, Resolution::OneMinute)),
+            Comparison::AwsTargetTracking20s => Box::new(TargetTracking::for_policy(policy, Resolution::TwentySeconds)),
+            Comparison::ReactiveLimit => Box::new(ReactiveLimit::new(policy, scenario)),
             Comparison::Oracle => Box::new(Oracle::new(policy, scenario)),
         }
     }
@@ -59,7 +76,14 @@ pub struct Summary {
     pub first_scale_out_after_step_s: Option<u64>,
     pub max_tasks: u32,
     pub mean_cpu: f64,
+    /// Scale-ins followed by a scale-out within [`REVERSAL_WINDOW`] seconds: capacity
+    /// given back too early.
+    pub reversed_scale_ins: u32,
+    pub tasks_launched: u32,
 }
+
+/// A scale-out this soon after a scale-in reverses it.
+pub const REVERSAL_WINDOW: u64 = 300;
 
 /// Runs `scaler` through `scenario`. `progress` is told of each simulated second.
 pub fn run(scenario: &Scenario, scaler: &mut dyn Scaler, progress: &mut dyn FnMut(u64)) -> Run {
@@ -113,5 +137,21 @@ fn summarize(scenario: &Scenario, scaler: &str, seconds: &[Second], changes: &[C
         } else {
             cpu.iter().sum::<f64>() / cpu.len() as f64
         },
+        reversed_scale_ins: reversals(changes),
+        tasks_launched: seconds.iter().map(|s| s.launched).sum(),
     }
+}
+
+fn reversals(changes: &[Change]) -> u32 {
+    changes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| scalers::action(c) == Action::ScaleIn)
+        .filter(|(i, c)| {
+            changes[i + 1..]
+                .iter()
+                .take_while(|n| n.at <= c.at + REVERSAL_WINDOW)
+                .any(|n| scalers::action(n) == Action::ScaleOut)
+        })
+        .count() as u32
 }

@@ -22,6 +22,8 @@ const ROWS: &[Row] = &[
     ("first scale-out after load step (s)", |s| {
         s.first_scale_out_after_step_s.map_or("-".into(), |v| v.to_string())
     }),
+    ("scale-ins reversed within 5 min", |s| s.reversed_scale_ins.to_string()),
+    ("tasks launched", |s| s.tasks_launched.to_string()),
     ("max tasks", |s| s.max_tasks.to_string()),
     ("mean CPU %", |s| format!("{:.1}", s.mean_cpu)),
 ];

@@ -25,6 +25,7 @@ pub struct Scenario {
     pub cloudwatch: CloudWatchModel,
     pub traffic: Traffic,
     pub failures: Vec<Failure>,
+    pub faults: Faults,
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +47,8 @@ pub struct ServiceModel {
     pub replacement_delay: f64,
     /// Requests queued longer than this fail.
     pub request_timeout: f64,
+    /// Each task's capacity is `capacity_rps` times 1 ± up to this (uniform), drawn at launch.
+    pub capacity_spread: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -91,12 +94,128 @@ pub struct Diurnal {
     pub max: f64,
     pub peak_at: u64,
     pub period: u64,
+    /// Load on days 6 and 7 of every week of the run (a run starting on a Monday has its
+    /// weekend there), as a share of the weekday curve.
+    pub weekend: f64,
 }
 
 #[derive(Debug, Clone, Copy)]
 pub struct Failure {
     pub at: u64,
     pub tasks: u32,
+    pub kind: FailureKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The process dies: the load balancer keeps sending it requests, which fail, until
+    /// its health checks notice (`failure_detection`).
+    Crash,
+    /// ECS stops the task (a deploy, a scale-in elsewhere, Fargate maintenance): it is
+    /// deregistered at once and drains what it holds, so no request fails.
+    Stop,
+}
+
+/// Faults of the world around the service, each in a window of the run.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    pub windows: Vec<FaultWindow>,
+    /// Someone else sets the desired count (a person, a pipeline, another autoscaler).
+    pub writes: Vec<(u64, u32)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// GetMetricData fails: no rule has data, alarms have none.
+    CloudWatchOutage,
+    /// Datapoints appear this many seconds later than usual.
+    LateDatapoints(u64),
+    /// Each datapoint of a period starting in the window is missing with this probability.
+    MissingDatapoints(f64),
+    /// UpdateService answers with this error (throttling, a 5xx, access denied).
+    UpdateServiceFails(String),
+    /// An ECS deployment is in progress.
+    Deployment,
+    /// Each task launched in the window fails to start with this probability.
+    FailedStarts(f64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultWindow {
+    pub fault: Fault,
+    pub from: u64,
+    pub until: u64,
+}
+
+impl Faults {
+    fn active(&self, t: u64) -> impl Iterator<Item = &Fault> {
+        self.windows
+            .iter()
+            .filter(move |w| w.from <= t && t < w.until)
+            .map(|w| &w.fault)
+    }
+
+    pub fn cloudwatch_down(&self, t: u64) -> bool {
+        self.active(t).any(|f| *f == Fault::CloudWatchOutage)
+    }
+
+    /// Extra publication delay of datapoints read at `t`.
+    pub fn extra_delay(&self, t: u64) -> u64 {
+        self.active(t)
+            .filter_map(|f| match f {
+                Fault::LateDatapoints(d) => Some(*d),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Whether the datapoint of the period starting at `start` is missing for the series
+    /// `series`: decided by a hash, so every scaler reading it sees the same gap.
+    pub fn datapoint_missing(&self, seed: u64, series: u64, start: u64) -> bool {
+        let p = self
+            .active(start)
+            .filter_map(|f| match f {
+                Fault::MissingDatapoints(p) => Some(*p),
+                _ => None,
+            })
+            .fold(0.0, f64::max);
+        p > 0.0 && unit_hash(seed, series, start) < p
+    }
+
+    pub fn update_error(&self, t: u64) -> Option<&str> {
+        self.active(t).find_map(|f| match f {
+            Fault::UpdateServiceFails(e) => Some(e.as_str()),
+            _ => None,
+        })
+    }
+
+    pub fn deployment(&self, t: u64) -> bool {
+        self.active(t).any(|f| *f == Fault::Deployment)
+    }
+
+    /// Probability that a task launched at `t` fails to start.
+    pub fn start_failure(&self, t: u64) -> f64 {
+        self.active(t)
+            .filter_map(|f| match f {
+                Fault::FailedStarts(p) => Some(*p),
+                _ => None,
+            })
+            .fold(0.0, f64::max)
+    }
+}
+
+/// A uniform number in [0, 1) from three integers (splitmix64): the same inputs give the
+/// same draw in every run, whatever else the run did.
+pub fn unit_hash(a: u64, b: u64, c: u64) -> f64 {
+    let mut z = a
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(b.wrapping_mul(0xBF58_476D_1CE4_E5B9))
+        .wrapping_add(c.wrapping_mul(0x94D0_49BB_1331_11EB));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
 impl Traffic {
@@ -104,7 +223,9 @@ impl Traffic {
     pub fn level(&self, t: u64) -> f64 {
         if let Some(d) = self.diurnal {
             let phase = (t as f64 - d.peak_at as f64) / d.period as f64 * std::f64::consts::TAU;
-            return d.min + (d.max - d.min) * (1.0 + phase.cos()) / 2.0;
+            let day = (t / 86_400) % 7;
+            let share = if day >= 5 { d.weekend } else { 1.0 };
+            return (d.min + (d.max - d.min) * (1.0 + phase.cos()) / 2.0) * share;
         }
         let mut level = 0.0;
         for p in &self.phases {
@@ -165,6 +286,8 @@ struct ScenarioFile {
     traffic: Located<TrafficFile>,
     #[serde(default, rename = "failure")]
     failures: Vec<FailureFile>,
+    #[serde(default, rename = "fault")]
+    faults: Vec<Located<FaultFile>>,
 }
 
 #[derive(Deserialize)]
@@ -182,6 +305,8 @@ struct ServiceFile {
     failure_detection: Option<Located<String>>,
     replacement_delay: Option<Located<String>>,
     request_timeout: Option<Located<String>>,
+    #[serde(default)]
+    capacity_spread: Option<Located<f64>>,
 }
 
 fn default_idle_cpu() -> f64 {
@@ -234,6 +359,7 @@ struct DiurnalFile {
     max: f64,
     peak_at: Located<String>,
     period: Option<Located<String>>,
+    weekend: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -242,6 +368,40 @@ struct FailureFile {
     at: Located<String>,
     #[serde(default = "one")]
     tasks: u32,
+    #[serde(default)]
+    kind: FailureKindFile,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+enum FailureKindFile {
+    #[default]
+    Crash,
+    Stop,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultFile {
+    kind: FaultKindFile,
+    at: Located<String>,
+    duration: Option<Located<String>>,
+    delay: Option<Located<String>>,
+    probability: Option<Located<f64>>,
+    error: Option<String>,
+    desired: Option<u32>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum FaultKindFile {
+    CloudwatchOutage,
+    LateDatapoints,
+    MissingDatapoints,
+    UpdateServiceFails,
+    Deployment,
+    FailedStarts,
+    OtherWriter,
 }
 
 fn one() -> u32 {
@@ -325,6 +485,14 @@ pub fn parse(file: &Path, source: &str) -> Result<Scenario, FileErrors> {
         failure_detection: r.dur(&s.failure_detection, Duration::from_secs(10)).as_secs_f64(),
         replacement_delay: r.dur(&s.replacement_delay, Duration::from_secs(5)).as_secs_f64(),
         request_timeout: r.dur(&s.request_timeout, Duration::from_secs(10)).as_secs_f64(),
+        capacity_spread: match &s.capacity_spread {
+            None => 0.0,
+            Some(v) if (0.0..0.9).contains(v.get()) => *v.get(),
+            Some(v) => {
+                r.error(v.span(), "capacity_spread must be at least 0 and below 0.9");
+                0.0
+            }
+        },
     };
     let cloudwatch = CloudWatchModel {
         standard_delay: r.dur(&raw.cloudwatch.standard_delay, Duration::from_secs(10)).as_secs(),
@@ -368,6 +536,7 @@ pub fn parse(file: &Path, source: &str) -> Result<Scenario, FileErrors> {
         max: d.max,
         peak_at: r.secs(&d.peak_at),
         period: r.dur(&d.period, Duration::from_secs(86_400)).as_secs().max(1),
+        weekend: d.weekend.unwrap_or(1.0).clamp(0.0, 10.0),
     });
     if phases.is_empty() == diurnal.is_none() {
         r.error(
@@ -392,8 +561,13 @@ pub fn parse(file: &Path, source: &str) -> Result<Scenario, FileErrors> {
         .map(|f| Failure {
             at: r.secs(&f.at),
             tasks: f.tasks,
+            kind: match f.kind {
+                FailureKindFile::Crash => FailureKind::Crash,
+                FailureKindFile::Stop => FailureKind::Stop,
+            },
         })
         .collect();
+    let faults = read_faults(&mut r, &raw.faults);
     let load_step_at = match &raw.load_step_at {
         Some(v) => Some(r.secs(v)),
         None => traffic.first_step(),
@@ -418,7 +592,61 @@ pub fn parse(file: &Path, source: &str) -> Result<Scenario, FileErrors> {
         cloudwatch,
         traffic,
         failures,
+        faults,
     })
+}
+
+fn read_faults(r: &mut Reader, raw: &[Located<FaultFile>]) -> Faults {
+    let mut faults = Faults::default();
+    for located in raw {
+        let f = located.get();
+        let span = located.span();
+        let at = r.secs(&f.at);
+        let probability = |r: &mut Reader| match &f.probability {
+            Some(p) if (0.0..=1.0).contains(p.get()) => *p.get(),
+            Some(p) => {
+                r.error(p.span(), "probability must be between 0 and 1");
+                0.0
+            }
+            None => {
+                r.error(span.clone(), "this fault needs `probability` (0 to 1)");
+                0.0
+            }
+        };
+        let fault = match f.kind {
+            FaultKindFile::OtherWriter => {
+                match f.desired {
+                    Some(d) => faults.writes.push((at, d)),
+                    None => r.error(span.clone(), "an other_writer fault needs `desired`, the count it sets"),
+                }
+                continue;
+            }
+            FaultKindFile::CloudwatchOutage => Fault::CloudWatchOutage,
+            FaultKindFile::Deployment => Fault::Deployment,
+            FaultKindFile::LateDatapoints => match &f.delay {
+                Some(d) => Fault::LateDatapoints(r.secs(d)),
+                None => {
+                    r.error(span.clone(), "a late_datapoints fault needs `delay`, such as \"2m\"");
+                    continue;
+                }
+            },
+            FaultKindFile::MissingDatapoints => Fault::MissingDatapoints(probability(r)),
+            FaultKindFile::FailedStarts => Fault::FailedStarts(probability(r)),
+            FaultKindFile::UpdateServiceFails => Fault::UpdateServiceFails(
+                f.error
+                    .clone()
+                    .unwrap_or_else(|| "ThrottlingException: Rate exceeded".into()),
+            ),
+        };
+        let Some(duration) = &f.duration else {
+            r.error(span.clone(), "this fault needs `duration`, how long it lasts");
+            continue;
+        };
+        let until = at + r.secs(duration);
+        faults.windows.push(FaultWindow { fault, from: at, until });
+    }
+    faults.writes.sort_by_key(|w| w.0);
+    faults
 }
 
 pub fn load(path: &Path) -> Result<Scenario, FileErrors> {
