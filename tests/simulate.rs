@@ -347,6 +347,57 @@ fn the_cli_runs_paired_seeds_and_families() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--seeds"));
 }
 
+/// A recording (as `record` writes it) replays through the policy and the comparisons, and
+/// the report shows what actually happened next to them.
+#[test]
+fn recorded_traffic_replays_next_to_what_happened() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("traffic.csv");
+    let mut text = String::from("timestamp,requests,cpu,desired,running\n");
+    let start = chrono::DateTime::parse_from_rfc3339("2026-03-02T00:00:00Z").unwrap();
+    for m in 0..(2 * 24 * 60) {
+        let hour = f64::from(m) / 60.0;
+        let rate = 2000.0 + 1500.0 * ((hour - 14.0) / 24.0 * std::f64::consts::TAU).cos();
+        let tasks = if rate > 2500.0 { 3 } else { 2 };
+        let at = start + chrono::Duration::minutes(i64::from(m));
+        text.push_str(&format!("{},{:.0},50,{tasks},{tasks}\n", at.to_rfc3339(), rate * 60.0));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ecs-autoscaler"))
+        .args([
+            "simulate",
+            "--compare",
+            "aws-target-tracking-20s",
+            "--json",
+            "--traffic",
+        ])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["scenario"], "traffic");
+    assert_eq!(json["duration_s"], 2 * 86_400);
+    assert_eq!(json["runs"].as_array().unwrap().len(), 2);
+    let recorded = &json["recorded"];
+    assert_eq!(recorded["max_tasks"], 3);
+    assert!(recorded["scale_outs"].as_u64().unwrap() >= 2, "{recorded}");
+    let served = json["runs"][0]["summary"]["total_requests"].as_f64().unwrap();
+    assert!(
+        (served / (2.0 * 86_400.0 * 2000.0) - 1.0).abs() < 0.05,
+        "the recorded volume: {served}"
+    );
+
+    std::fs::write(&csv, "timestamp,requests\nyesterday,5\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ecs-autoscaler"))
+        .args(["simulate", "--traffic"])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("traffic.csv:2"));
+}
+
 #[test]
 fn bad_cli_input_fails_with_a_located_message() {
     let dir = tempfile::tempdir().unwrap();

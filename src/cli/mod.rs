@@ -94,8 +94,13 @@ pub enum Command {
         seeds: Option<String>,
         /// Run every family of this file (scenarios/families.toml) over the seeds (default
         /// 1..10) against every comparison, and print one table.
-        #[arg(long, conflicts_with_all = ["scenario", "out"])]
+        #[arg(long, conflicts_with_all = ["scenario", "out", "traffic"])]
         families: Option<PathBuf>,
+        /// Replay recorded traffic (the CSV `record` writes) on the service model of
+        /// --scenario (default: the original experiment's), and show what actually happened
+        /// next to each scaler.
+        #[arg(long)]
+        traffic: Option<PathBuf>,
     },
     /// Run one search-service replica (the local backend starts these).
     #[command(hide = true)]
@@ -149,6 +154,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             seeds,
             families,
+            traffic,
         } => simulate::run(simulate::Args {
             policy,
             scenario,
@@ -157,6 +163,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             seeds,
             families,
+            traffic,
         }),
         Command::Replica { args } => {
             let argv = std::iter::once(std::ffi::OsString::from("search-service")).chain(args);

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use ecs_autoscaler::policy::{self, Policy};
-use ecs_autoscaler::sim::{self, Comparison, PolicyScaler, Scaler, Scenario, families, report, seeds};
+use ecs_autoscaler::sim::{self, Comparison, PolicyScaler, Scaler, Scenario, families, replay, report, seeds};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Embedded defaults, so `ecs-autoscaler simulate` works from any directory.
@@ -20,6 +20,7 @@ pub struct Args {
     pub out: Option<PathBuf>,
     pub seeds: Option<String>,
     pub families: Option<PathBuf>,
+    pub traffic: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -30,12 +31,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(file) = &args.families {
         return families(&args, policy, file);
     }
-    let scenario: Scenario = match &args.scenario {
+    let base: Scenario = match &args.scenario {
         Some(s) => sim::scenario::load(s).map_err(|e| anyhow::anyhow!("{e}"))?,
         None => sim::scenario::default_scenario(),
     };
+    let recording = match &args.traffic {
+        Some(path) => Some(replay::read(path).map_err(|e| anyhow::anyhow!("{e}"))?),
+        None => None,
+    };
+    let scenario = recording.as_ref().map_or(base.clone(), |r| r.scenario(&base));
     let compare = if args.compare.is_empty() && args.policy.is_none() && args.scenario.is_none() {
-        vec![Comparison::AwsTargetTracking, Comparison::Oracle]
+        Comparison::ALL.to_vec()
     } else {
         args.compare.clone()
     };
@@ -80,10 +86,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         runs.push(run);
     }
 
+    let actual = recording.as_ref().map(replay::Recording::actual);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report::json(&scenario, &runs))?);
+        let mut json = serde_json::to_value(report::json(&scenario, &runs))?;
+        if let Some(a) = &actual {
+            json["recorded"] = serde_json::to_value(a)?;
+        }
+        println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         print!("{}", report::table(&scenario, &runs));
+        if let Some(a) = &actual {
+            println!(
+                "what actually happened (recorded): task-seconds {:.0}, scale-outs / scale-ins {} / {}, max tasks {}, mean CPU % {}",
+                a.task_seconds,
+                a.scale_outs,
+                a.scale_ins,
+                a.max_tasks,
+                a.mean_cpu.map_or("-".into(), |c| format!("{c:.1}"))
+            );
+        }
     }
     if let Some(dir) = &args.out {
         let written = report::write_dir(dir, &scenario, &runs).with_context(|| format!("writing {}", dir.display()))?;

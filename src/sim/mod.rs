@@ -4,6 +4,7 @@
 
 pub mod cloudwatch;
 pub mod families;
+pub mod replay;
 pub mod report;
 pub mod scalers;
 pub mod scenario;

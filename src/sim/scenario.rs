@@ -227,19 +227,20 @@ impl Traffic {
             let share = if day >= 5 { d.weekend } else { 1.0 };
             return (d.min + (d.max - d.min) * (1.0 + phase.cos()) / 2.0) * share;
         }
-        let mut level = 0.0;
-        for p in &self.phases {
-            if t < p.at {
-                break;
-            }
-            let into = t - p.at;
-            level = if p.ramp > 0 && into < p.ramp {
-                level + (p.level - level) * into as f64 / p.ramp as f64
-            } else {
-                p.level
-            };
+        // Phases are sorted and each ramp ends before the next phase (the parser checks), so
+        // the phase in force and the one before it decide; a binary search keeps a replay of
+        // weeks of per-minute phases fast.
+        let i = self.phases.partition_point(|p| p.at <= t);
+        let Some(p) = i.checked_sub(1).map(|i| &self.phases[i]) else {
+            return 0.0;
+        };
+        let from = i.checked_sub(2).map_or(0.0, |j| self.phases[j].level);
+        let into = t - p.at;
+        if p.ramp > 0 && into < p.ramp {
+            from + (p.level - from) * into as f64 / p.ramp as f64
+        } else {
+            p.level
         }
-        level
     }
 
     /// Requests per second the load would send to a service answering in `latency` seconds.
@@ -529,6 +530,15 @@ pub fn parse(file: &Path, source: &str) -> Result<Scenario, FileErrors> {
             r.error(ph.at.span(), "phases must be in increasing order of `at`");
         }
         let ramp = r.dur(&ph.ramp, Duration::ZERO).as_secs();
+        if let Some(last) = phases.last()
+            && last.at + last.ramp > at
+            && let Some(ramp_text) = &t.phases[phases.len() - 1].get().ramp
+        {
+            r.error(
+                ramp_text.span(),
+                "this ramp lasts past the next phase's start; shorten it or move the next phase",
+            );
+        }
         phases.push(Phase { at, level, ramp });
     }
     let diurnal = t.diurnal.as_ref().map(|d| Diurnal {
