@@ -225,10 +225,16 @@ pub fn goals(families: &[Paired]) -> String {
         let mut verdicts = Vec::new();
         if let (Some(v), Some(c)) = (med(tt20, viol), med(tt20, cost)) {
             let ok = pv <= 0.5 * v && pc <= c;
+            let violations = if v > 0.0 {
+                format!("{:.0} % of its violations", pv / v * 100.0)
+            } else if pv > 0.0 {
+                "violations where it has none".into()
+            } else {
+                "no violations, nor it".into()
+            };
             verdicts.push(format!(
-                "{} vs 20s: {} of its violations at {:.2}x its cost",
+                "{} vs 20s: {violations} at {:.2}x its cost",
                 mark(ok),
-                pct(pv, v),
                 pc / c.max(1.0)
             ));
         }
@@ -237,7 +243,14 @@ pub fn goals(families: &[Paired]) -> String {
         }
         if let Some(v) = med(limit, viol) {
             let ok = pv <= 1.25 * v || pv == 0.0;
-            verdicts.push(format!("{} violations {} of the limit's", mark(ok), ratio(pv, v)));
+            let versus = if v > 0.0 {
+                format!("violations {:.2}x the limit's", pv / v)
+            } else if pv > 0.0 {
+                format!("{pv:.0} violation s where the limit has none")
+            } else {
+                "no violations, nor the limit".into()
+            };
+            verdicts.push(format!("{} {versus}", mark(ok)));
         }
         verdicts.push(format!("{} {} reversals", mark(reversals == 0.0), short(reversals)));
         let _ = writeln!(
@@ -255,26 +268,6 @@ pub fn goals(families: &[Paired]) -> String {
 
 fn mark(ok: bool) -> &'static str {
     if ok { "ok" } else { "MISS" }
-}
-
-fn pct(part: f64, whole: f64) -> String {
-    if whole <= 0.0 {
-        if part <= 0.0 { "none".into() } else { "more".into() }
-    } else {
-        format!("{:.0} %", part / whole * 100.0)
-    }
-}
-
-fn ratio(a: f64, b: f64) -> String {
-    if b <= 0.0 {
-        if a <= 0.0 {
-            "equal to".into()
-        } else {
-            format!("{a:.0} s against 0 s")
-        }
-    } else {
-        format!("{:.2}x", a / b)
-    }
 }
 
 /// A number in a table cell: no decimals, thousands as k.
