@@ -146,6 +146,17 @@ impl Running {
         (code, r.json().await.unwrap_or(Value::Null))
     }
 
+    async fn text(&self, path: &str) -> String {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     async fn post(&self, path: &str, token: Option<&str>) -> (u16, Value) {
         let mut req = self.http.post(self.url(path));
         if let Some(t) = token {
@@ -279,15 +290,7 @@ async fn an_unreadable_policy_source_is_reported_and_the_policies_in_force_stay(
     );
     let before = d.journal_len("search");
     eventually("decisions continue", || async { d.journal_len("search") > before + 1 }).await;
-    let metrics = d
-        .http
-        .get(d.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = d.text("/metrics").await;
     assert!(
         metrics.lines().any(
             |l| l.starts_with("ecs_autoscaler_backend_errors_total{call=\"read_policies\"}") && !l.ends_with(" 0")
@@ -465,15 +468,7 @@ async fn the_read_endpoints_answer_and_bad_requests_get_json_errors() {
     let r = d.http.delete(d.url("/v1/status")).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 405);
 
-    let metrics = d
-        .http
-        .get(d.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = d.text("/metrics").await;
     for name in [
         "ecs_autoscaler_rounds_total",
         "ecs_autoscaler_desired_tasks{policy=\"search\"}",
@@ -502,7 +497,7 @@ async fn the_read_endpoints_answer_and_bad_requests_get_json_errors() {
         let report = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success() && report.trim().is_empty(), "promtool: {report}");
     }
-    let page = d.http.get(d.url("/")).send().await.unwrap().text().await.unwrap();
+    let page = d.text("/").await;
     assert!(page.contains("<h2>search") && page.contains("<svg") && page.contains("last decision"));
     d.stop().await;
 }
