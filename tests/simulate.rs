@@ -123,7 +123,8 @@ fn target_tracking_never_scales_in_within_fifteen_minutes_of_a_scale_out() {
 
 #[test]
 fn an_alarm_counts_the_minute_in_progress() {
-    use sim::cloudwatch::{Alarm, Signal, alarm_datapoints, latest};
+    use ecs_autoscaler::policy::Measure;
+    use sim::cloudwatch::{Alarm, alarm_datapoints, latest};
     let minute = Alarm {
         period: 60,
         delay: 10,
@@ -137,13 +138,13 @@ fn an_alarm_counts_the_minute_in_progress() {
     };
     let seconds = vec![busy; 150];
     // At 2:20 with 10 s of delay, data up to 2:10 is published.
-    let points = alarm_datapoints(&seconds, Signal::Cpu, minute, 140, 3, none).expect("three datapoints");
+    let points = alarm_datapoints(&seconds, Measure::Cpu, minute, 140, 3, none).expect("three datapoints");
     assert_eq!(points.iter().map(|p| p.start).collect::<Vec<_>>(), [120, 60, 0]);
     assert!(points.iter().all(|p| p.value == 80.0 && p.base == 2));
     // A GetMetricData reader sees only the last whole minute.
-    assert_eq!(latest(&seconds, Signal::Cpu, 60, 10, 140, none).unwrap().start, 60);
+    assert_eq!(latest(&seconds, Measure::Cpu, 60, 10, 140, none).unwrap().start, 60);
     // Before 2:10 the third minute has no data yet.
-    assert!(alarm_datapoints(&seconds, Signal::Cpu, minute, 125, 3, none).is_none());
+    assert!(alarm_datapoints(&seconds, Measure::Cpu, minute, 125, 3, none).is_none());
 }
 
 #[test]

@@ -28,10 +28,16 @@ pub fn next_boundary(now_ms: i64, period: Duration) -> (i64, Duration) {
     (start, Duration::from_millis((end - now_ms) as u64))
 }
 
-/// One EMF record for a window. Without requests there is no latency to report, only a
-/// count of zero, so the autoscaler sees "no data" for latency rather than a fake zero.
+/// One EMF record for a window: requests answered (RequestCount), arrived whatever their
+/// answer (ArrivalCount, the demand, which keeps rising past saturation) and answered with
+/// a 5xx (ErrorCount), and the latency percentiles. Without answered requests there is no
+/// latency to report, so the autoscaler sees "no data" for latency rather than a fake zero.
 pub fn record(namespace: &str, dimensions: &[(String, String)], window: Percentiles, timestamp_ms: i64) -> Value {
-    let mut metrics = vec![json!({"Name": "RequestCount", "Unit": "Count", "StorageResolution": 1})];
+    let mut metrics = vec![
+        json!({"Name": "RequestCount", "Unit": "Count", "StorageResolution": 1}),
+        json!({"Name": "ArrivalCount", "Unit": "Count", "StorageResolution": 1}),
+        json!({"Name": "ErrorCount", "Unit": "Count", "StorageResolution": 1}),
+    ];
     if window.count > 0 {
         for name in ["LatencyP50", "LatencyP90", "LatencyP99"] {
             metrics.push(json!({"Name": name, "Unit": "Milliseconds", "StorageResolution": 1}));
@@ -44,6 +50,8 @@ pub fn record(namespace: &str, dimensions: &[(String, String)], window: Percenti
             "CloudWatchMetrics": [{"Namespace": namespace, "Dimensions": [keys], "Metrics": metrics}]
         },
         "RequestCount": window.count,
+        "ArrivalCount": window.arrivals,
+        "ErrorCount": window.errors,
     });
     if window.count > 0 {
         record["LatencyP50"] = json!(window.p50_ms);
@@ -65,6 +73,8 @@ mod tests {
         let dims = vec![("Service".to_string(), "search".to_string())];
         let w = Percentiles {
             count: 120,
+            arrivals: 130,
+            errors: 10,
             p50_ms: 0.4,
             p90_ms: 0.9,
             p99_ms: 2.5,
@@ -108,17 +118,23 @@ mod tests {
             &[],
             Percentiles {
                 count: 0,
+                arrivals: 0,
+                errors: 0,
                 p50_ms: 0.0,
                 p90_ms: 0.0,
                 p99_ms: 0.0,
             },
             0,
         );
-        assert_eq!(r["RequestCount"], 0);
+        assert_eq!(
+            (r["RequestCount"].as_u64(), r["ArrivalCount"].as_u64()),
+            (Some(0), Some(0))
+        );
         assert!(r.get("LatencyP99").is_none());
         assert_eq!(
             r["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap().len(),
-            1
+            3,
+            "the three counts, no latency"
         );
     }
 }

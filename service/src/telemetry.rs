@@ -119,8 +119,11 @@ impl Observer for RequestObserver {
     fn finish(&self, route: &'static str, status: StatusCode, elapsed: Duration) {
         // A shed request is answered fast because it was refused: counting it would make
         // the p99 look healthy exactly when the service is overloaded.
-        if matches!(route, "search" | "product" | "create") && status != StatusCode::SERVICE_UNAVAILABLE {
-            self.window.record(elapsed);
+        if matches!(route, "search" | "product" | "create") {
+            self.window.arrived(status.is_server_error());
+            if status != StatusCode::SERVICE_UNAVAILABLE {
+                self.window.record(elapsed);
+            }
         }
         metrics::counter!(REQUESTS, "route" => route, "status" => status_label(status)).increment(1);
         metrics::histogram!(DURATION, "route" => route).record(elapsed.as_secs_f64());
@@ -150,15 +153,22 @@ fn status_label(status: StatusCode) -> &'static str {
     }
 }
 
-/// Latencies of the current EMF window, in microseconds.
+/// The current EMF window: latencies of answered requests (microseconds), and counts of
+/// every request that arrived and of those answered with a 5xx (shed ones included).
 pub struct Window {
     histogram: Mutex<Histogram<u64>>,
+    arrivals: std::sync::atomic::AtomicU64,
+    errors: std::sync::atomic::AtomicU64,
 }
 
 /// Percentiles of one window.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Percentiles {
     pub count: u64,
+    /// Requests that arrived, whatever their answer: the demand, past saturation too.
+    pub arrivals: u64,
+    /// Requests answered with a 5xx, shed ones included.
+    pub errors: u64,
     pub p50_ms: f64,
     pub p90_ms: f64,
     pub p99_ms: f64,
@@ -171,11 +181,21 @@ impl Default for Window {
             Histogram::new_with_bounds(1, 60_000_000, 3).unwrap_or_else(|_| Histogram::new(3).expect("valid sigfig"));
         Self {
             histogram: Mutex::new(h),
+            arrivals: Default::default(),
+            errors: Default::default(),
         }
     }
 }
 
 impl Window {
+    pub fn arrived(&self, failed: bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.arrivals.fetch_add(1, Relaxed);
+        if failed {
+            self.errors.fetch_add(1, Relaxed);
+        }
+    }
+
     pub fn record(&self, d: Duration) {
         let us = (d.as_micros() as u64).clamp(1, 60_000_000);
         let mut h = self.histogram.lock().unwrap_or_else(|p| p.into_inner());
@@ -188,11 +208,33 @@ impl Window {
         let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
         let p = Percentiles {
             count: h.len(),
+            arrivals: self.arrivals.swap(0, std::sync::atomic::Ordering::Relaxed),
+            errors: self.errors.swap(0, std::sync::atomic::Ordering::Relaxed),
             p50_ms: ms(0.5),
             p90_ms: ms(0.9),
             p99_ms: ms(0.99),
         };
         h.reset();
         p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shed_request_is_an_arrival_and_an_error_but_no_latency() {
+        let observer = RequestObserver {
+            window: std::sync::Arc::new(Window::default()),
+        };
+        observer.finish("search", StatusCode::SERVICE_UNAVAILABLE, Duration::from_micros(50));
+        observer.finish("search", StatusCode::OK, Duration::from_millis(3));
+        observer.finish("product", StatusCode::INTERNAL_SERVER_ERROR, Duration::from_millis(1));
+        observer.finish("metrics", StatusCode::OK, Duration::from_millis(1));
+        let w = observer.window.take();
+        assert_eq!((w.arrivals, w.errors, w.count), (3, 2, 2), "{w:?}");
+        assert!(w.p99_ms >= 2.9, "the shed answer does not pull the p99 down: {w:?}");
+        assert_eq!(observer.window.take().arrivals, 0, "a new window starts empty");
     }
 }

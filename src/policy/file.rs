@@ -163,6 +163,11 @@ pub enum MetricKind {
     AlbRequestsPerTarget,
     /// A latency percentile, guarded as an SLO.
     Latency,
+    /// Requests arriving per task per second, from the service's own count (a custom
+    /// metric: namespace, metric_name, dimensions; a count per period and task, such as
+    /// the search service's EMF ArrivalCount). A leading signal: it rises with the load,
+    /// before CPU or latency saturate, and keeps rising past saturation.
+    RequestRate,
     /// Any CloudWatch metric, tracked proportionally.
     Custom,
 }

@@ -174,6 +174,27 @@ pub struct Rule {
     #[serde(with = "crate::policy::serde_duration")]
     pub max_age: Duration,
     pub goal: Goal,
+    /// What the value measures, whichever metric carries it: how the simulator and the
+    /// local backend produce it.
+    pub measures: Measure,
+}
+
+/// The quantity behind a rule, fixed when the policy is validated.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Measure {
+    /// Average CPU % of the service's tasks.
+    Cpu,
+    /// Average memory % of the service's tasks.
+    Memory,
+    /// Requests per target in one period (ALB RequestCountPerTarget).
+    RequestsPerTarget,
+    /// Requests arriving per task per second.
+    RequestRate,
+    /// A response-time quantile (0..1), in seconds.
+    Latency { quantile: f64 },
+    /// A metric only CloudWatch knows the meaning of.
+    Other,
 }
 
 /// Where a rule's value comes from.

@@ -518,6 +518,7 @@ fn rule(c: &mut Checker, r: &RuleFile) -> Option<Rule> {
         not_for(c, r.unit.as_ref().map(Located::span), "unit", why);
     }
     let custom_source = kind == MetricKind::Custom
+        || kind == MetricKind::RequestRate
         || (kind == MetricKind::Latency && r.source.as_ref().map(|s| *s.get()) == Some(LatencySource::Custom));
     if !custom_source {
         let why = "applies only to custom metrics";
@@ -652,6 +653,7 @@ fn rule(c: &mut Checker, r: &RuleFile) -> Option<Rule> {
                     scale_in_headroom: headroom,
                     max_factor,
                 },
+                measures: Measure::Latency { quantile: pct / 100.0 },
             })
         }
         _ => {
@@ -666,8 +668,7 @@ fn rule(c: &mut Checker, r: &RuleFile) -> Option<Rule> {
                     None
                 }
             };
-            if kind != MetricKind::Custom
-                && kind != MetricKind::AlbRequestsPerTarget
+            if matches!(kind, MetricKind::EcsCpu | MetricKind::EcsMemory)
                 && let Some(t) = target
                 && t > 100.0
             {
@@ -682,11 +683,21 @@ fn rule(c: &mut Checker, r: &RuleFile) -> Option<Rule> {
             {
                 c.error(t.span(), format!("tolerance must be in [0, 1), found {}", t.get()));
             }
-            let (metric, default_stat) = match kind {
-                MetricKind::EcsCpu => (Some(Metric::EcsCpu), Statistic::Average),
-                MetricKind::EcsMemory => (Some(Metric::EcsMemory), Statistic::Average),
-                MetricKind::AlbRequestsPerTarget => (Some(Metric::AlbRequestsPerTarget), Statistic::Sum),
-                _ => (custom_metric(c, 1.0), Statistic::Average),
+            let (metric, default_stat, measures) = match kind {
+                MetricKind::EcsCpu => (Some(Metric::EcsCpu), Statistic::Average, Measure::Cpu),
+                MetricKind::EcsMemory => (Some(Metric::EcsMemory), Statistic::Average, Measure::Memory),
+                MetricKind::AlbRequestsPerTarget => (
+                    Some(Metric::AlbRequestsPerTarget),
+                    Statistic::Sum,
+                    Measure::RequestsPerTarget,
+                ),
+                // A count per period and task, read as a rate: the target is per second.
+                MetricKind::RequestRate => (
+                    custom_metric(c, 1.0 / period.as_secs_f64().max(1.0)),
+                    Statistic::Average,
+                    Measure::RequestRate,
+                ),
+                _ => (custom_metric(c, 1.0), Statistic::Average, Measure::Other),
             };
             Some(Rule {
                 name,
@@ -698,6 +709,7 @@ fn rule(c: &mut Checker, r: &RuleFile) -> Option<Rule> {
                     target: target?,
                     tolerance,
                 },
+                measures,
             })
         }
     }

@@ -1,7 +1,7 @@
 //! Metric delivery as CloudWatch does it: datapoints per period, published after a delay.
 
 use super::world::Second;
-use crate::policy::{Metric, Rule, Statistic};
+use crate::policy::Measure;
 
 /// A datapoint: the period's start (seconds into the run), its value, and the tasks behind it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -11,62 +11,16 @@ pub struct Datapoint {
     pub base: u32,
 }
 
-/// What a metric query can read from the recorded seconds.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Signal {
-    Cpu,
-    Memory,
-    RequestsPerTarget,
-    /// Latency quantile (0..1); values in seconds.
-    Latency(f64),
-}
-
-impl Signal {
-    /// A number per series, for deciding which datapoints a fault removes.
-    pub fn series_id(self) -> u64 {
-        match self {
-            Signal::Cpu => 1,
-            Signal::Memory => 2,
-            Signal::RequestsPerTarget => 3,
-            Signal::Latency(q) => 4 + (q * 10_000.0) as u64,
-        }
+/// A number per series, for deciding which datapoints a fault removes.
+pub fn series_id(measure: Measure) -> u64 {
+    match measure {
+        Measure::Cpu => 1,
+        Measure::Memory => 2,
+        Measure::RequestsPerTarget => 3,
+        Measure::RequestRate => 4,
+        Measure::Other => 5,
+        Measure::Latency { quantile } => 6 + (quantile * 10_000.0) as u64,
     }
-
-    /// The signal behind a rule's metric, when the simulator models it.
-    pub fn of(rule: &Rule) -> Result<Signal, String> {
-        let latency_q = match rule.goal {
-            crate::policy::Goal::LatencyGuard { .. } => Some(match rule.statistic {
-                Statistic::Percentile(p) => p / 100.0,
-                _ => percentile_from_name(&rule.metric).unwrap_or(0.99),
-            }),
-            _ => None,
-        };
-        match (&rule.metric, latency_q) {
-            (Metric::EcsCpu, _) => Ok(Signal::Cpu),
-            (Metric::EcsMemory, _) => Ok(Signal::Memory),
-            (Metric::AlbRequestsPerTarget, _) => Ok(Signal::RequestsPerTarget),
-            (Metric::AlbResponseTime | Metric::Custom { .. }, Some(q)) => Ok(Signal::Latency(q)),
-            (Metric::AlbResponseTime, None) => Ok(Signal::Latency(0.5)),
-            (Metric::Custom { namespace, name, .. }, None) => {
-                Err(format!("the simulator does not model custom metric {namespace}/{name}"))
-            }
-        }
-    }
-}
-
-/// "LatencyP90" → 0.90: a custom latency metric names the percentile it carries.
-fn percentile_from_name(metric: &Metric) -> Option<f64> {
-    let Metric::Custom { name, .. } = metric else {
-        return None;
-    };
-    let digits: String = name
-        .rsplit(['P', 'p'])
-        .next()?
-        .chars()
-        .take_while(|c| c.is_ascii_digit())
-        .collect();
-    let p: f64 = digits.parse().ok()?;
-    (p > 0.0 && p < 100.0).then_some(p / 100.0)
 }
 
 /// The newest datapoint visible at `now`: periods are aligned to the run's start, and a
@@ -74,7 +28,7 @@ fn percentile_from_name(metric: &Metric) -> Option<f64> {
 /// that the period starting then has no datapoint (a gap in the series).
 pub fn latest(
     seconds: &[Second],
-    signal: Signal,
+    measure: Measure,
     period: u64,
     delay: u64,
     now: u64,
@@ -86,7 +40,7 @@ pub fn latest(
     for _ in 0..3 {
         let start = end.checked_sub(period)?;
         if !missing(start)
-            && let Some(dp) = datapoint(seconds, signal, start, end)
+            && let Some(dp) = datapoint(seconds, measure, start, end)
         {
             return Some(dp);
         }
@@ -101,7 +55,7 @@ pub fn latest(
 /// `None` unless all `n` have data.
 pub fn alarm_datapoints(
     seconds: &[Second],
-    signal: Signal,
+    measure: Measure,
     alarm: Alarm,
     now: u64,
     n: usize,
@@ -120,7 +74,7 @@ pub fn alarm_datapoints(
             if missing(start) {
                 return None;
             }
-            datapoint(seconds, signal, start, (start + period).min(visible_end))
+            datapoint(seconds, measure, start, (start + period).min(visible_end))
         })
         .collect()
 }
@@ -135,27 +89,33 @@ pub struct Alarm {
 }
 
 /// The datapoint of the seconds in `start..end`, if any of them has data.
-fn datapoint(seconds: &[Second], signal: Signal, start: u64, end: u64) -> Option<Datapoint> {
+fn datapoint(seconds: &[Second], measure: Measure, start: u64, end: u64) -> Option<Datapoint> {
     let slice = seconds.get(start as usize..(end as usize).min(seconds.len()))?;
     // An empty slice aggregates to None, so `base` never divides by zero.
-    let value = aggregate(slice, signal)?;
+    let value = aggregate(slice, measure)?;
     let base = (slice.iter().map(|s| f64::from(s.healthy)).sum::<f64>() / slice.len() as f64).round() as u32;
     Some(Datapoint { start, value, base })
 }
 
-fn aggregate(slice: &[Second], signal: Signal) -> Option<f64> {
-    match signal {
-        Signal::Cpu => mean(slice.iter().filter_map(|s| s.cpu)),
-        Signal::Memory => mean(slice.iter().filter_map(|s| s.memory)),
-        Signal::RequestsPerTarget => {
-            let per_target: Vec<f64> = slice
-                .iter()
-                .filter(|s| s.healthy > 0)
-                .map(|s| s.served / f64::from(s.healthy))
-                .collect();
+fn aggregate(slice: &[Second], measure: Measure) -> Option<f64> {
+    // Requests arriving per target and second: what the load balancer routes to each
+    // target, answered or not (a saturated service's own answers would hide the demand).
+    let arriving = || {
+        slice
+            .iter()
+            .filter(|s| s.targets > 0)
+            .map(|s| s.offered / f64::from(s.targets))
+    };
+    match measure {
+        Measure::Cpu => mean(slice.iter().filter_map(|s| s.cpu)),
+        Measure::Memory => mean(slice.iter().filter_map(|s| s.memory)),
+        Measure::RequestsPerTarget => {
+            let per_target: Vec<f64> = arriving().collect();
             (!per_target.is_empty()).then(|| per_target.iter().sum())
         }
-        Signal::Latency(q) => mixture_quantile(slice, q),
+        Measure::RequestRate => mean(arriving()),
+        Measure::Latency { quantile } => mixture_quantile(slice, quantile),
+        Measure::Other => None,
     }
 }
 

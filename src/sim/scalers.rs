@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::cloudwatch::{self, Signal};
+use super::cloudwatch;
 use super::scenario::{Faults, Scenario};
 use super::world::{Second, World};
 use crate::backend::READ_FAILED;
 use crate::decide::{Action, Controller, Observation, Reading, Sample};
-use crate::policy::{Goal, Policy};
+use crate::policy::{Goal, Measure, Metric, Policy, Rule};
 
 /// A change of desired count, with why.
 #[derive(Debug, Clone)]
@@ -77,10 +77,21 @@ impl Scaler for PolicyScaler {
     }
 }
 
+/// What the simulator produces for a rule, or why it cannot.
+pub fn modelled(rule: &Rule) -> Result<Measure, String> {
+    match (rule.measures, &rule.metric) {
+        (Measure::Other, Metric::Custom { namespace, name, .. }) => {
+            Err(format!("the simulator does not model custom metric {namespace}/{name}"))
+        }
+        (Measure::Other, m) => Err(format!("the simulator does not model {m:?}")),
+        (m, _) => Ok(m),
+    }
+}
+
 /// Reads a policy's rules from a simulated world the way CloudWatch would deliver them,
 /// with the scenario's CloudWatch faults (outages, late and missing datapoints).
 pub struct MetricReader {
-    signals: Vec<(String, Result<Signal, String>, u64, u64)>,
+    signals: Vec<(String, Result<Measure, String>, u64, u64)>,
     start: DateTime<Utc>,
     faults: Faults,
     seed: u64,
@@ -98,7 +109,7 @@ impl MetricReader {
                 } else {
                     scenario.cloudwatch.standard_delay
                 };
-                (r.name.clone(), Signal::of(r), period, delay)
+                (r.name.clone(), modelled(r), period, delay)
             })
             .collect();
         Self {
@@ -122,7 +133,7 @@ impl MetricReader {
                         reason: format!("{READ_FAILED}GetMetricData: CloudWatch unavailable (scenario fault)"),
                     },
                     Ok(signal) => {
-                        let series = signal.series_id();
+                        let series = cloudwatch::series_id(*signal);
                         let missing = |start| self.faults.datapoint_missing(self.seed, series, start);
                         match cloudwatch::latest(seconds, *signal, *period, *delay + late, t, missing) {
                             Some(dp) => Sample::Value(Reading {
@@ -149,7 +160,7 @@ impl MetricReader {
 /// as AWS documents.
 pub struct TargetTracking {
     resolution: Resolution,
-    signal: Signal,
+    measure: Measure,
     target: f64,
     min: u32,
     max: u32,
@@ -226,16 +237,23 @@ impl Resolution {
 impl TargetTracking {
     pub const SCALE_IN_THRESHOLD: f64 = 0.9;
 
-    /// Tracks the policy's first utilization rule (CPU 70 % if it has none), within its bounds.
+    /// Tracks the policy's CPU, memory or ALB rule (CPU 70 % if it has none), within its bounds.
     pub fn for_policy(policy: &Policy, resolution: Resolution) -> Self {
-        let tracked = policy.rules.iter().find_map(|r| match (r.goal, Signal::of(r)) {
-            (Goal::Track { target, .. }, Ok(signal)) => Some((signal, target)),
-            _ => None,
-        });
-        let (signal, target) = tracked.unwrap_or((Signal::Cpu, 70.0));
+        // What an operator would track with AWS's predefined metrics: CPU, else memory,
+        // else ALB requests per target, each at the policy's target; CPU 70 % if none.
+        let tracked = |m: Measure| {
+            policy.rules.iter().find_map(|r| match r.goal {
+                Goal::Track { target, .. } if r.measures == m => Some((m, target)),
+                _ => None,
+            })
+        };
+        let (measure, target) = tracked(Measure::Cpu)
+            .or_else(|| tracked(Measure::Memory))
+            .or_else(|| tracked(Measure::RequestsPerTarget))
+            .unwrap_or((Measure::Cpu, 70.0));
         Self {
             resolution,
-            signal,
+            measure,
             target,
             min: policy.min,
             max: policy.max,
@@ -261,10 +279,10 @@ impl Scaler for TargetTracking {
         }
         let mut alarm = self.resolution.alarm(scenario);
         alarm.delay += scenario.faults.extra_delay(t);
-        let series = self.signal.series_id();
+        let series = cloudwatch::series_id(self.measure);
         let seed = scenario.seed;
         let missing = |start| scenario.faults.datapoint_missing(seed, series, start);
-        let points = |n| cloudwatch::alarm_datapoints(&world.seconds, self.signal, alarm, t, n, missing);
+        let points = |n| cloudwatch::alarm_datapoints(&world.seconds, self.measure, alarm, t, n, missing);
         let desired = world.desired();
         let proposal =
             |dp: &cloudwatch::Datapoint| ((f64::from(dp.base.max(1)) * dp.value / self.target) - 1e-9).ceil() as u32;

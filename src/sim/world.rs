@@ -30,6 +30,9 @@ pub struct Second {
     pub desired: u32,
     pub healthy: u32,
     pub provisioning: u32,
+    /// Targets the load balancer sent requests to: the healthy tasks and crashed ones it
+    /// has not noticed yet.
+    pub targets: u32,
     /// Tasks launched in this second.
     pub launched: u32,
     /// Average CPU % of healthy tasks; None without any.
@@ -319,6 +322,7 @@ impl World {
             desired: self.desired,
             healthy,
             provisioning: self.provisioning(tf),
+            targets,
             launched: self.launched_now,
             cpu,
             memory,

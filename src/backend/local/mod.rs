@@ -25,8 +25,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{BackendError, CapacityTarget, MetricSource};
 use crate::decide::{Capacity, Reading, Sample};
-use crate::policy::{Policy, Target};
-use crate::sim::cloudwatch::Signal;
+use crate::policy::{Measure, Policy, Target};
 
 /// How local replicas are run.
 #[derive(Debug, Clone)]
@@ -582,7 +581,7 @@ impl MetricSource for LocalBackend {
                 p.rules
                     .iter()
                     .map(|rule| {
-                        let sample = match (pool_name(&p.target, "read"), Signal::of(rule)) {
+                        let sample = match (pool_name(&p.target, "read"), crate::sim::scalers::modelled(rule)) {
                             (Err(e), _) => Sample::Missing { reason: e.to_string() },
                             (_, Err(e)) => Sample::Missing { reason: e },
                             (Ok(name), Ok(signal)) => match pools.get(name) {
@@ -603,7 +602,7 @@ impl MetricSource for LocalBackend {
 impl LocalBackend {
     /// One rule's value over its period, aggregated across ready replicas the way
     /// CloudWatch aggregates tasks: average CPU, requests per target, merged latency.
-    fn measure(&self, pool: &Pool, signal: Signal, period: Duration, now: DateTime<Utc>) -> Sample {
+    fn measure(&self, pool: &Pool, measure: Measure, period: Duration, now: DateTime<Utc>) -> Sample {
         let deltas: Vec<scrape::Delta> = pool
             .replicas
             .iter()
@@ -617,22 +616,22 @@ impl LocalBackend {
         }
         let n = deltas.len() as f64;
         let workers = self.inner.settings.workers.max(1) as f64;
-        let value = match signal {
-            Signal::Cpu => Some(
+        let value = match measure {
+            Measure::Cpu => Some(
                 deltas
                     .iter()
                     .map(|d| d.cpu_seconds / d.seconds / workers * 100.0)
                     .sum::<f64>()
                     / n,
             ),
-            Signal::Memory => Some(
+            Measure::Memory => Some(
                 deltas
                     .iter()
                     .map(|d| d.rss_bytes / self.inner.settings.memory_limit_bytes * 100.0)
                     .sum::<f64>()
                     / n,
             ),
-            Signal::RequestsPerTarget => {
+            Measure::RequestsPerTarget => {
                 // Normalized to the rule's period: a Sum per period per target.
                 Some(
                     deltas
@@ -642,7 +641,9 @@ impl LocalBackend {
                         / n,
                 )
             }
-            Signal::Latency(q) => scrape::quantile(&deltas, q),
+            Measure::RequestRate => Some(deltas.iter().map(|d| d.requests / d.seconds).sum::<f64>() / n),
+            Measure::Latency { quantile } => scrape::quantile(&deltas, quantile),
+            Measure::Other => None,
         };
         match value {
             Some(v) => Sample::Value(Reading {
