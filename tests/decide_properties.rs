@@ -21,8 +21,13 @@ fn arb_policy() -> impl Strategy<Value = Policy> {
         0u32..3,
         prop::option::of(1u32..6),
         prop::option::of(10u32..=100),
-        (0.0f64..0.3, any::<bool>(), any::<bool>()),
-        (1u64..600, 1u64..600, 1u64..900),
+        (0.0f64..0.3, any::<bool>(), any::<bool>(), any::<bool>()),
+        (
+            1u64..600,
+            1u64..600,
+            1u64..900,
+            prop::sample::select(vec![0u64, 300, 1800]),
+        ),
         // A schedule: none, a window open at t0 (raising min), or one that is shut.
         (0u8..3, 0u32..8),
         // Fallback after a run of blindness: none, or a count after some seconds.
@@ -35,8 +40,8 @@ fn arb_policy() -> impl Strategy<Value = Policy> {
                 spare,
                 out_step,
                 in_pct,
-                (tol, memory, latency),
-                (out_cd, in_cd, stab),
+                (tol, memory, latency, demand),
+                (out_cd, in_cd, stab, patience_extra),
                 (sched, sched_min),
                 fallback,
             )| {
@@ -47,7 +52,8 @@ fn arb_policy() -> impl Strategy<Value = Policy> {
                     body.push_str(&format!("max_step = {s}\n"));
                 }
                 body.push_str(&format!(
-                    "[scale_in]\ncooldown = \"{in_cd}s\"\nstabilization = \"{stab}s\"\n"
+                    "[scale_in]\ncooldown = \"{in_cd}s\"\nstabilization = \"{stab}s\"\npatience = \"{}s\"\n",
+                    stab + patience_extra
                 ));
                 if let Some(p) = in_pct {
                     body.push_str(&format!("max_step = \"{p}%\"\n"));
@@ -66,6 +72,12 @@ fn arb_policy() -> impl Strategy<Value = Policy> {
                 }
                 if latency {
                     body.push_str(P99);
+                }
+                if demand {
+                    body.push_str(
+                        "[[rule]]\nname = \"demand\"\nmetric = \"request_rate\"\ntarget = 1400\nnamespace = \"S\"\n\
+                         metric_name = \"ArrivalCount\"\nperiod = \"10s\"\n",
+                    );
                 }
                 // t0 is a Monday 10:00 UTC: 09:00 + 2h is open, Sundays are shut.
                 let sched_min = sched_min.min(max);
@@ -101,9 +113,18 @@ fn arb_case() -> impl Strategy<Value = Case> {
     (
         arb_policy(),
         (0u32..40, 0u32..40, any::<bool>()),
-        (arb_sample(300.0), arb_sample(300.0), arb_sample(1.0)),
-        (prop::option::of(0i64..900), prop::option::of(0i64..900)),
-        prop::collection::vec((0i64..900, 0u32..40), 0..6),
+        (
+            arb_sample(300.0),
+            arb_sample(300.0),
+            arb_sample(1.0),
+            arb_sample(5000.0),
+        ),
+        (
+            prop::option::of(0i64..900),
+            prop::option::of(0i64..900),
+            prop::option::of(0i64..5000),
+        ),
+        prop::collection::vec((0i64..2400, 0u32..40), 0..8),
         // Someone else set the count (an outside change), and how long the daemon has watched.
         (
             prop::option::of(0u32..40),
@@ -115,8 +136,8 @@ fn arb_case() -> impl Strategy<Value = Case> {
             |(
                 policy,
                 (desired, running, deploying),
-                (cpu, mem, p99),
-                (out_ago, in_ago),
+                (cpu, mem, p99, demand),
+                (out_ago, in_ago, reversed),
                 recs,
                 (outside, watched, blind),
             )| {
@@ -134,6 +155,9 @@ fn arb_case() -> impl Strategy<Value = Case> {
                 if policy.rules.iter().any(|r| r.name == "p99") {
                     metrics.push(("p99", p99));
                 }
+                if policy.rules.iter().any(|r| r.name == "demand") {
+                    metrics.push(("demand", demand));
+                }
                 let mut recommendations: Vec<_> = recs.into_iter().map(|(ago, r)| (t0() - secs(ago), r)).collect();
                 recommendations.sort();
                 let history = History {
@@ -145,6 +169,8 @@ fn arb_case() -> impl Strategy<Value = Case> {
                     observed_since: watched.map(|a| t0() - secs(a)),
                     last_evaluated: Some(t0() - secs(10)),
                     last_change: None,
+                    reversed_at: reversed.map(|a| t0() - secs(a)),
+                    wanted_less_since: None,
                 };
                 Case {
                     obs: obs(capacity, &metrics),
@@ -203,7 +229,7 @@ proptest! {
     }
 
     #[test]
-    fn a_higher_metric_value_never_yields_a_lower_count(case in arb_case(), rule in 0usize..3, bump in 0.0f64..200.0) {
+    fn a_higher_metric_value_never_yields_a_lower_count(case in arb_case(), rule in 0usize..4, bump in 0.0f64..200.0) {
         let names: Vec<String> = case.policy.rules.iter().map(|r| r.name.clone()).collect();
         let name = &names[rule % names.len()];
         let mut higher = case.obs.clone();
@@ -250,5 +276,26 @@ proptest! {
             || again.limited_by(LimitKind::Fallback);
         prop_assume!(!forced);
         prop_assert_eq!(again.action, Action::Hold, "first: {}\nthen: {}", d.explain(), again.explain());
+    }
+
+    /// Patience only ever keeps more: the same case without a remembered reversal never
+    /// ends at a higher count, and with one never at a lower count.
+    #[test]
+    fn patience_never_gives_back_more_than_the_plain_window(case in arb_case()) {
+        let patient = decide(&case.policy, &case.obs, &case.history, t0());
+        let mut plain_history = case.history.clone();
+        plain_history.reversed_at = None;
+        let plain = decide(&case.policy, &case.obs, &plain_history, t0());
+        prop_assert!(
+            patient.desired >= plain.desired,
+            "patient {} < plain {}: {} / {}",
+            patient.desired,
+            plain.desired,
+            patient.explain(),
+            plain.explain()
+        );
+        if patient.action == Action::ScaleOut || plain.action == Action::ScaleOut {
+            prop_assert_eq!(patient.desired, plain.desired, "patience does not touch scale-outs");
+        }
     }
 }

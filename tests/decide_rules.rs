@@ -276,6 +276,88 @@ fn scale_in_goes_to_the_highest_recommendation_in_the_stabilization_window() {
     assert_eq!(d.desired, 6, "{}", d.explain());
 }
 
+/// Load that came back right after a scale-in makes the next scale-ins wait for the longer
+/// `patience` window, for as long as the load keeps coming back; a plain policy is unchanged.
+#[test]
+fn a_reversed_scale_in_makes_scale_in_patient_while_the_load_keeps_returning() {
+    let p = cpu_policy(
+        1,
+        20,
+        "interval = \"10s\"\n[scale_out]\ncooldown = \"1s\"\n[scale_in]\ncooldown = \"1s\"\nstabilization = \"60s\"\npatience = \"10m\"\n",
+    );
+    let mut c = seasoned_controller(p);
+    let mut now = t0();
+    let mut desired = 8;
+    let step = |c: &mut Controller, v: f64, now: chrono::DateTime<chrono::Utc>, desired: &mut u32| {
+        let d = c.evaluate(&obs(steady(*desired), &cpu_at(v, now - secs(1))), now);
+        if d.should_apply() {
+            c.applied(&d);
+            *desired = d.desired;
+        }
+        d
+    };
+    // Low load for 70 s: after the 60 s window it scales in (8 -> 4).
+    for _ in 0..8 {
+        step(&mut c, 35.0, now, &mut desired);
+        now += secs(10);
+    }
+    assert_eq!(desired, 4, "the plain window applies before any reversal");
+    // The load comes back within 5 minutes: a reversal (4 -> 8).
+    now += secs(60);
+    step(&mut c, 140.0, now, &mut desired);
+    assert_eq!(desired, 8);
+    assert_eq!(c.history.reversed_at, Some(now));
+    // Low again for 3 minutes, where the plain window would have scaled in after 60 s, and
+    // the load returns: a reversal avoided, which renews the patience.
+    now += secs(10);
+    for _ in 0..18 {
+        let d = step(&mut c, 35.0, now, &mut desired);
+        assert_eq!(desired, 8, "{}", d.explain());
+        now += secs(10);
+    }
+    step(&mut c, 70.0, now, &mut desired);
+    let renewed = c.history.reversed_at.unwrap();
+    assert_eq!(renewed, now, "renewed by the return");
+    // A long lull: held for the 10-minute patience window, then given back.
+    now += secs(10);
+    let low_from = now;
+    while now < low_from + secs(9 * 60) {
+        let d = step(&mut c, 35.0, now, &mut desired);
+        assert_eq!(
+            desired,
+            8,
+            "patient at +{}s: {}",
+            (now - low_from).num_seconds(),
+            d.explain()
+        );
+        if now > low_from + secs(60) {
+            assert!(d.explain().contains("patience"), "{}", d.explain());
+        }
+        now += secs(10);
+    }
+    while desired == 8 && now < low_from + secs(11 * 60) {
+        step(&mut c, 35.0, now, &mut desired);
+        now += secs(10);
+    }
+    assert_eq!(desired, 4, "given back once the patience window passed");
+    assert_eq!(
+        c.history.reversed_at,
+        Some(renewed),
+        "a lull longer than a reversal renews nothing"
+    );
+    // An hour after the last return the policy is plain again: a scale-in after 60 s.
+    now = renewed + secs(3600);
+    step(&mut c, 140.0, now, &mut desired);
+    assert_eq!(desired, 8);
+    now += secs(10);
+    let calm_from = now;
+    while desired == 8 && now < calm_from + secs(120) {
+        step(&mut c, 35.0, now, &mut desired);
+        now += secs(10);
+    }
+    assert_eq!(desired, 4, "plain again an hour after the last return");
+}
+
 #[test]
 fn cooldowns_are_separate_and_scale_out_cuts_scale_in_cooldown_short() {
     let p = cpu_policy(

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use ecs_autoscaler::policy::{self, Goal, Metric, MissingAction, StepLimit, Target};
+use ecs_autoscaler::policy::{self, Goal, Measure, Metric, MissingAction, StepLimit, Target};
 
 fn errors(source: &str) -> Vec<String> {
     match policy::parse(Path::new("p.toml"), source) {
@@ -31,12 +31,21 @@ fn every_shipped_policy_is_valid() {
 }
 
 #[test]
-fn the_latency_example_guards_p99_with_cpu() {
+fn the_latency_example_guards_p99_with_demand_and_cpu() {
     let p = policy::load(Path::new("policies/latency-slo.toml")).unwrap();
-    assert_eq!(p.rules.len(), 2);
+    assert_eq!(p.rules.len(), 3);
     assert!(matches!(p.rules[0].goal, Goal::LatencyGuard { target, .. } if (target - 0.150).abs() < 1e-9));
     assert!(matches!(&p.rules[0].metric, Metric::Custom { name, scale, .. } if name == "LatencyP99" && *scale == 1e-3));
-    assert!(matches!(p.rules[1].goal, Goal::Track { target, .. } if target == 70.0));
+    assert_eq!(p.rules[0].measures, Measure::Latency { quantile: 0.99 });
+    // ArrivalCount per 10 s period and task, read as requests per second.
+    assert!(
+        matches!(&p.rules[1].metric, Metric::Custom { name, scale, .. } if name == "ArrivalCount" && *scale == 0.1)
+    );
+    assert_eq!(p.rules[1].measures, Measure::RequestRate);
+    assert!(matches!(p.rules[1].goal, Goal::Track { target, .. } if target == 1400.0));
+    assert!(matches!(p.rules[2].goal, Goal::Track { target, .. } if target == 70.0));
+    assert_eq!(p.rules[2].measures, Measure::Cpu);
+    assert_eq!(p.scale_in.patience, std::time::Duration::from_secs(900));
     assert_eq!(p.scale_in.max_step, Some(StepLimit::Percent(50.0)));
 }
 
@@ -250,4 +259,29 @@ fn alb_rules_on_aws_need_their_dimensions() {
         "service = \"s\"\ntarget_group = \"targetgroup/t/1\"\nload_balancer = \"app/l/1\"\n",
     );
     assert!(policy::parse(Path::new("p.toml"), &ok).is_ok());
+}
+
+#[test]
+fn request_rate_and_patience_are_checked_where_they_are_written() {
+    let err = |text: &str| policy::parse(Path::new("p.toml"), text).unwrap_err().to_string();
+    let e = err(&with_rule(
+        "name = \"demand\"\nmetric = \"request_rate\"\ntarget = 1400",
+    ));
+    assert!(
+        e.contains("rule \"demand\" reads a custom metric and needs `namespace`"),
+        "{e}"
+    );
+    let e = err(&with_rule(
+        "name = \"demand\"\nmetric = \"request_rate\"\ntarget = 1400\nsource = \"custom\"\nnamespace = \"S\"\nmetric_name = \"ArrivalCount\"",
+    ));
+    assert!(e.contains("`source` applies only to latency rules"), "{e}");
+    let text = format!(
+        "{}[scale_in]\nstabilization = \"10m\"\npatience = \"5m\"\n",
+        with_rule("name = \"cpu\"\nmetric = \"ecs_cpu\"\ntarget = 70")
+    );
+    let e = err(&text);
+    assert!(
+        e.contains("p.toml:") && e.contains("patience") && e.contains("at least the stabilization (600s)"),
+        "{e}"
+    );
 }

@@ -29,7 +29,20 @@ pub struct History {
     /// before it was measured on another count and may not move the count again.
     #[serde(default)]
     pub last_change: Option<DateTime<Utc>>,
+    /// When a scale-out last undid a recent scale-in (within [`REVERSAL_WINDOW`]): for
+    /// [`PATIENCE_MEMORY`] after it, scale-ins wait for the policy's longer `patience`.
+    #[serde(default)]
+    pub reversed_at: Option<DateTime<Utc>>,
+    /// Since when the recommendation has been below the desired count (capacity to give back).
+    #[serde(default)]
+    pub wanted_less_since: Option<DateTime<Utc>>,
 }
+
+/// A scale-out this soon after a scale-in reverses it.
+pub const REVERSAL_WINDOW: Duration = Duration::from_secs(300);
+
+/// How long a reversal keeps scale-ins patient.
+pub const PATIENCE_MEMORY: Duration = Duration::from_secs(3600);
 
 /// Evaluations further apart than this break the observed run (see `observed_since`).
 pub fn max_gap(policy: &Policy) -> Duration {
@@ -40,7 +53,7 @@ impl History {
     /// Records an evaluation, whether or not its decision is applied.
     pub fn record_evaluation(&mut self, policy: &Policy, decision: &Decision) {
         let now = decision.at;
-        let window_start = now - to_chrono(policy.scale_in.stabilization);
+        let window_start = now - to_chrono(policy.scale_in.stabilization.max(policy.scale_in.patience));
         self.recommendations.retain(|(t, _)| *t > window_start && *t <= now);
         self.recommendations.push((now, decision.recommendation));
         self.last_desired = Some(decision.capacity.desired);
@@ -59,6 +72,17 @@ impl History {
         if decision.external_change.is_some() {
             self.last_change = Some(now);
         }
+        // While patient, load that comes back for the capacity held is a reversal avoided:
+        // it keeps the patience going as long as the load keeps coming back.
+        if decision.recommendation < decision.capacity.desired {
+            self.wanted_less_since.get_or_insert(now);
+        } else if let Some(since) = self.wanted_less_since.take() {
+            let (_, patient) = self.stabilization(policy, now);
+            let would_reverse = to_chrono(policy.scale_in.stabilization + REVERSAL_WINDOW);
+            if patient && now - since <= would_reverse {
+                self.reversed_at = Some(now);
+            }
+        }
     }
 
     /// Records that the backend accepted the decision's desired count. Not called for
@@ -66,6 +90,12 @@ impl History {
     pub fn record_applied(&mut self, decision: &Decision) {
         match decision.action {
             Action::ScaleOut => {
+                if self
+                    .last_scale_in
+                    .is_some_and(|t| decision.at - t <= to_chrono(REVERSAL_WINDOW))
+                {
+                    self.reversed_at = Some(decision.at);
+                }
                 self.last_scale_out = Some(decision.at);
                 // A scale-out cuts a running scale-in cooldown short.
                 self.last_scale_in = None;
@@ -77,6 +107,19 @@ impl History {
             self.last_change = Some(decision.at);
         }
         self.last_desired = Some(decision.desired);
+    }
+
+    /// The scale-in stabilization window in force at `now`: the policy's `patience` for an
+    /// hour after a reversed scale-in, else its `stabilization`.
+    pub fn stabilization(&self, policy: &Policy, now: DateTime<Utc>) -> (Duration, bool) {
+        let patient = self
+            .reversed_at
+            .is_some_and(|t| t <= now && now - t < to_chrono(PATIENCE_MEMORY));
+        if patient && policy.scale_in.patience > policy.scale_in.stabilization {
+            (policy.scale_in.patience, true)
+        } else {
+            (policy.scale_in.stabilization, false)
+        }
     }
 
     /// The highest recommendation in the window ending at `now`.

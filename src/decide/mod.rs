@@ -12,10 +12,10 @@ mod types;
 use chrono::{DateTime, Utc};
 
 pub use gates::{Block, Gates, gates};
-pub use history::{History, max_gap, to_chrono};
+pub use history::{History, PATIENCE_MEMORY, REVERSAL_WINDOW, max_gap, to_chrono};
 pub use types::*;
 
-use crate::policy::{MissingAction, Policy};
+use crate::policy::{Goal, Measure, MissingAction, Policy};
 
 /// Decides the desired count for one policy at `now`.
 pub fn decide(policy: &Policy, obs: &Observation, history: &History, now: DateTime<Utc>) -> Decision {
@@ -34,7 +34,7 @@ pub fn decide(policy: &Policy, obs: &Observation, history: &History, now: DateTi
             observed: current,
         });
 
-    let verdicts: Vec<RuleVerdict> = policy
+    let mut verdicts: Vec<RuleVerdict> = policy
         .rules
         .iter()
         .map(|r| {
@@ -48,6 +48,7 @@ pub fn decide(policy: &Policy, obs: &Observation, history: &History, now: DateTi
             )
         })
         .collect();
+    temper_latency_by_demand(policy, &mut verdicts, capacity);
 
     let missing: Vec<&str> = names(&verdicts, |v| v.vote == Vote::Missing);
     let blind = !verdicts.is_empty() && missing.len() == verdicts.len();
@@ -214,16 +215,22 @@ fn limit_scale_in(
         );
         return current;
     }
-    let window_start = now - to_chrono(policy.scale_in.stabilization);
+    let (window, patient) = history.stabilization(policy, now);
+    let window_start = now - to_chrono(window);
     let mut target = wanted;
     if let Some(highest) = history.highest_recommendation_since(window_start)
         && highest > target
     {
+        let why = if patient {
+            " (patience: a scale-in was reversed within the hour)"
+        } else {
+            ""
+        };
         limit(
             LimitKind::Stabilization,
             format!(
-                "stabilization: {highest} was recommended within the last {}s",
-                policy.scale_in.stabilization.as_secs()
+                "stabilization: {highest} was recommended within the last {}s{why}",
+                window.as_secs()
             ),
         );
         target = highest.min(current);
@@ -239,6 +246,34 @@ fn limit_scale_in(
         }
     }
     target
+}
+
+/// Latency above the SLO while a fresh demand reading says the tasks already asked for
+/// are enough is a backlog draining or a slow moment, not missing capacity: the latency
+/// guard then adds one task at a time instead of multiplying the count (a 5x spike would
+/// otherwise end at 10 tasks where 5 serve it). It still adds that task, so a demand
+/// target set too high cannot hold the count down while latency suffers.
+fn temper_latency_by_demand(policy: &Policy, verdicts: &mut [RuleVerdict], capacity: Capacity) {
+    let enough = policy.rules.iter().zip(verdicts.iter()).any(|(r, v)| {
+        r.measures == Measure::RequestRate
+            && matches!(v.vote, Vote::In | Vote::Hold | Vote::NoObjection)
+            && v.proposal.is_some_and(|p| p <= capacity.desired)
+    });
+    if !enough {
+        return;
+    }
+    let one_more = capacity.desired.max(capacity.running).saturating_add(1);
+    for (r, v) in policy.rules.iter().zip(verdicts.iter_mut()) {
+        if matches!(r.goal, Goal::LatencyGuard { .. })
+            && v.vote == Vote::Out
+            && v.proposal.is_some_and(|p| p > one_more)
+        {
+            v.proposal = Some(one_more);
+            v.reason.push_str(&format!(
+                "; demand per task is within target, so one task at a time: {one_more}"
+            ));
+        }
+    }
 }
 
 /// The min/max in force at `now`: the policy's, widened or raised by open schedule windows.

@@ -127,6 +127,10 @@ pub struct ScaleInFile {
     pub cooldown: Option<Located<String>>,
     /// Scale in only to the highest recommendation seen in this window. Default "300s".
     pub stabilization: Option<Located<String>>,
+    /// After a scale-in had to be undone (a scale-out within 5 minutes), scale-ins use this
+    /// longer window instead, for an hour: load that came back once is expected back.
+    /// Default: the stabilization window (no change).
+    pub patience: Option<Located<String>>,
     /// Most tasks removed by one decision: a count or "50%". Default: no limit.
     pub max_step: Option<Located<StepFile>>,
 }

@@ -115,6 +115,9 @@ pub struct ScaleIn {
     pub cooldown: Duration,
     #[serde(with = "crate::policy::serde_duration")]
     pub stabilization: Duration,
+    /// The stabilization window for an hour after a scale-in was reversed.
+    #[serde(with = "crate::policy::serde_duration")]
+    pub patience: Duration,
     pub max_step: Option<StepLimit>,
 }
 

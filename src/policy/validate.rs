@@ -184,10 +184,24 @@ pub fn validate(file: &Path, source: &str, raw: PolicyFile) -> Result<Policy, Fi
     let scale_in = match &raw.scale_in {
         Some(si) => {
             let si = si.get();
+            let stabilization = c.optional_duration(&si.stabilization, "scale_in.stabilization", DEFAULT_STABILIZATION);
+            let patience = c.optional_duration(&si.patience, "scale_in.patience", stabilization);
+            if patience < stabilization
+                && let Some(p) = &si.patience
+            {
+                c.error(
+                    p.span(),
+                    format!(
+                        "scale_in.patience is the longer window used after a reversal; make it at least the stabilization ({}s)",
+                        stabilization.as_secs()
+                    ),
+                );
+            }
             ScaleIn {
                 enabled: si.enabled.unwrap_or(true),
                 cooldown: c.optional_duration(&si.cooldown, "scale_in.cooldown", DEFAULT_SCALE_IN_COOLDOWN),
-                stabilization: c.optional_duration(&si.stabilization, "scale_in.stabilization", DEFAULT_STABILIZATION),
+                stabilization,
+                patience,
                 max_step: si.max_step.as_ref().and_then(|s| {
                     let step = c.step(s, "scale_in.max_step");
                     if let Some(StepLimit::Percent(p)) = step
@@ -206,6 +220,7 @@ pub fn validate(file: &Path, source: &str, raw: PolicyFile) -> Result<Policy, Fi
             enabled: true,
             cooldown: DEFAULT_SCALE_IN_COOLDOWN,
             stabilization: DEFAULT_STABILIZATION,
+            patience: DEFAULT_STABILIZATION,
             max_step: None,
         },
     };

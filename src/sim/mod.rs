@@ -77,14 +77,11 @@ pub struct Summary {
     pub first_scale_out_after_step_s: Option<u64>,
     pub max_tasks: u32,
     pub mean_cpu: f64,
-    /// Scale-ins followed by a scale-out within [`REVERSAL_WINDOW`] seconds: capacity
+    /// Scale-ins followed by a scale-out within [`crate::decide::REVERSAL_WINDOW`]: capacity
     /// given back too early.
     pub reversed_scale_ins: u32,
     pub tasks_launched: u32,
 }
-
-/// A scale-out this soon after a scale-in reverses it.
-pub const REVERSAL_WINDOW: u64 = 300;
 
 /// Runs `scaler` through `scenario`. `progress` is told of each simulated second.
 pub fn run(scenario: &Scenario, scaler: &mut dyn Scaler, progress: &mut dyn FnMut(u64)) -> Run {
@@ -151,7 +148,7 @@ fn reversals(changes: &[Change]) -> u32 {
         .filter(|(i, c)| {
             changes[i + 1..]
                 .iter()
-                .take_while(|n| n.at <= c.at + REVERSAL_WINDOW)
+                .take_while(|n| n.at <= c.at + crate::decide::REVERSAL_WINDOW.as_secs())
                 .any(|n| scalers::action(n) == Action::ScaleOut)
         })
         .count() as u32
