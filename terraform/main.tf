@@ -81,6 +81,7 @@ module "autoscaler" {
   cpu_target          = var.search_cpu_target
   p99_target_ms       = var.search_p99_target_ms
   requests_per_target = var.search_requests_per_target
+  demand_per_task     = var.search_demand_per_task
   dry_run             = var.autoscaler_dry_run
 
   policy_bucket_force_destroy = var.policy_bucket_force_destroy

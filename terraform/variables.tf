@@ -105,6 +105,16 @@ variable "search_p99_target_ms" {
   }
 }
 
+variable "search_demand_per_task" {
+  description = "The policy's demand rule: requests arriving per search task per second to keep (about two thirds of what a task serves; 1,400 for a 0.25 vCPU task)."
+  type        = number
+  default     = 1400
+  validation {
+    condition     = var.search_demand_per_task > 0
+    error_message = "search_demand_per_task must be greater than zero."
+  }
+}
+
 variable "search_requests_per_target" {
   description = "Optional third rule: ALB requests per task per minute to track (RequestCountPerTarget). null leaves it out."
   type        = number

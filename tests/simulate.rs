@@ -147,27 +147,29 @@ fn an_alarm_counts_the_minute_in_progress() {
     assert!(alarm_datapoints(&seconds, Measure::Cpu, minute, 125, 3, none).is_none());
 }
 
+/// The headline claim, over ten paired seeds of the spike against AWS's 20-second target
+/// tracking: at most half its SLO-violation seconds at no more task-seconds (medians), and
+/// better on most seeds.
 #[test]
-fn the_latency_policy_beats_target_tracking_on_the_spike() {
+fn the_latency_policy_beats_twenty_second_target_tracking_on_the_spike() {
     let s = scenario("spike-5x");
     let p = latency_policy();
-    let ours = run_policy(&p, &s).summary;
-    let aws = run_comparison(Comparison::AwsTargetTracking, &p, &s).summary;
+    let make = |seed| Scenario { seed, ..s.clone() };
+    let paired = sim::seeds::run("spike-5x", &p, &[Comparison::AwsTargetTracking20s], 1..=10, &make);
+    let viol = |x: &sim::Summary| x.slo_violation_seconds as f64;
+    let cost = |x: &sim::Summary| x.task_seconds;
+    let (ours, aws) = (paired.median(0, viol), paired.median(1, viol));
     assert!(
-        ours.slo_violation_seconds * 2 <= aws.slo_violation_seconds,
-        "at least 50 % fewer SLO-violation seconds: {} vs {}",
-        ours.slo_violation_seconds,
-        aws.slo_violation_seconds
+        ours * 2.0 <= aws,
+        "at least 50 % fewer SLO-violation seconds: {ours} vs {aws}"
     );
+    let (ours, aws) = (paired.median(0, cost), paired.median(1, cost));
+    assert!(ours <= aws, "no more task-seconds: {ours} vs {aws}");
+    assert!(paired.win_rate(1) >= 0.8, "wins on most seeds: {}", paired.table());
+    let first = run_policy(&p, &s).summary;
     assert!(
-        ours.task_seconds <= aws.task_seconds,
-        "no more task-seconds: {} vs {}",
-        ours.task_seconds,
-        aws.task_seconds
-    );
-    assert!(
-        ours.first_scale_out_after_step_s.unwrap() <= 30,
-        "reacts in seconds: {ours:?}"
+        first.first_scale_out_after_step_s.unwrap() <= 30,
+        "reacts in seconds: {first:?}"
     );
 }
 
@@ -217,20 +219,16 @@ fn a_stopped_task_is_replaced_by_ecs_and_drains_without_failures() {
 }
 
 /// The reactive limit knows the demand once a 10 s datapoint could show it: never slower
-/// than a policy to react, never worse than the policy on SLO seconds, and no better than
-/// the oracle.
+/// than a policy to react, and no better than the oracle. (A policy that keeps more
+/// headroom than the limit's exact need may violate the SLO less.)
 #[test]
-fn the_reactive_limit_sits_between_the_oracle_and_the_policy() {
+fn the_reactive_limit_reacts_first_and_the_oracle_does_best() {
     for name in ["spike-5x", "flash-crowd", "original-experiment"] {
         let s = scenario(name);
         let p = latency_policy();
         let limit = run_comparison(Comparison::ReactiveLimit, &p, &s).summary;
         let oracle = run_comparison(Comparison::Oracle, &p, &s).summary;
         let ours = run_policy(&p, &s).summary;
-        assert!(
-            limit.slo_violation_seconds <= ours.slo_violation_seconds,
-            "{name}: {limit:?} vs {ours:?}"
-        );
         assert!(oracle.slo_violation_seconds <= limit.slo_violation_seconds, "{name}");
         if let (Some(l), Some(o)) = (limit.first_scale_out_after_step_s, ours.first_scale_out_after_step_s) {
             assert!(l <= o, "{name}: limit reacts at {l}s, policy at {o}s");

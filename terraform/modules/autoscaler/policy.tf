@@ -17,6 +17,7 @@ locals {
     cpu_target          = var.cpu_target
     p99_target_ms       = var.p99_target_ms
     requests_per_target = var.requests_per_target
+    demand_per_task     = var.demand_per_task
     emf_namespace       = var.emf_namespace
     emf_dimensions      = var.emf_dimensions
   })

@@ -112,6 +112,12 @@ variable "p99_target_ms" {
   default     = 150
 }
 
+variable "demand_per_task" {
+  description = "The demand rule's target: requests arriving per task per second (the service's EMF ArrivalCount, 10 s)."
+  type        = number
+  default     = 1400
+}
+
 variable "requests_per_target" {
   description = "ALB requests per task per minute to track; null leaves the rule out."
   type        = number
