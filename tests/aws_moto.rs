@@ -761,3 +761,130 @@ async fn policies_are_read_from_an_s3_prefix() {
         "{err}"
     );
 }
+
+/// Fourteen days of hourly datapoints in moto (requests with a daily curve, CPU,
+/// Container Insights counts; moto's GetMetricData is quadratic in the datapoints it holds,
+/// so hours rather than minutes keep the test short): `record --period 1h` reads them all
+/// back through GetMetricData, as requests per minute, and `simulate --traffic` replays the
+/// file next to what happened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_reads_fourteen_days_and_simulate_replays_them() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto.url).await;
+    let hours: i64 = 14 * 24;
+    let end = chrono::Utc::now().timestamp() / 3600 * 3600;
+    let start = end - hours * 3600;
+    // Requests per minute during hour h.
+    let per_minute = |h: i64| {
+        let hour = (h % 24) as f64;
+        (60.0 * (2000.0 + 1500.0 * ((hour - 14.0) / 24.0 * std::f64::consts::TAU).cos())).round()
+    };
+    let tasks = move |h: i64| if per_minute(h) > 150_000.0 { 3.0 } else { 2.0 };
+    let service = [("ClusterName", "prod"), ("ServiceName", "search")];
+    /// Namespace, metric, dimensions, and its value in hour h.
+    type Series<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], Box<dyn Fn(i64) -> f64>);
+    let series: [Series; 4] = [
+        (
+            "SearchService",
+            "ArrivalCount",
+            &[("Service", "search")],
+            Box::new(move |h| per_minute(h) * 60.0),
+        ),
+        (
+            "AWS/ECS",
+            "CPUUtilization",
+            &service,
+            Box::new(move |h| per_minute(h) / 60.0 / 30.0),
+        ),
+        ("ECS/ContainerInsights", "DesiredTaskCount", &service, Box::new(tasks)),
+        ("ECS/ContainerInsights", "RunningTaskCount", &service, Box::new(tasks)),
+    ];
+    for (namespace, name, dims, value) in &series {
+        let dimensions: Vec<Dimension> = dims
+            .iter()
+            .map(|(n, v)| Dimension::builder().name(*n).value(*v).build())
+            .collect();
+        let data: Vec<MetricDatum> = (0..hours)
+            .map(|h| {
+                MetricDatum::builder()
+                    .metric_name(*name)
+                    .set_dimensions(Some(dimensions.clone()))
+                    .timestamp(aws_smithy_types::DateTime::from_secs(start + h * 3600))
+                    .value(value(h))
+                    .build()
+            })
+            .collect();
+        aws.cloudwatch
+            .put_metric_data()
+            .namespace(*namespace)
+            .set_metric_data(Some(data))
+            .send()
+            .await
+            .unwrap();
+    }
+    let dir = setup();
+    let csv = dir.path().join("traffic.csv");
+    let out = daemon(&moto.url, dir.path())
+        .args([
+            "record",
+            "--cluster",
+            "prod",
+            "--service",
+            "search",
+            "--since",
+            "14d",
+            "--period",
+            "1h",
+            "--out",
+        ])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("336 rows of 3600s") && err.contains("GetMetricData call(s)"),
+        "{err}"
+    );
+    let recording = ecs_autoscaler::sim::replay::read(&csv).unwrap();
+    assert_eq!(recording.minutes.len() as i64, hours, "{err}");
+    for (i, m) in recording.minutes.iter().enumerate() {
+        let h = (m.timestamp.timestamp() - start) / 3600;
+        assert_eq!(m.requests, per_minute(h), "row {i}: requests per minute");
+        let n = tasks(h) as u32;
+        assert_eq!((m.desired, m.running), (Some(n), Some(n)), "row {i}");
+        assert!(
+            m.cpu.is_some_and(|c| (c - per_minute(h) / 60.0 / 30.0).abs() < 1e-6),
+            "row {i}"
+        );
+    }
+
+    let out = Command::new(env!("CARGO_BIN_EXE_ecs-autoscaler"))
+        .args(["simulate", "--compare", "aws-target-tracking-20s", "--traffic"])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("scenario traffic (1209600s"), "{text}");
+    assert!(
+        text.contains("what actually happened (recorded): task-seconds"),
+        "{text}"
+    );
+    println!("{text}");
+
+    let out = daemon(&moto.url, dir.path())
+        .args([
+            "record",
+            "--cluster",
+            "prod",
+            "--service",
+            "search",
+            "--target-group",
+            "tg",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--target-group and --load-balancer go together"));
+}

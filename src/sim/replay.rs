@@ -1,5 +1,5 @@
-//! Recorded traffic: the CSV `record` writes (one row per minute: requests, CPU, desired
-//! and running counts, as CloudWatch had them) and what `simulate --traffic` replays. The
+//! Recorded traffic: the CSV `record` writes (one row per minute, or per coarser period:
+//! requests per minute, CPU, desired and running counts, as CloudWatch had them) and what `simulate --traffic` replays. The
 //! requests become the scenario's load, per second with the scenario's noise; the counts
 //! are what actually happened, shown next to what each scaler would have done.
 
@@ -14,9 +14,9 @@ use crate::policy::diagnostic::{Diagnostic, FileErrors};
 /// One minute of a recording.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Minute {
-    /// Start of the minute (RFC 3339).
+    /// Start of the row's period (RFC 3339).
     pub timestamp: DateTime<Utc>,
-    /// Requests in the minute (ALB RequestCount, or the service's own count).
+    /// Requests per minute over the period (ALB RequestCount, or the service's own count).
     pub requests: f64,
     /// Average CPU % of the service's tasks.
     pub cpu: Option<f64>,
@@ -118,12 +118,12 @@ impl Recording {
                 ramp: if m == &self.minutes[0] { 0 } else { 60 },
             })
             .collect();
-        let last = self.minutes.last().map_or(0, |m| self.offset(m));
+        let last = self.minutes.last().map_or(0, |m| self.offset(m)) + self.last_span();
         let mut s = base.clone();
         s.name = self.name.clone();
         s.description = format!("replay of {} minutes of recorded traffic", self.minutes.len());
         s.start = self.minutes[0].timestamp;
-        s.duration = last + 60;
+        s.duration = last;
         s.load_step_at = None;
         s.failures.clear();
         s.traffic.kind = LoadKind::Rate;
@@ -133,6 +133,14 @@ impl Recording {
             s.service.initial_tasks = n;
         }
         s
+    }
+
+    /// How long the last row stands: as long as the one before it (a minute for one row).
+    fn last_span(&self) -> u64 {
+        match self.minutes.as_slice() {
+            [.., a, b] => (b.timestamp - a.timestamp).num_seconds().max(1) as u64,
+            _ => 60,
+        }
     }
 
     /// What happened: task-seconds from the running counts, actions from desired-count changes.
@@ -146,8 +154,21 @@ impl Recording {
                 .filter(|w| if up { w[1] > w[0] } else { w[1] < w[0] })
                 .count() as u32
         };
+        // Each row stands until the next one; the last for as long as the one before it.
+        let spans: Vec<f64> = self
+            .minutes
+            .windows(2)
+            .map(|w| (w[1].timestamp - w[0].timestamp).num_seconds() as f64)
+            .collect();
+        let last = self.last_span() as f64;
+        let task_seconds = self
+            .minutes
+            .iter()
+            .zip(spans.iter().copied().chain(std::iter::once(last)))
+            .filter_map(|(m, span)| m.running.map(|n| f64::from(n) * span))
+            .sum();
         Actual {
-            task_seconds: running.iter().map(|&n| f64::from(n) * 60.0).sum(),
+            task_seconds,
             scale_outs: changes(true),
             scale_ins: changes(false),
             max_tasks: running.iter().copied().max().unwrap_or(0),
@@ -178,7 +199,7 @@ mod tests {
         );
         let rec = read(&path).unwrap();
         let s = rec.scenario(&super::super::scenario::default_scenario());
-        assert_eq!(s.duration, 360);
+        assert_eq!(s.duration, 480, "the last row stands as long as the gap before it");
         assert_eq!(s.service.initial_tasks, 2);
         assert_eq!(s.traffic.level(0), 1000.0);
         assert_eq!(s.traffic.level(90), 1500.0, "half way up the one-minute ramp");
@@ -186,7 +207,8 @@ mod tests {
         assert_eq!(s.traffic.level(330), 1500.0, "and ramps to the next recorded minute");
         let a = rec.actual();
         assert_eq!((a.scale_outs, a.scale_ins, a.max_tasks), (1, 1, 3));
-        assert_eq!(a.task_seconds, 9.0 * 60.0);
+        // 2 + 2 + 3 tasks for a minute each, 3 more minutes of 3 until the last row, then 2.
+        assert_eq!(a.task_seconds, (2.0 + 2.0 + 3.0 * 3.0 + 2.0 * 3.0) * 60.0);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 mod breaker;
 pub mod queries;
+pub mod record;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
