@@ -569,3 +569,63 @@ fn the_explanation_names_rules_values_and_limits() {
     assert!(text.contains("cpu: 20 vs target 70 on 8 task(s) asks for 3"), "{text}");
     assert!(text.contains("no scale-in while p99 has no usable data"), "{text}");
 }
+
+/// Failures guard like latency: above the target one more task, any failure vetoes
+/// scale-in, none lets the other rules decide; and they count with no task running.
+#[test]
+fn failed_requests_add_a_task_veto_scale_in_and_count_without_running_tasks() {
+    let p = policy(
+        "min = 1\nmax = 20\n[scale_in]\nstabilization = \"1s\"\n[[rule]]\nname = \"cpu\"\nmetric = \"ecs_cpu\"\ntarget = 70\n\
+         [[rule]]\nname = \"errors\"\nmetric = \"error_rate\"\ntarget = 1\nnamespace = \"S\"\nmetric_name = \"ErrorCount\"\nperiod = \"10s\"\n",
+    );
+    let errors = |v: f64, base: u32| {
+        Sample::Value(Reading {
+            value: v,
+            at: t0() - secs(5),
+            base: Some(base),
+        })
+    };
+    let d = decide(
+        &p,
+        &obs(steady(4), &[("cpu", value(70.0, t0())), ("errors", errors(5.0, 4))]),
+        &seasoned(),
+        t0(),
+    );
+    assert_eq!((d.action, d.desired), (Action::ScaleOut, 5), "{}", d.explain());
+    let d = decide(
+        &p,
+        &obs(steady(4), &[("cpu", value(20.0, t0())), ("errors", errors(0.5, 4))]),
+        &seasoned(),
+        t0(),
+    );
+    assert_eq!(
+        d.action,
+        Action::Hold,
+        "a failure vetoes the scale-in cpu asks for: {}",
+        d.explain()
+    );
+    let d = decide(
+        &p,
+        &obs(steady(4), &[("cpu", value(20.0, t0())), ("errors", errors(0.0, 4))]),
+        &seasoned(),
+        t0(),
+    );
+    assert_eq!(d.action, Action::ScaleIn, "{}", d.explain());
+    let none_running = Capacity {
+        running: 0,
+        pending: 4,
+        ..steady(4)
+    };
+    let d = decide(
+        &p,
+        &obs(none_running, &[("errors", errors(300.0, 0))]),
+        &seasoned(),
+        t0(),
+    );
+    assert_eq!((d.action, d.desired), (Action::ScaleOut, 5), "{}", d.explain());
+    assert!(
+        d.explain().contains("300 failed requests/s per task"),
+        "{}",
+        d.explain()
+    );
+}

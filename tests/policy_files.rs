@@ -33,7 +33,7 @@ fn every_shipped_policy_is_valid() {
 #[test]
 fn the_latency_example_guards_p99_with_demand_and_cpu() {
     let p = policy::load(Path::new("policies/latency-slo.toml")).unwrap();
-    assert_eq!(p.rules.len(), 3);
+    assert_eq!(p.rules.len(), 4);
     assert!(matches!(p.rules[0].goal, Goal::LatencyGuard { target, .. } if (target - 0.150).abs() < 1e-9));
     assert!(matches!(&p.rules[0].metric, Metric::Custom { name, scale, .. } if name == "LatencyP99" && *scale == 1e-3));
     assert_eq!(p.rules[0].measures, Measure::Latency { quantile: 0.99 });
@@ -45,6 +45,8 @@ fn the_latency_example_guards_p99_with_demand_and_cpu() {
     assert!(matches!(p.rules[1].goal, Goal::Track { target, .. } if target == 1400.0));
     assert!(matches!(p.rules[2].goal, Goal::Track { target, .. } if target == 70.0));
     assert_eq!(p.rules[2].measures, Measure::Cpu);
+    assert!(matches!(p.rules[3].goal, Goal::ErrorGuard { target } if target == 1.0));
+    assert_eq!(p.rules[3].measures, Measure::ErrorRate);
     assert_eq!(p.scale_in.patience, std::time::Duration::from_secs(900));
     assert_eq!(p.scale_in.max_step, Some(StepLimit::Percent(50.0)));
 }

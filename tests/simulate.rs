@@ -461,3 +461,43 @@ fn the_twenty_second_model_triggers_86_seconds_after_a_step() {
         "one-minute {slow:?} vs 20 s {fast:?}"
     );
 }
+
+/// Every healthy task crashes at once: no request is answered, so latency has no
+/// datapoint at all. Failures are an input: a policy with an error rule sees them, says
+/// so, and adds a task; the same policy without it is blind until the replacements serve.
+#[test]
+fn a_crash_of_every_task_is_seen_through_failed_requests() {
+    let s = scenario::parse(
+        Path::new("crash.toml"),
+        "duration = \"15m\"\nseed = 4\n[service]\ninitial_tasks = 3\ncapacity_rps = 2100\n\
+         failure_detection = \"30s\"\nreplacement_delay = \"20s\"\n[traffic]\nkind = \"rate\"\n\
+         [[traffic.phase]]\nat = \"0s\"\nrate = 3000\n[[failure]]\nat = \"5m\"\ntasks = 3\nkind = \"crash\"\n",
+    )
+    .unwrap();
+    let with_errors = latency_policy();
+    assert!(
+        with_errors.rules.iter().any(|r| r.name == "errors"),
+        "the shipped policy watches failures"
+    );
+    let mut without = with_errors.clone();
+    without.rules.retain(|r| r.name != "errors");
+    let crash = 300;
+    let seen = run_policy(&with_errors, &s);
+    let first = seen
+        .changes
+        .iter()
+        .find(|c| c.at > crash)
+        .expect("acts after the crash");
+    assert!(first.to > first.from && first.at <= crash + 45, "{first:?}");
+    assert!(
+        first.reason.contains("failed requests/s per task above 1"),
+        "{}",
+        first.reason
+    );
+    let blind = run_policy(&without, &s);
+    assert!(
+        blind.changes.iter().all(|c| c.at > crash + 45 || c.at < crash),
+        "without the error rule nothing can react: {:?}",
+        blind.changes
+    );
+}

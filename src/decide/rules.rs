@@ -50,7 +50,8 @@ pub fn evaluate(
         };
     }
     let base = reading.base.unwrap_or(capacity.running);
-    if base == 0 {
+    // Failures mean something with no task running: that is when they matter most.
+    if base == 0 && !matches!(rule.goal, Goal::ErrorGuard { .. }) {
         return missing("no running task produced this value".into());
     }
     let current = capacity.desired;
@@ -170,6 +171,30 @@ pub fn evaluate(
                     Vote::NoObjection,
                     format!("{} well below SLO {}", ms(value), ms(target)),
                 )
+            }
+        }
+        Goal::ErrorGuard { .. } => {
+            if ratio > 1.0 {
+                // Failures say capacity is short, not by how much: one task at a time.
+                let proposal = current.max(capacity.running).saturating_add(1);
+                (
+                    Some(proposal),
+                    Vote::Out,
+                    format!(
+                        "{} failed requests/s per task above {}, asks for {}",
+                        fmt(value),
+                        fmt(target),
+                        proposal
+                    ),
+                )
+            } else if value > 0.0 {
+                (
+                    None,
+                    Vote::VetoIn,
+                    format!("{} failed requests/s per task: no scale-in", fmt(value)),
+                )
+            } else {
+                (None, Vote::NoObjection, "no failed requests".into())
             }
         }
     };

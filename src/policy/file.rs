@@ -172,6 +172,11 @@ pub enum MetricKind {
     /// the search service's EMF ArrivalCount). A leading signal: it rises with the load,
     /// before CPU or latency saturate, and keeps rising past saturation.
     RequestRate,
+    /// Failed requests per task per second, from the service's own count (a custom metric
+    /// like request_rate, such as the search service's EMF ErrorCount: 5xx, shed requests
+    /// included). A guard: above the target it scales out one task at a time; any error
+    /// vetoes scale-in. It sees a fleet that serves nothing, where latency has no data.
+    ErrorRate,
     /// Any CloudWatch metric, tracked proportionally.
     Custom,
 }

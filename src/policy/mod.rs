@@ -72,6 +72,7 @@ impl Policy {
             .map(|r| match r.goal {
                 Goal::Track { target, .. } => format!("{} {}", r.name, trim(target)),
                 Goal::LatencyGuard { target, .. } => format!("{} <= {}ms", r.name, trim(target * 1000.0)),
+                Goal::ErrorGuard { target } => format!("{} <= {}/s", r.name, trim(target)),
             })
             .collect();
         format!(

@@ -194,6 +194,8 @@ pub enum Measure {
     RequestsPerTarget,
     /// Requests arriving per task per second.
     RequestRate,
+    /// Failed requests per task per second.
+    ErrorRate,
     /// A response-time quantile (0..1), in seconds.
     Latency { quantile: f64 },
     /// A metric only CloudWatch knows the meaning of.
@@ -262,12 +264,15 @@ pub enum Goal {
         scale_in_headroom: f64,
         max_factor: f64,
     },
+    /// Failed-request guard: above `target` (per task per second) add one task; any
+    /// failures veto scale-in.
+    ErrorGuard { target: f64 },
 }
 
 impl Goal {
     pub fn target(&self) -> f64 {
         match *self {
-            Goal::Track { target, .. } | Goal::LatencyGuard { target, .. } => target,
+            Goal::Track { target, .. } | Goal::LatencyGuard { target, .. } | Goal::ErrorGuard { target } => target,
         }
     }
 }

@@ -534,6 +534,7 @@ fn rule(c: &mut Checker, r: &RuleFile) -> Option<Rule> {
     }
     let custom_source = kind == MetricKind::Custom
         || kind == MetricKind::RequestRate
+        || kind == MetricKind::ErrorRate
         || (kind == MetricKind::Latency && r.source.as_ref().map(|s| *s.get()) == Some(LatencySource::Custom));
     if !custom_source {
         let why = "applies only to custom metrics";
@@ -712,6 +713,11 @@ fn rule(c: &mut Checker, r: &RuleFile) -> Option<Rule> {
                     Statistic::Average,
                     Measure::RequestRate,
                 ),
+                MetricKind::ErrorRate => (
+                    custom_metric(c, 1.0 / period.as_secs_f64().max(1.0)),
+                    Statistic::Average,
+                    Measure::ErrorRate,
+                ),
                 _ => (custom_metric(c, 1.0), Statistic::Average, Measure::Other),
             };
             Some(Rule {
@@ -720,9 +726,13 @@ fn rule(c: &mut Checker, r: &RuleFile) -> Option<Rule> {
                 statistic: explicit_stat.unwrap_or(default_stat),
                 period,
                 max_age,
-                goal: Goal::Track {
-                    target: target?,
-                    tolerance,
+                goal: if kind == MetricKind::ErrorRate {
+                    Goal::ErrorGuard { target: target? }
+                } else {
+                    Goal::Track {
+                        target: target?,
+                        tolerance,
+                    }
                 },
                 measures,
             })

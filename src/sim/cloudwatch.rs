@@ -18,8 +18,9 @@ pub fn series_id(measure: Measure) -> u64 {
         Measure::Memory => 2,
         Measure::RequestsPerTarget => 3,
         Measure::RequestRate => 4,
+        Measure::ErrorRate => 7,
         Measure::Other => 5,
-        Measure::Latency { quantile } => 6 + (quantile * 10_000.0) as u64,
+        Measure::Latency { quantile } => 8 + (quantile * 10_000.0) as u64,
     }
 }
 
@@ -114,6 +115,8 @@ fn aggregate(slice: &[Second], measure: Measure) -> Option<f64> {
             (!per_target.is_empty()).then(|| per_target.iter().sum())
         }
         Measure::RequestRate => mean(arriving()),
+        // What failed per target: with every target gone, all of it on one.
+        Measure::ErrorRate => mean(slice.iter().map(|s| s.failed / f64::from(s.targets.max(1)))),
         Measure::Latency { quantile } => mixture_quantile(slice, quantile),
         Measure::Other => None,
     }

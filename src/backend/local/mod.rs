@@ -643,7 +643,11 @@ impl LocalBackend {
             }
             Measure::RequestRate => Some(deltas.iter().map(|d| d.requests / d.seconds).sum::<f64>() / n),
             Measure::Latency { quantile } => scrape::quantile(&deltas, quantile),
-            Measure::Other => None,
+            Measure::ErrorRate | Measure::Other => {
+                return Sample::Missing {
+                    reason: "the local backend does not measure this yet".into(),
+                };
+            }
         };
         match value {
             Some(v) => Sample::Value(Reading {
