@@ -277,6 +277,17 @@ fn request_rate_and_patience_are_checked_where_they_are_written() {
         "name = \"demand\"\nmetric = \"request_rate\"\ntarget = 1400\nsource = \"custom\"\nnamespace = \"S\"\nmetric_name = \"ArrivalCount\"",
     ));
     assert!(e.contains("`source` applies only to latency rules"), "{e}");
+    let e = err(&with_rule(
+        "name = \"demand\"\nmetric = \"request_rate\"\ntarget = 1400\nstatistic = \"sum\"\nnamespace = \"S\"\nmetric_name = \"ArrivalCount\"",
+    ));
+    assert!(e.contains("statistic must be \"average\""), "{e}");
+    // A 60 s period of 10 s records is still read per second: the count window decides.
+    let p = policy::parse(
+        Path::new("p.toml"),
+        &with_rule("name = \"demand\"\nmetric = \"request_rate\"\ntarget = 1400\nperiod = \"60s\"\nnamespace = \"S\"\nmetric_name = \"ArrivalCount\""),
+    )
+    .unwrap();
+    assert!(matches!(&p.rules[0].metric, Metric::Custom { scale, .. } if *scale == 0.1));
     let text = format!(
         "{}[scale_in]\nstabilization = \"10m\"\npatience = \"5m\"\n",
         with_rule("name = \"cpu\"\nmetric = \"ecs_cpu\"\ntarget = 70")

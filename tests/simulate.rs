@@ -462,42 +462,52 @@ fn the_twenty_second_model_triggers_86_seconds_after_a_step() {
     );
 }
 
-/// Every healthy task crashes at once: no request is answered, so latency has no
-/// datapoint at all. Failures are an input: a policy with an error rule sees them, says
-/// so, and adds a task; the same policy without it is blind until the replacements serve.
+/// Failures are an input: tasks that time requests out while the demand rule's target is
+/// set too high (5,000 requests/s per task; they serve 2,100). The shipped error rule sees
+/// the service's own failures and adds tasks one at a time until they stop; the same
+/// policy without it holds, failing requests all along.
 #[test]
-fn a_crash_of_every_task_is_seen_through_failed_requests() {
+fn failed_requests_scale_out_where_a_misjudged_target_would_not() {
     let s = scenario::parse(
-        Path::new("crash.toml"),
-        "duration = \"15m\"\nseed = 4\n[service]\ninitial_tasks = 3\ncapacity_rps = 2100\n\
-         failure_detection = \"30s\"\nreplacement_delay = \"20s\"\n[traffic]\nkind = \"rate\"\n\
-         [[traffic.phase]]\nat = \"0s\"\nrate = 3000\n[[failure]]\nat = \"5m\"\ntasks = 3\nkind = \"crash\"\n",
+        Path::new("overload.toml"),
+        "duration = \"20m\"\nseed = 4\n[service]\ninitial_tasks = 2\ncapacity_rps = 2100\n[traffic]\nkind = \"rate\"\n\
+         [[traffic.phase]]\nat = \"0s\"\nrate = 3000\n[[traffic.phase]]\nat = \"5m\"\nrate = 5000\n",
     )
     .unwrap();
-    let with_errors = latency_policy();
-    assert!(
-        with_errors.rules.iter().any(|r| r.name == "errors"),
-        "the shipped policy watches failures"
-    );
-    let mut without = with_errors.clone();
-    without.rules.retain(|r| r.name != "errors");
-    let crash = 300;
+    let shipped = latency_policy();
+    let errors = shipped
+        .rules
+        .iter()
+        .find(|r| r.name == "errors")
+        .expect("the shipped policy watches failures")
+        .clone();
+    let mut demand = shipped.rules.iter().find(|r| r.name == "demand").unwrap().clone();
+    demand.goal = policy::Goal::Track {
+        target: 5000.0,
+        tolerance: 0.1,
+    };
+    let mut with_errors = shipped.clone();
+    with_errors.rules = vec![demand.clone(), errors];
+    let mut without = shipped.clone();
+    without.rules = vec![demand];
     let seen = run_policy(&with_errors, &s);
+    let blind = run_policy(&without, &s);
     let first = seen
         .changes
         .iter()
-        .find(|c| c.at > crash)
-        .expect("acts after the crash");
-    assert!(first.to > first.from && first.at <= crash + 45, "{first:?}");
+        .find(|c| c.to > c.from)
+        .expect("scales out on failures");
     assert!(
         first.reason.contains("failed requests/s per task above 1"),
         "{}",
         first.reason
     );
-    let blind = run_policy(&without, &s);
+    assert!(seen.summary.max_tasks >= 3, "{:?}", seen.summary);
+    assert!(blind.changes.iter().all(|c| c.to <= c.from), "{:?}", blind.changes);
     assert!(
-        blind.changes.iter().all(|c| c.at > crash + 45 || c.at < crash),
-        "without the error rule nothing can react: {:?}",
-        blind.changes
+        seen.summary.failed_requests * 4 < blind.summary.failed_requests,
+        "{} vs {}",
+        seen.summary.failed_requests,
+        blind.summary.failed_requests
     );
 }

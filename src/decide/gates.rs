@@ -49,7 +49,8 @@ pub fn gates(policy: &Policy, history: &History, deployment_in_progress: bool, n
             reason: "no scale-in while a deployment is in progress".into(),
         })
     } else {
-        let window = to_chrono(policy.scale_in.stabilization);
+        // The window in force: the patience window while a reversal is remembered.
+        let window = to_chrono(history.stabilization(policy, now).0);
         // An evaluation now, after a gap, starts a new observed run (see History).
         let unbroken = history
             .last_evaluated

@@ -73,13 +73,20 @@ impl History {
             self.last_change = Some(now);
         }
         // While patient, load that comes back for the capacity held is a reversal avoided:
-        // it keeps the patience going as long as the load keeps coming back.
-        if decision.recommendation < decision.capacity.desired {
+        // it keeps the patience going as long as the load keeps coming back. Only a rule
+        // with data asking for the whole count is the load coming back; a blind or
+        // missing rule, a veto or a hold is not.
+        let desired = decision.capacity.desired;
+        let asks_for_all = decision.rules.iter().any(|v| v.proposal.is_some_and(|p| p >= desired));
+        if !decision.blind && decision.recommendation < desired {
             self.wanted_less_since.get_or_insert(now);
-        } else if let Some(since) = self.wanted_less_since.take() {
+        } else if !decision.blind
+            && asks_for_all
+            && let Some(since) = self.wanted_less_since.take()
+        {
             let (_, patient) = self.stabilization(policy, now);
             let would_reverse = to_chrono(policy.scale_in.stabilization + REVERSAL_WINDOW);
-            if patient && now - since <= would_reverse {
+            if patient && now >= since && now - since <= would_reverse {
                 self.reversed_at = Some(now);
             }
         }
@@ -105,6 +112,8 @@ impl History {
         }
         if decision.desired != decision.capacity.desired {
             self.last_change = Some(decision.at);
+            // A lull is measured against the count in force; a new count starts afresh.
+            self.wanted_less_since = None;
         }
         self.last_desired = Some(decision.desired);
     }

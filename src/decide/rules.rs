@@ -8,6 +8,10 @@ use crate::policy::{Goal, Rule};
 /// Datapoints stamped further in the future than this are refused (clock skew or bad data).
 const FUTURE_SKEW_SECONDS: f64 = 60.0;
 
+/// Failures at this share of an error rule's target veto scale-in; below it, a trickle
+/// of errors that capacity does not cause lets the other rules decide.
+const ERROR_VETO_SHARE: f64 = 0.5;
+
 /// Proposals are capped here: a wild value must not turn into an absurd count before bounds apply.
 const PROPOSAL_CAP: f64 = 1_000_000.0;
 
@@ -50,8 +54,7 @@ pub fn evaluate(
         };
     }
     let base = reading.base.unwrap_or(capacity.running);
-    // Failures mean something with no task running: that is when they matter most.
-    if base == 0 && !matches!(rule.goal, Goal::ErrorGuard { .. }) {
+    if base == 0 {
         return missing("no running task produced this value".into());
     }
     let current = capacity.desired;
@@ -174,7 +177,20 @@ pub fn evaluate(
             }
         }
         Goal::ErrorGuard { .. } => {
-            if ratio > 1.0 {
+            if ratio > 1.0 && capacity.pending > 0 {
+                // Tasks already starting may be the cure (replacements of crashed ones, or
+                // the last scale-out): wait for them rather than add one per datapoint.
+                (
+                    None,
+                    Vote::VetoIn,
+                    format!(
+                        "{} failed requests/s per task above {}; {} task(s) starting already",
+                        fmt(value),
+                        fmt(target),
+                        capacity.pending
+                    ),
+                )
+            } else if ratio > 1.0 {
                 // Failures say capacity is short, not by how much: one task at a time.
                 let proposal = current.max(capacity.running).saturating_add(1);
                 (
@@ -187,14 +203,22 @@ pub fn evaluate(
                         proposal
                     ),
                 )
-            } else if value > 0.0 {
+            } else if ratio >= ERROR_VETO_SHARE {
                 (
                     None,
                     Vote::VetoIn,
-                    format!("{} failed requests/s per task: no scale-in", fmt(value)),
+                    format!(
+                        "{} failed requests/s per task, at least half of {}: no scale-in",
+                        fmt(value),
+                        fmt(target)
+                    ),
                 )
             } else {
-                (None, Vote::NoObjection, "no failed requests".into())
+                (
+                    None,
+                    Vote::NoObjection,
+                    format!("{} failed requests/s per task, well below {}", fmt(value), fmt(target)),
+                )
             }
         }
     };

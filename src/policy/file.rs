@@ -239,6 +239,9 @@ pub struct RuleFile {
     pub dimensions: BTreeMap<String, String>,
     /// Custom latency metrics: the metric's unit. Default "milliseconds".
     pub unit: Option<Located<UnitFile>>,
+    /// request_rate and error_rate: how long each published count covers (one task's
+    /// record), whatever the period read. Default "10s", the search service's EMF window.
+    pub count_window: Option<Located<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -532,6 +532,44 @@ fn rule(c: &mut Checker, r: &RuleFile) -> Option<Rule> {
         not_for(c, r.source.as_ref().map(Located::span), "source", why);
         not_for(c, r.unit.as_ref().map(Located::span), "unit", why);
     }
+    let counts = matches!(kind, MetricKind::RequestRate | MetricKind::ErrorRate);
+    if !counts {
+        not_for(
+            c,
+            r.count_window.as_ref().map(Located::span),
+            "count_window",
+            "applies only to request_rate and error_rate rules",
+        );
+    }
+    // A count per task's record, averaged over the records of the period, divided by the
+    // time one record covers: a per-task rate whatever the period. Sum would add tasks.
+    let count_window = c.optional_duration(&r.count_window, "count_window", Duration::from_secs(10));
+    if counts
+        && let Some(s) = &r.statistic
+        && explicit_stat != Some(Statistic::Average)
+    {
+        c.error(
+            s.span(),
+            "a request_rate or error_rate rule averages per-task counts over the tasks' records; statistic must be \"average\" (or left out)",
+        );
+    }
+    if counts
+        && count_window > period
+        && let Some(w) = &r.count_window
+    {
+        c.error(
+            w.span(),
+            "count_window is longer than the period: a period would hold no whole record",
+        );
+    }
+    if kind == MetricKind::ErrorRate
+        && let Some(t) = &r.tolerance
+    {
+        c.error(
+            t.span(),
+            "`tolerance` applies to tracking rules; an error_rate rule is a guard with no band",
+        );
+    }
     let custom_source = kind == MetricKind::Custom
         || kind == MetricKind::RequestRate
         || kind == MetricKind::ErrorRate
@@ -628,7 +666,11 @@ fn rule(c: &mut Checker, r: &RuleFile) -> Option<Rule> {
                         99.0
                     }
                 },
-                None => 99.0,
+                // A custom metric's percentile statistic says what it guards.
+                None => match explicit_stat {
+                    Some(Statistic::Percentile(p)) => p,
+                    _ => 99.0,
+                },
             };
             let source = r.source.as_ref().map_or(LatencySource::Alb, |s| *s.get());
             let (metric, statistic) = match source {
@@ -709,12 +751,12 @@ fn rule(c: &mut Checker, r: &RuleFile) -> Option<Rule> {
                 ),
                 // A count per period and task, read as a rate: the target is per second.
                 MetricKind::RequestRate => (
-                    custom_metric(c, 1.0 / period.as_secs_f64().max(1.0)),
+                    custom_metric(c, 1.0 / count_window.as_secs_f64().max(1.0)),
                     Statistic::Average,
                     Measure::RequestRate,
                 ),
                 MetricKind::ErrorRate => (
-                    custom_metric(c, 1.0 / period.as_secs_f64().max(1.0)),
+                    custom_metric(c, 1.0 / count_window.as_secs_f64().max(1.0)),
                     Statistic::Average,
                     Measure::ErrorRate,
                 ),

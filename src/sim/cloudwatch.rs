@@ -115,8 +115,13 @@ fn aggregate(slice: &[Second], measure: Measure) -> Option<f64> {
             (!per_target.is_empty()).then(|| per_target.iter().sum())
         }
         Measure::RequestRate => mean(arriving()),
-        // What failed per target: with every target gone, all of it on one.
-        Measure::ErrorRate => mean(slice.iter().map(|s| s.failed / f64::from(s.targets.max(1)))),
+        // The service's own count: what its tasks in service failed, per task.
+        Measure::ErrorRate => mean(
+            slice
+                .iter()
+                .filter(|s| s.healthy > 0)
+                .map(|s| s.failed_in_service / f64::from(s.healthy)),
+        ),
         Measure::Latency { quantile } => mixture_quantile(slice, quantile),
         Measure::Other => None,
     }

@@ -249,14 +249,20 @@ pub fn parse(file: &Path, source: &str) -> Result<FamiliesFile, FileErrors> {
                 source,
                 None,
                 format!(
-                    "family {}: every range must be [low, high] with 0 < low <= high",
+                    "family {}: every range must be [low, high] with 0 < low <= high, within the limits \
+                     (rates up to 10,000,000/s, factors up to 100, up to 5,000 tasks and 100 spikes, a week at most)",
                     f.name
                 ),
             ));
         }
     }
-    if families.max_tasks == 0 {
-        errors.push(Diagnostic::at(file, source, None, "max_tasks must be at least 1"));
+    if families.max_tasks == 0 || families.max_tasks > crate::policy::MAX_TASKS {
+        errors.push(Diagnostic::at(
+            file,
+            source,
+            None,
+            format!("max_tasks must be between 1 and {}", crate::policy::MAX_TASKS),
+        ));
     }
     if errors.is_empty() {
         Ok(families)
@@ -265,7 +271,55 @@ pub fn parse(file: &Path, source: &str) -> Result<FamiliesFile, FileErrors> {
     }
 }
 
+/// Upper ends of the ranges: every member stays a scenario the parser accepts (at most 30
+/// days, at most 5,000 tasks) and a run that ends in seconds.
+const MAX_RATE: f64 = 10_000_000.0;
+const MAX_FACTOR: f64 = 100.0;
+const MAX_MINUTES: f64 = 7.0 * 24.0 * 60.0;
+const MAX_COUNT: f64 = 100.0;
+const MAX_TASKS: f64 = 5_000.0;
+
 fn ranges_ok(shape: &Shape) -> bool {
+    let ok = |r: &Range| r[0] > 0.0 && r[0] <= r[1] && r[1].is_finite();
+    let below = |r: &Range, most: f64| ok(r) && r[1] <= most;
+    let fine = match shape {
+        Shape::Spike {
+            base_rate,
+            factor,
+            hold_min,
+        } => below(base_rate, MAX_RATE) && below(factor, MAX_FACTOR) && below(hold_min, MAX_MINUTES),
+        Shape::Ramp {
+            base_rate,
+            factor,
+            ramp_min,
+        } => below(base_rate, MAX_RATE) && below(factor, MAX_FACTOR) && below(ramp_min, MAX_MINUTES),
+        Shape::Oscillation {
+            base_rate,
+            half_period_min,
+            hours,
+            ..
+        } => below(base_rate, MAX_RATE) && below(half_period_min, MAX_MINUTES) && *hours <= MAX_MINUTES / 60.0,
+        Shape::RepeatedSpikes {
+            base_rate,
+            factor,
+            count,
+            gap_min,
+            length_min,
+        } => {
+            below(base_rate, MAX_RATE)
+                && below(factor, MAX_FACTOR)
+                && below(count, MAX_COUNT)
+                && below(gap_min, MAX_MINUTES / MAX_COUNT)
+                && below(length_min, MAX_MINUTES / MAX_COUNT)
+        }
+        Shape::Fleet { tasks, factor } => below(tasks, MAX_TASKS) && below(factor, MAX_FACTOR),
+        Shape::DiurnalWeek { min_rate, max_rate, .. } => below(min_rate, MAX_RATE) && below(max_rate, MAX_RATE),
+        Shape::Faults { base_rate, factor } => below(base_rate, MAX_RATE) && below(factor, MAX_FACTOR),
+    };
+    fine && shape_ranges_ok(shape)
+}
+
+fn shape_ranges_ok(shape: &Shape) -> bool {
     let ok = |r: &Range| r[0] > 0.0 && r[0] <= r[1] && r[1].is_finite();
     match shape {
         Shape::Spike {
@@ -363,6 +417,21 @@ mod tests {
         let text = "max_tasks = 10\n[[family]]\nname = \"x\"\nkind = \"spike\"\nbase_rate = [5, 1]\nfactor = [2, 3]\nhold_min = [1, 2]\n";
         let e = parse(Path::new("f.toml"), text).unwrap_err().to_string();
         assert!(e.contains("family x"), "{e}");
+        let huge = "max_tasks = 10\n[[family]]\nname = \"x\"\nkind = \"oscillation\"\nbase_rate = [1, 5]\nswing = [0.1, 0.2]\n\
+                    half_period_min = [1, 2]\nnoise = [0.1, 0.2]\nhours = 1e9\n";
+        assert!(
+            parse(Path::new("f.toml"), huge)
+                .unwrap_err()
+                .to_string()
+                .contains("within the limits")
+        );
+        let many = "max_tasks = 10\n[[family]]\nname = \"x\"\nkind = \"fleet\"\ntasks = [2, 1e9]\nfactor = [2, 3]\n";
+        assert!(
+            parse(Path::new("f.toml"), many)
+                .unwrap_err()
+                .to_string()
+                .contains("within the limits")
+        );
         let typo = "max_tasks = 10\n[[family]]\nname = \"x\"\nkind = \"spike\"\nbase_rate = [1, 5]\nfactor = [2, 3]\nhold_minutes = [1, 2]\n";
         assert!(
             parse(Path::new("f.toml"), typo)

@@ -75,8 +75,21 @@ pub fn read(path: &Path) -> Result<Recording, FileErrors> {
         {
             return Err(fail(line, "timestamps must increase from row to row".into()));
         }
-        if minutes.len() == MAX_MINUTES {
-            return Err(fail(line, "more than 30 days of minutes".into()));
+        if minutes.len() == MAX_MINUTES
+            || minutes
+                .first()
+                .is_some_and(|f: &Minute| (minute.timestamp - f.timestamp).num_seconds() >= MAX_MINUTES as i64 * 60)
+        {
+            return Err(fail(line, "the recording spans more than 30 days".into()));
+        }
+        if minute.desired.max(minute.running).unwrap_or(0) > crate::policy::MAX_TASKS {
+            return Err(fail(
+                line,
+                format!(
+                    "a count above {} tasks is not a recording of one service",
+                    crate::policy::MAX_TASKS
+                ),
+            ));
         }
         minutes.push(minute);
     }

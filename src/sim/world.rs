@@ -27,6 +27,10 @@ pub struct Second {
     pub offered: f64,
     pub served: f64,
     pub failed: f64,
+    /// Failed by a task in service (timed out in its queue): what the service counts
+    /// itself. Requests sent to a crashed task or to no task at all fail at the load
+    /// balancer, where only the ALB's 5xx count sees them.
+    pub failed_in_service: f64,
     pub desired: u32,
     pub healthy: u32,
     pub provisioning: u32,
@@ -278,6 +282,7 @@ impl World {
         };
 
         let mut per_task: Vec<TaskSecond> = Vec::with_capacity(healthy as usize);
+        let mut failed_in_service = 0.0;
         for k in self.tasks.iter_mut().filter(|k| k.in_service(tf)) {
             let total = k.queue + share;
             let done = total.min(k.capacity);
@@ -285,6 +290,7 @@ impl World {
             let max_queue = k.capacity * s.request_timeout;
             if k.queue > max_queue {
                 failed += k.queue - max_queue;
+                failed_in_service += k.queue - max_queue;
                 k.queue = max_queue;
             }
             let rho = (done / k.capacity).min(1.0);
@@ -319,6 +325,7 @@ impl World {
             offered,
             served,
             failed,
+            failed_in_service,
             desired: self.desired,
             healthy,
             provisioning: self.provisioning(tf),
