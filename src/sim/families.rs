@@ -414,37 +414,20 @@ mod tests {
 
     #[test]
     fn bad_ranges_are_refused() {
-        let text = "max_tasks = 10\n[[family]]\nname = \"x\"\nkind = \"spike\"\nbase_rate = [5, 1]\nfactor = [2, 3]\nhold_min = [1, 2]\n";
-        let e = parse(Path::new("f.toml"), text).unwrap_err().to_string();
+        let refused = |text: &str| parse(Path::new("f.toml"), text).unwrap_err().to_string();
+        let head = "max_tasks = 10\n[[family]]\nname = \"x\"\n";
+        let e = refused(&format!(
+            "{head}kind = \"spike\"\nbase_rate = [5, 1]\nfactor = [2, 3]\nhold_min = [1, 2]\n"
+        ));
         assert!(e.contains("family x"), "{e}");
-        let huge = "max_tasks = 10\n[[family]]\nname = \"x\"\nkind = \"oscillation\"\nbase_rate = [1, 5]\nswing = [0.1, 0.2]\n\
-                    half_period_min = [1, 2]\nnoise = [0.1, 0.2]\nhours = 1e9\n";
-        assert!(
-            parse(Path::new("f.toml"), huge)
-                .unwrap_err()
-                .to_string()
-                .contains("within the limits")
+        let huge = format!(
+            "{head}kind = \"oscillation\"\nbase_rate = [1, 5]\nswing = [0.1, 0.2]\nhalf_period_min = [1, 2]\nnoise = [0.1, 0.2]\nhours = 1e9\n"
         );
-        let many = "max_tasks = 10\n[[family]]\nname = \"x\"\nkind = \"fleet\"\ntasks = [2, 1e9]\nfactor = [2, 3]\n";
-        assert!(
-            parse(Path::new("f.toml"), many)
-                .unwrap_err()
-                .to_string()
-                .contains("within the limits")
-        );
-        let typo = "max_tasks = 10\n[[family]]\nname = \"x\"\nkind = \"spike\"\nbase_rate = [1, 5]\nfactor = [2, 3]\nhold_minutes = [1, 2]\n";
-        assert!(
-            parse(Path::new("f.toml"), typo)
-                .unwrap_err()
-                .to_string()
-                .contains("hold_minutes")
-        );
-        let text = "max_tasks = 10\n[[family]]\nname = \"x\"\nkind = \"tsunami\"\n";
-        assert!(
-            parse(Path::new("f.toml"), text)
-                .unwrap_err()
-                .to_string()
-                .contains("f.toml:")
-        );
+        assert!(refused(&huge).contains("within the limits"));
+        let many = format!("{head}kind = \"fleet\"\ntasks = [2, 1e9]\nfactor = [2, 3]\n");
+        assert!(refused(&many).contains("within the limits"));
+        let typo = format!("{head}kind = \"spike\"\nbase_rate = [1, 5]\nfactor = [2, 3]\nhold_minutes = [1, 2]\n");
+        assert!(refused(&typo).contains("hold_minutes"));
+        assert!(refused(&format!("{head}kind = \"tsunami\"\n")).contains("f.toml:"));
     }
 }
