@@ -301,16 +301,28 @@ impl Aws {
     /// Datapoints for the last `minutes` whole minutes (moto buckets periods from StartTime).
     async fn put(&self, namespace: &str, name: &str, dims: &[(&str, &str)], value: f64, minutes: i64) {
         let now = chrono::Utc::now().timestamp() / 60 * 60;
+        self.put_points(namespace, name, dims, (1..=minutes).map(|m| (now - m * 60, value)))
+            .await;
+    }
+
+    /// One PutMetricData call with the given (epoch seconds, value) datapoints.
+    async fn put_points(
+        &self,
+        namespace: &str,
+        name: &str,
+        dims: &[(&str, &str)],
+        points: impl Iterator<Item = (i64, f64)>,
+    ) {
         let dimensions: Vec<Dimension> = dims
             .iter()
             .map(|(n, v)| Dimension::builder().name(*n).value(*v).build())
             .collect();
-        let data: Vec<MetricDatum> = (1..=minutes)
-            .map(|m| {
+        let data: Vec<MetricDatum> = points
+            .map(|(at, value)| {
                 MetricDatum::builder()
                     .metric_name(name)
                     .set_dimensions(Some(dimensions.clone()))
-                    .timestamp(aws_smithy_types::DateTime::from_secs(now - m * 60))
+                    .timestamp(aws_smithy_types::DateTime::from_secs(at))
                     .value(value)
                     .build()
             })
@@ -800,27 +812,8 @@ async fn record_reads_fourteen_days_and_simulate_replays_them() {
         ("ECS/ContainerInsights", "RunningTaskCount", &service, Box::new(tasks)),
     ];
     for (namespace, name, dims, value) in &series {
-        let dimensions: Vec<Dimension> = dims
-            .iter()
-            .map(|(n, v)| Dimension::builder().name(*n).value(*v).build())
-            .collect();
-        let data: Vec<MetricDatum> = (0..hours)
-            .map(|h| {
-                MetricDatum::builder()
-                    .metric_name(*name)
-                    .set_dimensions(Some(dimensions.clone()))
-                    .timestamp(aws_smithy_types::DateTime::from_secs(start + h * 3600))
-                    .value(value(h))
-                    .build()
-            })
-            .collect();
-        aws.cloudwatch
-            .put_metric_data()
-            .namespace(*namespace)
-            .set_metric_data(Some(data))
-            .send()
-            .await
-            .unwrap();
+        aws.put_points(namespace, name, dims, (0..hours).map(|h| (start + h * 3600, value(h))))
+            .await;
     }
     let dir = setup();
     let csv = dir.path().join("traffic.csv");

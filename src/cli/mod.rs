@@ -105,34 +105,7 @@ pub enum Command {
     },
     /// Record a service's past load from CloudWatch, one row per minute (requests, CPU,
     /// desired and running counts), for `simulate --traffic`.
-    Record {
-        #[arg(long)]
-        cluster: String,
-        #[arg(long)]
-        service: String,
-        /// How far back (at most 15d, CloudWatch's one-minute retention).
-        #[arg(long, default_value = "14d", value_parser = parse_duration)]
-        since: std::time::Duration,
-        /// One row per this much time (a multiple of 60s); requests are written per minute.
-        #[arg(long, default_value = "60s", value_parser = parse_duration)]
-        period: std::time::Duration,
-        /// Count requests at the ALB: CloudWatch's TargetGroup dimension (with --load-balancer).
-        #[arg(long)]
-        target_group: Option<String>,
-        /// CloudWatch's LoadBalancer dimension (with --target-group).
-        #[arg(long)]
-        load_balancer: Option<String>,
-        /// Without the ALB: the service's own per-task count, summed over its tasks.
-        #[arg(long, default_value = "SearchService")]
-        namespace: String,
-        #[arg(long, default_value = "ArrivalCount")]
-        metric_name: String,
-        /// A dimension of that metric, `Name=Value` (repeatable).
-        #[arg(long = "dimension", default_value = "Service=search")]
-        dimensions: Vec<String>,
-        #[arg(long, default_value = "traffic.csv")]
-        out: PathBuf,
-    },
+    Record(record::Args),
     /// Run one search-service replica (the local backend starts these).
     #[command(hide = true)]
     Replica {
@@ -209,28 +182,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Healthcheck { url, timeout } => Ok(healthcheck::run(&url, timeout)),
-        Command::Record {
-            cluster,
-            service,
-            since,
-            period,
-            target_group,
-            load_balancer,
-            namespace,
-            metric_name,
-            dimensions,
-            out,
-        } => record::run(record::Args {
-            cluster,
-            service,
-            since,
-            period,
-            target_group,
-            load_balancer,
-            namespace,
-            metric_name,
-            dimensions,
-            out,
-        }),
+        Command::Record(args) => record::run(args),
     }
 }

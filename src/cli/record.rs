@@ -7,16 +7,33 @@ use ecs_autoscaler::backend::aws::sdk_config;
 use ecs_autoscaler::settings::Settings;
 use ecs_autoscaler::sim::replay;
 
+#[derive(Debug, clap::Args)]
 pub struct Args {
+    #[arg(long)]
     pub cluster: String,
+    #[arg(long)]
     pub service: String,
+    /// How far back (at most 15d, CloudWatch's one-minute retention).
+    #[arg(long, default_value = "14d", value_parser = super::parse_duration)]
     pub since: std::time::Duration,
+    /// One row per this much time (a multiple of 60s); requests are written per minute.
+    #[arg(long, default_value = "60s", value_parser = super::parse_duration)]
     pub period: std::time::Duration,
+    /// Count requests at the ALB: CloudWatch's TargetGroup dimension (with --load-balancer).
+    #[arg(long)]
     pub target_group: Option<String>,
+    /// CloudWatch's LoadBalancer dimension (with --target-group).
+    #[arg(long)]
     pub load_balancer: Option<String>,
+    /// Without the ALB: the service's own per-task count, summed over its tasks.
+    #[arg(long, default_value = "SearchService")]
     pub namespace: String,
+    #[arg(long, default_value = "ArrivalCount")]
     pub metric_name: String,
+    /// A dimension of that metric, `Name=Value` (repeatable).
+    #[arg(long = "dimension", default_value = "Service=search")]
     pub dimensions: Vec<String>,
+    #[arg(long, default_value = "traffic.csv")]
     pub out: PathBuf,
 }
 

@@ -279,86 +279,70 @@ const MAX_MINUTES: f64 = 7.0 * 24.0 * 60.0;
 const MAX_COUNT: f64 = 100.0;
 const MAX_TASKS: f64 = 5_000.0;
 
+/// Every range of a shape must be `[low, high]` with `0 < low <= high` and `high` within
+/// its limit; oscillation adds its own bounds.
 fn ranges_ok(shape: &Shape) -> bool {
-    let ok = |r: &Range| r[0] > 0.0 && r[0] <= r[1] && r[1].is_finite();
-    let below = |r: &Range, most: f64| ok(r) && r[1] <= most;
-    let fine = match shape {
+    let within = |r: &Range, most: f64| r[0] > 0.0 && r[0] <= r[1] && r[1].is_finite() && r[1] <= most;
+    let (limits, extra): (Vec<(&Range, f64)>, bool) = match shape {
         Shape::Spike {
             base_rate,
             factor,
             hold_min,
-        } => below(base_rate, MAX_RATE) && below(factor, MAX_FACTOR) && below(hold_min, MAX_MINUTES),
+        } => (
+            vec![(base_rate, MAX_RATE), (factor, MAX_FACTOR), (hold_min, MAX_MINUTES)],
+            true,
+        ),
         Shape::Ramp {
             base_rate,
             factor,
             ramp_min,
-        } => below(base_rate, MAX_RATE) && below(factor, MAX_FACTOR) && below(ramp_min, MAX_MINUTES),
-        Shape::Oscillation {
-            base_rate,
-            half_period_min,
-            hours,
-            ..
-        } => below(base_rate, MAX_RATE) && below(half_period_min, MAX_MINUTES) && *hours <= MAX_MINUTES / 60.0,
-        Shape::RepeatedSpikes {
-            base_rate,
-            factor,
-            count,
-            gap_min,
-            length_min,
-        } => {
-            below(base_rate, MAX_RATE)
-                && below(factor, MAX_FACTOR)
-                && below(count, MAX_COUNT)
-                && below(gap_min, MAX_MINUTES / MAX_COUNT)
-                && below(length_min, MAX_MINUTES / MAX_COUNT)
-        }
-        Shape::Fleet { tasks, factor } => below(tasks, MAX_TASKS) && below(factor, MAX_FACTOR),
-        Shape::DiurnalWeek { min_rate, max_rate, .. } => below(min_rate, MAX_RATE) && below(max_rate, MAX_RATE),
-        Shape::Faults { base_rate, factor } => below(base_rate, MAX_RATE) && below(factor, MAX_FACTOR),
-    };
-    fine && shape_ranges_ok(shape)
-}
-
-fn shape_ranges_ok(shape: &Shape) -> bool {
-    let ok = |r: &Range| r[0] > 0.0 && r[0] <= r[1] && r[1].is_finite();
-    match shape {
-        Shape::Spike {
-            base_rate,
-            factor,
-            hold_min,
-        } => [base_rate, factor, hold_min].into_iter().all(ok),
-        Shape::Ramp {
-            base_rate,
-            factor,
-            ramp_min,
-        } => [base_rate, factor, ramp_min].into_iter().all(ok),
+        } => (
+            vec![(base_rate, MAX_RATE), (factor, MAX_FACTOR), (ramp_min, MAX_MINUTES)],
+            true,
+        ),
         Shape::Oscillation {
             base_rate,
             swing,
             half_period_min,
             noise,
             hours,
-        } => {
-            [base_rate, swing, half_period_min, noise].into_iter().all(ok)
-                && swing[1] < 1.0
-                && noise[1] <= 0.5
-                && *hours > 0.0
-        }
+        } => (
+            vec![
+                (base_rate, MAX_RATE),
+                (swing, f64::INFINITY),
+                (half_period_min, MAX_MINUTES),
+                (noise, 0.5),
+            ],
+            swing[1] < 1.0 && *hours > 0.0 && *hours <= MAX_MINUTES / 60.0,
+        ),
         Shape::RepeatedSpikes {
             base_rate,
             factor,
             count,
             gap_min,
             length_min,
-        } => [base_rate, factor, count, gap_min, length_min].into_iter().all(ok),
-        Shape::Fleet { tasks, factor } => [tasks, factor].into_iter().all(ok),
+        } => (
+            vec![
+                (base_rate, MAX_RATE),
+                (factor, MAX_FACTOR),
+                (count, MAX_COUNT),
+                (gap_min, MAX_MINUTES / MAX_COUNT),
+                (length_min, MAX_MINUTES / MAX_COUNT),
+            ],
+            true,
+        ),
+        Shape::Fleet { tasks, factor } => (vec![(tasks, MAX_TASKS), (factor, MAX_FACTOR)], true),
         Shape::DiurnalWeek {
             min_rate,
             max_rate,
             weekend,
-        } => [min_rate, max_rate, weekend].into_iter().all(ok),
-        Shape::Faults { base_rate, factor } => [base_rate, factor].into_iter().all(ok),
-    }
+        } => (
+            vec![(min_rate, MAX_RATE), (max_rate, MAX_RATE), (weekend, f64::INFINITY)],
+            true,
+        ),
+        Shape::Faults { base_rate, factor } => (vec![(base_rate, MAX_RATE), (factor, MAX_FACTOR)], true),
+    };
+    extra && limits.iter().all(|(r, most)| within(r, *most))
 }
 
 pub fn load(path: &Path) -> Result<FamiliesFile, FileErrors> {
