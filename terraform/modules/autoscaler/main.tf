@@ -11,36 +11,27 @@ resource "aws_cloudwatch_log_group" "this" {
   retention_in_days = var.log_retention_days
 }
 
-data "aws_iam_policy_document" "tasks_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["ecs-tasks.amazonaws.com"]
-    }
-  }
+# The API token reaches the container as ECS_AUTOSCALER_API_TOKEN (the execution role
+# reads the secret when the task starts); the daemon compares `Authorization: Bearer`.
+module "roles" {
+  source     = "../task-roles"
+  name       = "${var.name}-autoscaler"
+  secret_arn = var.api_token_secret_arn
 }
 
-resource "aws_iam_role" "execution" {
-  name               = "${var.name}-autoscaler-execution"
-  assume_role_policy = data.aws_iam_policy_document.tasks_assume.json
+moved {
+  from = aws_iam_role.execution
+  to   = module.roles.aws_iam_role.execution
 }
 
-resource "aws_iam_role_policy_attachment" "execution" {
-  role       = aws_iam_role.execution.name
-  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+moved {
+  from = aws_iam_role_policy_attachment.execution
+  to   = module.roles.aws_iam_role_policy_attachment.execution
 }
 
-# The token reaches the container as ECS_AUTOSCALER_API_TOKEN: ECS reads the secret with
-# the execution role when the task starts; the daemon compares `Authorization: Bearer`.
-resource "aws_iam_role_policy" "execution_secret" {
-  count = var.api_token_secret_arn == null ? 0 : 1
-  name  = "read-api-token"
-  role  = aws_iam_role.execution.id
-  policy = jsonencode({
-    Version   = "2012-10-17"
-    Statement = [{ Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = var.api_token_secret_arn }]
-  })
+moved {
+  from = aws_iam_role_policy.execution_secret
+  to   = module.roles.aws_iam_role_policy.execution_secret
 }
 
 # Least privilege: read and update the one scaled service, read metrics, read the
@@ -79,7 +70,7 @@ data "aws_iam_policy_document" "task" {
 
 resource "aws_iam_role" "task" {
   name               = "${var.name}-autoscaler-task"
-  assume_role_policy = data.aws_iam_policy_document.tasks_assume.json
+  assume_role_policy = module.roles.tasks_assume_policy
 }
 
 resource "aws_iam_role_policy" "task" {
@@ -112,7 +103,7 @@ resource "aws_ecs_task_definition" "this" {
   network_mode             = "awsvpc"
   cpu                      = var.cpu
   memory                   = var.memory
-  execution_role_arn       = aws_iam_role.execution.arn
+  execution_role_arn       = module.roles.execution_role_arn
   task_role_arn            = aws_iam_role.task.arn
 
   # The image is built for x86_64 (Dockerfile: --platform=linux/amd64).

@@ -16,34 +16,25 @@ resource "aws_cloudwatch_log_group" "this" {
   retention_in_days = var.log_retention_days
 }
 
-data "aws_iam_policy_document" "tasks_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["ecs-tasks.amazonaws.com"]
-    }
-  }
+module "roles" {
+  source     = "../task-roles"
+  name       = "${var.name}-probe"
+  secret_arn = var.api_token_secret_arn
 }
 
-resource "aws_iam_role" "execution" {
-  name               = "${var.name}-probe-execution"
-  assume_role_policy = data.aws_iam_policy_document.tasks_assume.json
+moved {
+  from = aws_iam_role.execution
+  to   = module.roles.aws_iam_role.execution
 }
 
-resource "aws_iam_role_policy_attachment" "execution" {
-  role       = aws_iam_role.execution.name
-  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+moved {
+  from = aws_iam_role_policy_attachment.execution
+  to   = module.roles.aws_iam_role_policy_attachment.execution
 }
 
-resource "aws_iam_role_policy" "execution_secret" {
-  count = var.api_token_secret_arn == null ? 0 : 1
-  name  = "read-api-token"
-  role  = aws_iam_role.execution.id
-  policy = jsonencode({
-    Version   = "2012-10-17"
-    Statement = [{ Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = var.api_token_secret_arn }]
-  })
+moved {
+  from = aws_iam_role_policy.execution_secret
+  to   = module.roles.aws_iam_role_policy.execution_secret
 }
 
 resource "aws_ecs_task_definition" "this" {
@@ -52,7 +43,7 @@ resource "aws_ecs_task_definition" "this" {
   network_mode             = "awsvpc"
   cpu                      = 256
   memory                   = 512
-  execution_role_arn       = aws_iam_role.execution.arn
+  execution_role_arn       = module.roles.execution_role_arn
   # No task role: the probe calls no AWS API.
 
   container_definitions = jsonencode([{

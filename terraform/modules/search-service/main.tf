@@ -16,30 +16,25 @@ resource "aws_cloudwatch_log_group" "this" {
   retention_in_days = var.log_retention_days
 }
 
-data "aws_iam_policy_document" "tasks_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["ecs-tasks.amazonaws.com"]
-    }
-  }
+module "roles" {
+  source = "../task-roles"
+  name   = "${var.name}-search"
 }
 
-resource "aws_iam_role" "execution" {
-  name               = "${var.name}-search-execution"
-  assume_role_policy = data.aws_iam_policy_document.tasks_assume.json
+moved {
+  from = aws_iam_role.execution
+  to   = module.roles.aws_iam_role.execution
 }
 
-resource "aws_iam_role_policy_attachment" "execution" {
-  role       = aws_iam_role.execution.name
-  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+moved {
+  from = aws_iam_role_policy_attachment.execution
+  to   = module.roles.aws_iam_role_policy_attachment.execution
 }
 
 # The service calls no AWS API: its metrics leave through the log driver as EMF.
 resource "aws_iam_role" "task" {
   name               = "${var.name}-search-task"
-  assume_role_policy = data.aws_iam_policy_document.tasks_assume.json
+  assume_role_policy = module.roles.tasks_assume_policy
 }
 
 resource "aws_ecs_task_definition" "this" {
@@ -48,7 +43,7 @@ resource "aws_ecs_task_definition" "this" {
   network_mode             = "awsvpc"
   cpu                      = var.cpu
   memory                   = var.memory
-  execution_role_arn       = aws_iam_role.execution.arn
+  execution_role_arn       = module.roles.execution_role_arn
   task_role_arn            = aws_iam_role.task.arn
 
   # The image is built for x86_64 (Dockerfile: --platform=linux/amd64).
