@@ -106,7 +106,7 @@ variable "search_p99_target_ms" {
 }
 
 variable "search_demand_per_task" {
-  description = "The policy's demand rule: requests arriving per search task per second to keep (about two thirds of what a task serves; 1,400 for a 0.25 vCPU task)."
+  description = "The policy's demand rule: requests arriving per search task per second to keep, as a starting point (about two thirds of what a task serves; 1,400 for a 0.25 vCPU task). The daemon learns the real figure from the service's p99 and arrival rate."
   type        = number
   default     = 1400
   validation {

@@ -3,7 +3,9 @@
 mod common;
 
 use common::*;
-use ecs_autoscaler::decide::{Action, Capacity, History, LimitKind, Observation, Reading, Sample, decide};
+use ecs_autoscaler::decide::{
+    Action, Capacity, Evidence, History, LearnedCapacity, LimitKind, Observation, Reading, Sample, decide,
+};
 use ecs_autoscaler::policy::Policy;
 use proptest::prelude::*;
 
@@ -78,6 +80,10 @@ fn arb_policy() -> impl Strategy<Value = Policy> {
                         "[[rule]]\nname = \"demand\"\nmetric = \"request_rate\"\ntarget = 1400\nnamespace = \"S\"\n\
                          metric_name = \"ArrivalCount\"\nperiod = \"10s\"\n",
                     );
+                    if latency {
+                        // With a latency rule beside it, the demand target is learned.
+                        body.push_str("learn_from = \"p99\"\n");
+                    }
                 }
                 // t0 is a Monday 10:00 UTC: 09:00 + 2h is open, Sundays are shut.
                 let sched_min = sched_min.min(max);
@@ -131,6 +137,11 @@ fn arb_case() -> impl Strategy<Value = Case> {
             prop::option::of(0i64..1200),
             prop::option::of(0i64..600),
         ),
+        // What a learning demand rule knows: tasks in service since, and a learned knee.
+        (
+            prop::option::of(0i64..600),
+            prop::option::of((1.0f64..6000.0, 0i64..100_000, any::<bool>())),
+        ),
     )
         .prop_map(
             |(
@@ -140,6 +151,7 @@ fn arb_case() -> impl Strategy<Value = Case> {
                 (out_ago, in_ago, reversed),
                 recs,
                 (outside, watched, blind),
+                (serving_ago, knee),
             )| {
                 let running = running.min(desired + 3);
                 let capacity = Capacity {
@@ -171,6 +183,18 @@ fn arb_case() -> impl Strategy<Value = Case> {
                     last_change: None,
                     reversed_at: reversed.map(|a| t0() - secs(a)),
                     wanted_less_since: None,
+                    serving: serving_ago.map(|a| (running, t0() - secs(a))),
+                    learned: knee
+                        .map(|(per_task, ago, broke)| {
+                            let learned = LearnedCapacity {
+                                per_task,
+                                at: t0() - secs(ago),
+                                evidence: if broke { Evidence::Broke } else { Evidence::Held },
+                            };
+                            ("demand".to_string(), learned)
+                        })
+                        .into_iter()
+                        .collect(),
                 };
                 Case {
                     obs: obs(capacity, &metrics),

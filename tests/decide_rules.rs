@@ -637,3 +637,138 @@ fn failed_requests_add_a_task_and_veto_scale_in() {
         d.explain()
     );
 }
+
+const LEARNING_DEMAND: &str = "[[rule]]\nname = \"demand\"\nmetric = \"request_rate\"\ntarget = 1400\n\
+    namespace = \"S\"\nmetric_name = \"ArrivalCount\"\nperiod = \"10s\"\nmax_age = \"60s\"\nlearn_from = \"p99\"\n";
+const ERRORS: &str = "[[rule]]\nname = \"errors\"\nmetric = \"error_rate\"\ntarget = 1\n\
+    namespace = \"S\"\nmetric_name = \"ErrorCount\"\nperiod = \"10s\"\nmax_age = \"60s\"\n";
+
+fn learning_policy() -> ecs_autoscaler::policy::Policy {
+    policy(&format!("min = 1\nmax = 50\n{P99}\n{LEARNING_DEMAND}\n{ERRORS}"))
+}
+
+/// Watched for an hour, `n` tasks in service all along.
+fn serving(n: u32) -> History {
+    History {
+        serving: Some((n, t0() - secs(3600))),
+        ..seasoned()
+    }
+}
+
+fn demand_readings(rate: f64, p99: f64, errors: f64) -> [(&'static str, Sample); 3] {
+    [
+        ("demand", value(rate, t0())),
+        ("p99", value(p99, t0())),
+        ("errors", value(errors, t0())),
+    ]
+}
+
+#[test]
+fn latency_breaking_its_slo_below_the_demand_target_teaches_the_target() {
+    // Written for 2,000 requests/s per task at the SLO (1,400 = 0.7 x 2,000); these tasks
+    // break it at 1,000.
+    let p = learning_policy();
+    let d = decide(
+        &p,
+        &obs(steady(4), &demand_readings(1000.0, 0.300, 0.0)),
+        &serving(4),
+        t0(),
+    );
+    assert_eq!(d.learned["demand"].per_task, 1000.0, "{d:?}");
+    let demand = d.rules.iter().find(|v| v.rule == "demand").unwrap();
+    assert!((demand.target - 700.0).abs() < 1e-9, "{demand:?}");
+    // 4 tasks x 1,000 / 700 = 5.7: the demand rule sizes the step, not one task at a time.
+    assert_eq!(demand.proposal, Some(6), "{}", demand.reason);
+    assert!(
+        demand.reason.contains("the rate at which p99 broke its SLO"),
+        "{}",
+        demand.reason
+    );
+    assert_eq!(d.desired, 8, "the latency guard still doubles: {}", d.explain());
+}
+
+#[test]
+fn latency_within_its_slo_above_the_assumed_knee_raises_the_target() {
+    let p = learning_policy();
+    let d = decide(
+        &p,
+        &obs(steady(4), &demand_readings(3000.0, 0.050, 0.0)),
+        &serving(4),
+        t0(),
+    );
+    assert_eq!(d.learned["demand"].per_task, 3000.0);
+    let demand = d.rules.iter().find(|v| v.rule == "demand").unwrap();
+    assert!((demand.target - 2100.0).abs() < 1e-9, "{demand:?}");
+    assert_eq!(demand.proposal, Some(6), "4 x 3,000 / 2,100 = 5.7: {}", demand.reason);
+}
+
+#[test]
+fn a_shedding_service_is_no_evidence_that_it_copes() {
+    // Latency of what is served stays low while requests fail: not capacity.
+    let p = learning_policy();
+    let d = decide(
+        &p,
+        &obs(steady(4), &demand_readings(3000.0, 0.050, 5.0)),
+        &serving(4),
+        t0(),
+    );
+    assert!(d.learned.is_empty(), "{:?}", d.learned);
+}
+
+#[test]
+fn readings_of_a_fleet_that_just_changed_teach_nothing() {
+    let p = learning_policy();
+    // Four tasks have served for only 40 s: the reading (60 s old) was measured on three,
+    // and a backlog could still be draining.
+    let fresh = History {
+        serving: Some((4, t0() - secs(40))),
+        ..seasoned()
+    };
+    let d = decide(&p, &obs(steady(4), &demand_readings(1000.0, 0.300, 0.0)), &fresh, t0());
+    assert!(d.learned.is_empty(), "{:?}", d.learned);
+    let starting = Capacity {
+        desired: 6,
+        running: 4,
+        pending: 2,
+        deployment_in_progress: true,
+    };
+    let d = decide(
+        &p,
+        &obs(starting, &demand_readings(1000.0, 0.300, 0.0)),
+        &serving(4),
+        t0(),
+    );
+    assert!(d.learned.is_empty(), "mid-rollout: {:?}", d.learned);
+}
+
+#[test]
+fn what_was_learned_is_remembered_and_forgotten_after_a_day() {
+    let p = learning_policy();
+    let mut c = Controller {
+        policy: p,
+        history: serving(4),
+    };
+    c.evaluate(&obs(steady(4), &demand_readings(1000.0, 0.300, 0.0)), t0());
+    assert_eq!(c.history.learned["demand"].per_task, 1000.0);
+    // A quiet hour later: nothing to learn from, the knee is kept.
+    let later = t0() + secs(3600);
+    let quiet = [
+        ("demand", value(300.0, later)),
+        ("p99", value(0.010, later)),
+        ("errors", value(0.0, later)),
+    ];
+    let d = c.evaluate(&obs(steady(4), &quiet), later);
+    let demand = d.rules.iter().find(|v| v.rule == "demand").unwrap();
+    assert!((demand.target - 700.0).abs() < 1e-9, "{demand:?}");
+    // A day after the last evidence the policy's own target applies again.
+    let next_day = t0() + secs(24 * 3600 + 60);
+    let quiet = [
+        ("demand", value(300.0, next_day)),
+        ("p99", value(0.010, next_day)),
+        ("errors", value(0.0, next_day)),
+    ];
+    let d = c.evaluate(&obs(steady(4), &quiet), next_day);
+    let demand = d.rules.iter().find(|v| v.rule == "demand").unwrap();
+    assert_eq!(demand.target, 1400.0, "{demand:?}");
+    assert!(d.learned.is_empty());
+}

@@ -298,3 +298,40 @@ fn request_rate_and_patience_are_checked_where_they_are_written() {
         "{e}"
     );
 }
+
+#[test]
+fn a_learned_demand_target_must_name_a_latency_rule_of_its_policy() {
+    let demand =
+        "name = \"demand\"\nmetric = \"request_rate\"\ntarget = 1400\nnamespace = \"S\"\nmetric_name = \"A\"\n";
+    let e = errors(&with_rule(&format!("{demand}learn_from = \"cpu\"")));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with("p.toml:12:14: learn_from names \"cpu\", which is not a latency rule")
+            && e[0].contains("add a latency rule"),
+        "{e:?}"
+    );
+    let e = errors(&format!(
+        "{}[[rule]]\nname = \"p99\"\nmetric = \"latency\"\ntarget = \"150ms\"\n",
+        with_rule(&format!("{demand}learn_from = \"p95\"\nlearned_share = 1.5"))
+    ));
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(e[0].contains("learned_share must be in (0, 1], found 1.5"), "{e:?}");
+    assert!(e[1].contains("latency rules in this policy: p99"), "{e:?}");
+    let e = errors(&with_rule(
+        "name = \"cpu\"\nmetric = \"ecs_cpu\"\ntarget = 70\nlearn_from = \"p99\"",
+    ));
+    assert!(
+        e[0].contains("`learn_from` applies only to request_rate rules"),
+        "{e:?}"
+    );
+    let ok = policy::parse(
+        Path::new("p.toml"),
+        &format!(
+            "{}[[rule]]\nname = \"p99\"\nmetric = \"latency\"\ntarget = \"150ms\"\n",
+            with_rule(&format!("{demand}learn_from = \"p99\""))
+        ),
+    )
+    .unwrap();
+    let learn = ok.rules[0].learn.as_ref().unwrap();
+    assert_eq!((learn.from.as_str(), learn.share), ("p99", 0.7));
+}

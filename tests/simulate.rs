@@ -511,3 +511,72 @@ fn failed_requests_scale_out_where_a_misjudged_target_would_not() {
         blind.summary.failed_requests
     );
 }
+
+/// The demand target learned from the service's own datapoints, on the family of services
+/// whose tasks serve 0.4–1.6x what the policy's 1,400/s target was written for: where they
+/// serve less, learning cuts SLO violations; where they serve more and a spike shows it,
+/// it cuts task-seconds.
+/// Paired: the same members, the shipped policy with and without `learn_from`.
+#[test]
+fn a_learned_demand_target_corrects_a_misjudged_one() {
+    let set = sim::families::load(Path::new("scenarios/families.toml")).unwrap();
+    let family = set.families.iter().find(|f| f.name == "unknown-capacity").unwrap();
+    let mut learning = latency_policy();
+    learning.max = set.max_tasks;
+    assert!(
+        learning.rules.iter().any(|r| r.learn.is_some()),
+        "the shipped policy learns"
+    );
+    let mut fixed = learning.clone();
+    for r in &mut fixed.rules {
+        r.learn = None;
+    }
+    let (mut weaker, mut stronger) = ([0u64; 2], [0f64; 2]);
+    let (mut n_weaker, mut n_stronger) = (0, 0);
+    for seed in 1..=10 {
+        let s = family.scenario(seed);
+        let share = s.service.capacity_rps / 2100.0;
+        let (l, f) = (run_policy(&learning, &s).summary, run_policy(&fixed, &s).summary);
+        if share < 0.8 {
+            n_weaker += 1;
+            weaker[0] += l.slo_violation_seconds;
+            weaker[1] += f.slo_violation_seconds;
+        } else if share > 1.25 {
+            n_stronger += 1;
+            stronger[0] += l.task_seconds;
+            stronger[1] += f.task_seconds;
+        }
+    }
+    assert!(
+        n_weaker >= 2 && n_stronger >= 2,
+        "{n_weaker} weaker, {n_stronger} stronger members"
+    );
+    assert!(
+        weaker[0] < weaker[1],
+        "SLO-violation s learned vs fixed on weaker tasks: {weaker:?}"
+    );
+    // Upward it learns only from what it sees: a spike the tasks absorbed within the SLO.
+    // A fleet always scaled before it reaches its knee shows none, and costs no more.
+    assert!(
+        stronger[0] <= 1.02 * stronger[1],
+        "task-seconds learned vs fixed on stronger tasks: {stronger:?}"
+    );
+    let absorbed = scenario::parse(
+        Path::new("absorbed.toml"),
+        "duration = \"45m\"\nseed = 3\n[service]\ninitial_tasks = 2\ncapacity_rps = 3360\n[traffic]\nkind = \"rate\"\n\
+         [[traffic.phase]]\nat = \"0s\"\nrate = 1500\n[[traffic.phase]]\nat = \"10m\"\nrate = 6000\n\
+         [[traffic.phase]]\nat = \"30m\"\nrate = 1500\n",
+    )
+    .unwrap();
+    let (l, f) = (
+        run_policy(&learning, &absorbed).summary,
+        run_policy(&fixed, &absorbed).summary,
+    );
+    assert_eq!(l.slo_violation_seconds, 0, "{l:?}");
+    assert!(
+        l.task_seconds < 0.8 * f.task_seconds,
+        "a spike of 3,000/s per task absorbed within the SLO: {} vs {} task-seconds",
+        l.task_seconds,
+        f.task_seconds
+    );
+}

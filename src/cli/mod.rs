@@ -86,7 +86,8 @@ pub enum Command {
         /// Print the summaries and scaling actions as JSON.
         #[arg(long)]
         json: bool,
-        /// Write CSV timelines, summary.json and chart.html here.
+        /// Write CSV timelines, summary.json and chart.html here (with --families: every
+        /// member as a scenario file).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Run over these seeds (`1..20`, inclusive), every scaler on the same traffic per
@@ -95,7 +96,7 @@ pub enum Command {
         seeds: Option<String>,
         /// Run every family of this file (scenarios/families.toml) over the seeds (default
         /// 1..10) against every comparison, and print one table.
-        #[arg(long, conflicts_with_all = ["scenario", "out", "traffic"])]
+        #[arg(long, conflicts_with_all = ["scenario", "traffic"])]
         families: Option<PathBuf>,
         /// Replay recorded traffic (the CSV `record` writes) on the service model of
         /// --scenario (default: the original experiment's), and show what actually happened

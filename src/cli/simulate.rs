@@ -131,6 +131,16 @@ fn families(args: &Args, mut policy: Policy, file: &Path) -> anyhow::Result<Exit
     // Bounds must not decide a comparison: every scaler gets the same, wide ones.
     policy.max = policy.max.max(set.max_tasks);
     let mut all = Vec::new();
+    if let Some(dir) = &args.out {
+        // Every member as a scenario file, to re-run or study one on its own.
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        for family in &set.families {
+            for seed in seeds.clone() {
+                let path = dir.join(format!("{}-{seed}.toml", family.name));
+                std::fs::write(&path, family.generate(seed)).with_context(|| format!("writing {}", path.display()))?;
+            }
+        }
+    }
     for family in &set.families {
         let make = |seed| family.scenario(seed);
         let paired = seeds::run(&family.name, &policy, &compare, seeds.clone(), &make);

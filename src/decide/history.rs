@@ -1,10 +1,12 @@
 //! What the core remembers between decisions. Serializable, so it survives restarts.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::learn::LearnedCapacity;
 use super::types::{Action, Decision};
 use crate::policy::Policy;
 
@@ -36,6 +38,13 @@ pub struct History {
     /// Since when the recommendation has been below the desired count (capacity to give back).
     #[serde(default)]
     pub wanted_less_since: Option<DateTime<Utc>>,
+    /// The running count and since when it has been that: readings from before it (and
+    /// shortly after) were measured on other tasks or are a backlog draining.
+    #[serde(default)]
+    pub serving: Option<(u32, DateTime<Utc>)>,
+    /// What request_rate rules have learned about the service's capacity, by rule name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub learned: BTreeMap<String, LearnedCapacity>,
 }
 
 /// A scale-out this soon after a scale-in reverses it.
@@ -69,6 +78,12 @@ impl History {
             self.observed_since = Some(now);
         }
         self.last_evaluated = Some(now);
+        self.learned.clone_from(&decision.learned);
+        let running = decision.capacity.running;
+        self.serving = match self.serving {
+            Some((tasks, since)) if tasks == running && since <= now => Some((tasks, since)),
+            _ => Some((running, now)),
+        };
         if decision.external_change.is_some() {
             self.last_change = Some(now);
         }

@@ -6,13 +6,17 @@
 
 mod gates;
 mod history;
+mod learn;
 mod rules;
 mod types;
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
 pub use gates::{Block, Gates, gates};
 pub use history::{History, PATIENCE_MEMORY, REVERSAL_WINDOW, max_gap, to_chrono};
+pub use learn::{Evidence, LEARN_MEMORY, LearnedCapacity, SETTLE};
 pub use types::*;
 
 use crate::policy::{Goal, Measure, MissingAction, Policy};
@@ -34,20 +38,33 @@ pub fn decide(policy: &Policy, obs: &Observation, history: &History, now: DateTi
             observed: current,
         });
 
-    let mut verdicts: Vec<RuleVerdict> = policy
-        .rules
-        .iter()
-        .map(|r| {
-            rules::evaluate(
-                r,
-                obs.metrics.get(&r.name),
-                capacity,
-                policy.spare,
-                history.last_change,
-                now,
-            )
-        })
-        .collect();
+    let verdicts_with = |learned: &BTreeMap<String, LearnedCapacity>| -> Vec<RuleVerdict> {
+        policy
+            .rules
+            .iter()
+            .map(|r| {
+                let rule = learn::effective_rule(r, learned, now);
+                let mut verdict = rules::evaluate(
+                    &rule,
+                    obs.metrics.get(&r.name),
+                    capacity,
+                    policy.spare,
+                    history.last_change,
+                    now,
+                );
+                if let Some(why) = learn::explain(r, learned, now) {
+                    verdict.reason.push_str(&format!("; {why}"));
+                }
+                verdict
+            })
+            .collect()
+    };
+    // This round's readings may teach a learning rule its target; it then decides on it.
+    let mut verdicts = verdicts_with(&history.learned);
+    let learned = learn::learn(policy, &verdicts, capacity, &history.learned, history.serving, now);
+    if learned != history.learned {
+        verdicts = verdicts_with(&learned);
+    }
     temper_latency_by_demand(policy, &mut verdicts, capacity);
 
     let missing: Vec<&str> = names(&verdicts, |v| v.vote == Vote::Missing);
@@ -189,6 +206,7 @@ pub fn decide(policy: &Policy, obs: &Observation, history: &History, now: DateTi
         external_change,
         blind,
         gates,
+        learned,
     }
 }
 

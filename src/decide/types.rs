@@ -144,6 +144,9 @@ pub struct Decision {
     /// When each direction could act, as of this decision.
     #[serde(default)]
     pub gates: super::Gates,
+    /// What the policy's request_rate rules have learned about the service's capacity, by rule.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub learned: BTreeMap<String, super::LearnedCapacity>,
 }
 
 impl Decision {

@@ -242,6 +242,13 @@ pub struct RuleFile {
     /// request_rate and error_rate: how long each published count covers (one task's
     /// record), whatever the period read. Default "10s", the search service's EMF window.
     pub count_window: Option<Located<String>>,
+    /// request_rate rules: the latency rule whose SLO the demand target is learned
+    /// against. `target` is then the starting point; from the service's own datapoints
+    /// the target becomes `learned_share` × the per-task rate at which that rule's SLO
+    /// broke (or the highest rate seen within it).
+    pub learn_from: Option<Located<String>>,
+    /// request_rate rules with `learn_from`: the share of the learned rate to aim for. Default 0.7.
+    pub learned_share: Option<Located<f64>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -180,6 +180,16 @@ pub struct Rule {
     /// What the value measures, whichever metric carries it: how the simulator and the
     /// local backend produce it.
     pub measures: Measure,
+    /// A demand target learned from the service's datapoints (request_rate rules).
+    pub learn: Option<Learn>,
+}
+
+/// How a request_rate rule learns its target: the per-task rate at which the latency
+/// rule `from` reaches its SLO, times `share`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Learn {
+    pub from: String,
+    pub share: f64,
 }
 
 /// The quantity behind a rule, fixed when the policy is validated.

@@ -19,6 +19,8 @@ pub const DEFAULT_STABILIZATION: Duration = Duration::from_secs(300);
 pub const DEFAULT_MISSING_AFTER: Duration = Duration::from_secs(300);
 pub const DEFAULT_PERIOD: Duration = Duration::from_secs(60);
 pub const DEFAULT_TOLERANCE: f64 = 0.1;
+/// A learned demand target aims at this share of the rate at which the SLO broke.
+pub const DEFAULT_LEARNED_SHARE: f64 = 0.7;
 pub const DEFAULT_HEADROOM: f64 = 0.7;
 pub const DEFAULT_MAX_FACTOR: f64 = 2.0;
 
@@ -248,6 +250,27 @@ pub fn validate(file: &Path, source: &str, raw: PolicyFile) -> Result<Policy, Fi
         }
         if let Some(rule) = rule(&mut c, r.get()) {
             rules.push(rule);
+        }
+    }
+
+    for r in raw.rules.iter().take(MAX_RULES) {
+        let Some(from) = &r.get().learn_from else { continue };
+        let wanted = from.get().trim();
+        let latency: Vec<&str> = rules
+            .iter()
+            .filter(|x| matches!(x.goal, Goal::LatencyGuard { .. }))
+            .map(|x| x.name.as_str())
+            .collect();
+        if !latency.contains(&wanted) {
+            let hint = if latency.is_empty() {
+                "add a latency rule and name it here".to_string()
+            } else {
+                format!("latency rules in this policy: {}", latency.join(", "))
+            };
+            c.error(
+                from.span(),
+                format!("learn_from names \"{wanted}\", which is not a latency rule of this policy; {hint}"),
+            );
         }
     }
 
@@ -562,6 +585,29 @@ fn rule(c: &mut Checker, r: &RuleFile) -> Option<Rule> {
             "count_window is longer than the period: a period would hold no whole record",
         );
     }
+    if kind != MetricKind::RequestRate {
+        let why = "applies only to request_rate rules";
+        not_for(c, r.learn_from.as_ref().map(Located::span), "learn_from", why);
+        not_for(c, r.learned_share.as_ref().map(Located::span), "learned_share", why);
+    }
+    if let Some(share) = &r.learned_share {
+        if r.learn_from.is_none() {
+            c.error(
+                share.span(),
+                "`learned_share` needs `learn_from`, the latency rule whose SLO the target is learned against",
+            );
+        }
+        if !(*share.get() > 0.0 && *share.get() <= 1.0) {
+            c.error(
+                share.span(),
+                format!("learned_share must be in (0, 1], found {}", share.get()),
+            );
+        }
+    }
+    let learn = r.learn_from.as_ref().map(|from| Learn {
+        from: from.get().trim().to_string(),
+        share: r.learned_share.as_ref().map_or(DEFAULT_LEARNED_SHARE, |s| *s.get()),
+    });
     if kind == MetricKind::ErrorRate
         && let Some(t) = &r.tolerance
     {
@@ -712,6 +758,7 @@ fn rule(c: &mut Checker, r: &RuleFile) -> Option<Rule> {
                     max_factor,
                 },
                 measures: Measure::Latency { quantile: pct / 100.0 },
+                learn: None,
             })
         }
         _ => {
@@ -777,6 +824,7 @@ fn rule(c: &mut Checker, r: &RuleFile) -> Option<Rule> {
                     }
                 },
                 measures,
+                learn,
             })
         }
     }

@@ -75,6 +75,13 @@ pub enum Shape {
         max_rate: Range,
         weekend: Range,
     },
+    /// A spike on a service whose tasks serve `capacity` × what the policy was written
+    /// for (a heavier query mix, a new build): the policy's demand target is wrong.
+    UnknownCapacity {
+        base_rate: Range,
+        factor: Range,
+        capacity: Range,
+    },
     /// A spike met with the world's faults: a CloudWatch outage, late and missing
     /// datapoints, throttled updates, failed starts and another writer.
     Faults { base_rate: Range, factor: Range },
@@ -96,11 +103,11 @@ impl Family {
             r[0] + (r[1] - r[0]) * unit_hash(seed, family_id, param)
         };
         let mut out = String::new();
-        let header = |out: &mut String, duration_s: u64, tasks: u32, noise: f64, extra: &str| {
+        let header = |out: &mut String, duration_s: u64, tasks: u32, noise: f64, capacity: f64, extra: &str| {
             let _ = write!(
                 out,
                 "name = \"{name}-{seed}\"\nduration = \"{duration_s}s\"\nseed = {seed}\nslo_p99 = \"150ms\"\n\
-                 [service]\ninitial_tasks = {tasks}\ncapacity_rps = {CAPACITY}\nstartup = \"75s\"\nstartup_jitter = \"15s\"\n{extra}\n\
+                 [service]\ninitial_tasks = {tasks}\ncapacity_rps = {capacity:.0}\nstartup = \"75s\"\nstartup_jitter = \"15s\"\n{extra}\n\
                  [traffic]\nkind = \"rate\"\nnoise = {noise:.3}\n",
                 name = self.name
             );
@@ -120,7 +127,7 @@ impl Family {
             } => {
                 let (base, factor, hold) = (draw(*base_rate), draw(*factor), (draw(*hold_min) * 60.0) as u64);
                 let at = 300 + (draw([0.0, 300.0]) as u64);
-                header(&mut out, at + hold + 900, tasks_for(base), 0.05, "");
+                header(&mut out, at + hold + 900, tasks_for(base), 0.05, CAPACITY, "");
                 phase(&mut out, 0, base, 0);
                 phase(&mut out, at, base * factor, 0);
                 phase(&mut out, at + hold, base, 0);
@@ -131,7 +138,14 @@ impl Family {
                 ramp_min,
             } => {
                 let (base, factor, ramp) = (draw(*base_rate), draw(*factor), (draw(*ramp_min) * 60.0) as u64);
-                header(&mut out, 300 + 2 * ramp + 600 + 900, tasks_for(base), 0.05, "");
+                header(
+                    &mut out,
+                    300 + 2 * ramp + 600 + 900,
+                    tasks_for(base),
+                    0.05,
+                    CAPACITY,
+                    "",
+                );
                 phase(&mut out, 0, base, 0);
                 phase(&mut out, 300, base, 0);
                 phase(&mut out, 300 + ramp, base * factor, ramp);
@@ -148,7 +162,7 @@ impl Family {
                 let half = ((draw(*half_period_min) * 60.0) as u64).max(60);
                 let noise = draw(*noise);
                 let duration = (hours * 3600.0) as u64;
-                header(&mut out, duration, tasks_for(base), noise, "");
+                header(&mut out, duration, tasks_for(base), noise, CAPACITY, "");
                 let mut at = 0;
                 let mut high = true;
                 while at < duration {
@@ -170,7 +184,7 @@ impl Family {
                 let gap = (draw(*gap_min) * 60.0) as u64;
                 let length = (draw(*length_min) * 60.0) as u64;
                 let total = 300 + count * (length + gap) + 900;
-                header(&mut out, total, tasks_for(base), 0.05, "");
+                header(&mut out, total, tasks_for(base), 0.05, CAPACITY, "");
                 phase(&mut out, 0, base, 0);
                 let mut kills = String::new();
                 for i in 0..count {
@@ -187,7 +201,14 @@ impl Family {
                 let tasks = draw([tasks[0].ln(), tasks[1].ln()]).exp().round().max(1.0) as u32;
                 let base = f64::from(tasks) * CAPACITY * 0.55;
                 let factor = draw(*factor);
-                header(&mut out, 600 + 1200 + 900, tasks, 0.05, "capacity_spread = 0.1");
+                header(
+                    &mut out,
+                    600 + 1200 + 900,
+                    tasks,
+                    0.05,
+                    CAPACITY,
+                    "capacity_spread = 0.1",
+                );
                 phase(&mut out, 0, base, 0);
                 phase(&mut out, 600, base * factor, 0);
                 phase(&mut out, 1800, base, 0);
@@ -198,16 +219,30 @@ impl Family {
                 weekend,
             } => {
                 let (min, max, weekend) = (draw(*min_rate), draw(*max_rate), draw(*weekend));
-                header(&mut out, 7 * 86_400, tasks_for(min), 0.05, "");
+                header(&mut out, 7 * 86_400, tasks_for(min), 0.05, CAPACITY, "");
                 let _ = writeln!(
                     out,
                     "[traffic.diurnal]\nmin = {min:.0}\nmax = {max:.0}\npeak_at = \"14h\"\nperiod = \"24h\"\nweekend = {weekend:.2}"
                 );
             }
+            Shape::UnknownCapacity {
+                base_rate,
+                factor,
+                capacity,
+            } => {
+                let capacity = draw(*capacity);
+                let (base, factor) = (draw(*base_rate), draw(*factor));
+                let at = 600 + (draw([0.0, 300.0]) as u64);
+                let tasks = ((base / (CAPACITY * capacity * 0.6)).ceil() as u32).max(2);
+                header(&mut out, at + 1200 + 900, tasks, 0.05, CAPACITY * capacity, "");
+                phase(&mut out, 0, base, 0);
+                phase(&mut out, at, base * factor, 0);
+                phase(&mut out, at + 1200, base, 0);
+            }
             Shape::Faults { base_rate, factor } => {
                 let (base, factor) = (draw(*base_rate), draw(*factor));
                 let at = 600;
-                header(&mut out, 3600, tasks_for(base), 0.05, "");
+                header(&mut out, 3600, tasks_for(base), 0.05, CAPACITY, "");
                 phase(&mut out, 0, base, 0);
                 phase(&mut out, at, base * factor, 0);
                 phase(&mut out, at + 1200, base, 0);
@@ -332,6 +367,14 @@ fn ranges_ok(shape: &Shape) -> bool {
             true,
         ),
         Shape::Fleet { tasks, factor } => (vec![(tasks, MAX_TASKS), (factor, MAX_FACTOR)], true),
+        Shape::UnknownCapacity {
+            base_rate,
+            factor,
+            capacity,
+        } => (
+            vec![(base_rate, MAX_RATE), (factor, MAX_FACTOR), (capacity, MAX_FACTOR)],
+            true,
+        ),
         Shape::DiurnalWeek {
             min_rate,
             max_rate,
