@@ -92,6 +92,7 @@ fn main() {
             .collect();
         let snapshot = Snapshot {
             saved_at: Utc::now(),
+            epoch: None,
             histories,
             appended,
         };

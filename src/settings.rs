@@ -17,6 +17,30 @@ pub enum BackendKind {
     Sim,
 }
 
+/// Where histories and journals are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StateBackend {
+    /// One file (`state_file`): one daemon.
+    File,
+    /// A DynamoDB table shared by several daemons, one of which leads under a lease.
+    Dynamodb,
+}
+
+/// The `dynamodb` state backend.
+#[derive(Debug, Clone)]
+pub struct DynamoSettings {
+    pub table: String,
+    /// Prefix of every item: deployments sharing a table keep apart by it.
+    pub name: String,
+    /// How long the leader's lease lasts unless renewed (every third of it).
+    pub lease_ttl: Duration,
+    /// How long journal entries stay in the table.
+    pub journal_ttl: Duration,
+    /// This daemon's name in the lease (default: host name and a random suffix).
+    pub instance_id: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -37,6 +61,10 @@ struct RawSettings {
     listen: String,
     #[serde(default = "default_state_file")]
     state_file: PathBuf,
+    #[serde(default = "default_state_backend")]
+    state_backend: StateBackend,
+    #[serde(default)]
+    dynamodb: RawDynamo,
     #[serde(default)]
     api_token: Option<String>,
     #[serde(default = "default_log_format")]
@@ -81,6 +109,16 @@ struct RawAws {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawDynamo {
+    table: Option<String>,
+    name: Option<String>,
+    lease_ttl: Option<String>,
+    journal_ttl: Option<String>,
+    instance_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawSim {
     scenario: Option<PathBuf>,
     speed: Option<f64>,
@@ -97,6 +135,9 @@ fn default_listen() -> String {
 }
 fn default_state_file() -> PathBuf {
     PathBuf::from("ecs-autoscaler-state.json")
+}
+fn default_state_backend() -> StateBackend {
+    StateBackend::File
 }
 fn default_log_format() -> LogFormat {
     LogFormat::Pretty
@@ -115,6 +156,9 @@ pub struct Settings {
     pub policies_dir: PathBuf,
     pub listen: SocketAddr,
     pub state_file: PathBuf,
+    pub state_backend: StateBackend,
+    /// Set when `state_backend` is `dynamodb`.
+    pub dynamodb: Option<DynamoSettings>,
     /// Bearer token for mutating endpoints; they are disabled without one.
     pub api_token: Option<String>,
     pub log_format: LogFormat,
@@ -240,6 +284,10 @@ impl Settings {
                 "aws.endpoint_url \"{e}\" must start with http:// or https://"
             )));
         }
+        let dynamodb = match raw.state_backend {
+            StateBackend::File => None,
+            StateBackend::Dynamodb => Some(dynamo_settings(raw.dynamodb)?),
+        };
         let mut local = crate::backend::local::LocalSettings::default();
         let l = raw.local;
         local.binary = l.binary;
@@ -280,6 +328,8 @@ impl Settings {
             policies_dir: raw.policies_dir,
             listen,
             state_file: raw.state_file,
+            state_backend: raw.state_backend,
+            dynamodb,
             api_token,
             log_format: raw.log_format,
             dry_run: raw.dry_run,
@@ -290,6 +340,46 @@ impl Settings {
             sim_speed,
         })
     }
+}
+
+fn dynamo_settings(raw: RawDynamo) -> Result<DynamoSettings, SettingsError> {
+    let table = raw.table.filter(|t| !t.trim().is_empty()).ok_or_else(|| {
+        SettingsError("state_backend \"dynamodb\" needs dynamodb.table (ECS_AUTOSCALER_DYNAMODB__TABLE)".into())
+    })?;
+    let duration = |v: &Option<String>, key: &str, default: Duration| -> Result<Duration, SettingsError> {
+        v.as_deref()
+            .map_or(Ok(default), duration::parse)
+            .map_err(|e| SettingsError(format!("dynamodb.{key}: {e}")))
+    };
+    let lease_ttl = duration(&raw.lease_ttl, "lease_ttl", Duration::from_secs(15))?;
+    if !(Duration::from_secs(3)..=Duration::from_secs(300)).contains(&lease_ttl) {
+        return Err(SettingsError(format!(
+            "dynamodb.lease_ttl must be between 3s and 5m, found {}s",
+            lease_ttl.as_secs_f64()
+        )));
+    }
+    let journal_ttl = duration(&raw.journal_ttl, "journal_ttl", Duration::from_secs(7 * 86_400))?;
+    if journal_ttl < Duration::from_secs(3600) {
+        return Err(SettingsError("dynamodb.journal_ttl must be at least 1h".into()));
+    }
+    let name = raw.name.unwrap_or_else(|| "ecs-autoscaler".into());
+    if name.trim().is_empty() || name.contains('#') {
+        return Err(SettingsError(format!(
+            "dynamodb.name \"{name}\" must be non-empty and may not contain '#'"
+        )));
+    }
+    let instance_id = raw.instance_id.filter(|i| !i.trim().is_empty()).unwrap_or_else(|| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        format!("{}-{}", host.trim(), &suffix[..8])
+    });
+    Ok(DynamoSettings {
+        table,
+        name,
+        lease_ttl,
+        journal_ttl,
+        instance_id,
+    })
 }
 
 #[cfg(test)]

@@ -86,6 +86,12 @@ module "autoscaler" {
 
   policy_bucket_force_destroy = var.policy_bucket_force_destroy
 
+  # Durable state and leader election (DynamoDB).
+  tasks                           = var.autoscaler_tasks
+  lease_ttl                       = var.autoscaler_lease_ttl
+  state_table_name                = var.state_table_name
+  state_table_deletion_protection = var.state_table_deletion_protection
+
   heartbeat_name              = var.name
   alarm_sns_topic_arn         = var.alarm_sns_topic_arn
   alarm_not_deciding_minutes  = var.alarm_not_deciding_minutes

@@ -78,6 +78,16 @@ output "autoscaler_environment" {
   value       = module.autoscaler.environment
 }
 
+output "autoscaler_state_table_name" {
+  description = "The autoscaler's DynamoDB state table: history, decision journal and the leader lease."
+  value       = module.autoscaler.state_table_name
+}
+
+output "autoscaler_state_table_arn" {
+  description = "ARN of the autoscaler's state table."
+  value       = module.autoscaler.state_table_arn
+}
+
 output "autoscaler_alarms" {
   description = "CloudWatch alarms on the autoscaler's heartbeat."
   value       = module.autoscaler.alarm_names

@@ -139,6 +139,42 @@ variable "autoscaler_memory" {
   default     = 512
 }
 
+variable "autoscaler_tasks" {
+  description = "Tasks of the autoscaler service: one leader, the others followers ready to take over (2: one per AZ)."
+  type        = number
+  default     = 2
+  validation {
+    condition     = var.autoscaler_tasks >= 1 && floor(var.autoscaler_tasks) == var.autoscaler_tasks
+    error_message = "autoscaler_tasks must be a whole number, at least 1 (2 keeps a follower in the other AZ)."
+  }
+}
+
+variable "autoscaler_lease_ttl" {
+  description = "The leader lease's lifetime without renewal: the longest the autoscaler goes without a leader after the leader's task or AZ is lost."
+  type        = string
+  default     = "15s"
+  validation {
+    # What the daemon accepts: 3s to 5m (it renews every third of it).
+    condition = try(alltrue([
+      for seconds in [tonumber(regex("^([0-9]+)(s|m)$", var.autoscaler_lease_ttl)[0]) * (endswith(var.autoscaler_lease_ttl, "m") ? 60 : 1)] :
+      seconds >= 3 && seconds <= 300
+    ]), false)
+    error_message = "autoscaler_lease_ttl must be whole seconds or minutes from 3s to 5m, such as 15s or 1m."
+  }
+}
+
+variable "state_table_name" {
+  description = "Name of the autoscaler's DynamoDB state table; null: <name>-autoscaler-state."
+  type        = string
+  default     = null
+}
+
+variable "state_table_deletion_protection" {
+  description = "Protect the autoscaler's DynamoDB state table from deletion (lift it before tearing down)."
+  type        = bool
+  default     = true
+}
+
 variable "status_allowed_cidrs" {
   description = "Who may reach the autoscaler's status API on port 9090. Default: the VPC only."
   type        = list(string)

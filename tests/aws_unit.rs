@@ -239,6 +239,7 @@ async fn describe_services_reads_counts_and_rollouts() {
             DescribeServicesOutput::builder()
                 .services(
                     Service::builder()
+                        .service_name("search")
                         .desired_count(4)
                         .running_count(3)
                         .pending_count(1)
@@ -314,6 +315,7 @@ async fn a_converged_primary_is_not_a_rollout_but_two_deployments_are() {
         DescribeServicesOutput::builder()
             .services(
                 Service::builder()
+                    .service_name("search")
                     .desired_count(3)
                     .running_count(3)
                     .deployments(
@@ -330,6 +332,7 @@ async fn a_converged_primary_is_not_a_rollout_but_two_deployments_are() {
         DescribeServicesOutput::builder()
             .services(
                 Service::builder()
+                    .service_name("search")
                     .desired_count(3)
                     .running_count(3)
                     .deployments(Deployment::builder().status("PRIMARY").build())
@@ -343,4 +346,65 @@ async fn a_converged_primary_is_not_a_rollout_but_two_deployments_are() {
     let target = policy(CPU).target;
     assert!(!b.capacity(&target).await.unwrap().deployment_in_progress);
     assert!(b.capacity(&target).await.unwrap().deployment_in_progress);
+}
+
+/// Twenty-three services over two clusters, asked for together, cost ceil(21/10) +
+/// ceil(2/10) = 4 calls; each policy gets its own service's counts, and a service ECS
+/// does not know is refused alone.
+#[tokio::test]
+async fn describe_services_batches_ten_services_per_call_and_cluster() {
+    let answer = |services: &[String]| {
+        let mut out = DescribeServicesOutput::builder();
+        for s in services {
+            if s == "gone" {
+                out = out.failures(
+                    aws_sdk_ecs::types::Failure::builder()
+                        .arn(format!("arn:aws:ecs:us-east-1:1:service/a/{s}"))
+                        .reason("MISSING")
+                        .build(),
+                );
+                continue;
+            }
+            let n: i32 = s.trim_start_matches('s').parse().unwrap_or(0);
+            out = out.services(
+                Service::builder()
+                    .service_name(s)
+                    .service_arn(format!("arn:aws:ecs:us-east-1:1:service/x/{s}"))
+                    .desired_count(n)
+                    .running_count(n)
+                    .build(),
+            );
+        }
+        out.build()
+    };
+    let rule = mock!(aws_sdk_ecs::Client::describe_services)
+        .match_requests(|r| r.services().len() <= 10)
+        .then_compute_output(move |r| answer(r.services()));
+    let ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&rule]);
+    let b = backend(mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, []), ecs);
+    let target = |cluster: &str, service: &str| {
+        let src = format!(
+            "min = 1\nmax = 100\n[target]\nbackend = \"aws\"\ncluster = \"{cluster}\"\nservice = \"{service}\"\n{CPU}"
+        );
+        policy::parse(Path::new("p.toml"), &src).unwrap().target
+    };
+    let mut targets: Vec<_> = (1..=20).map(|i| target("a", &format!("s{i}"))).collect();
+    targets.push(target("a", "gone"));
+    targets.extend((21..=22).map(|i| target("b", &format!("s{i}"))));
+    // As in a round: every policy asks at the same moment.
+    let results = futures::future::join_all(targets.iter().map(|t| b.capacity(t))).await;
+    assert_eq!(rule.num_calls(), 4);
+    assert_eq!(b.api_calls(), 4);
+    for (i, r) in results.iter().enumerate() {
+        match i {
+            20 => assert!(
+                matches!(r, Err(BackendError::Rejected { reason, .. }) if reason.contains("MISSING")),
+                "{r:?}"
+            ),
+            _ => {
+                let n = if i < 20 { i + 1 } else { i };
+                assert_eq!(r.as_ref().unwrap().desired, n as u32, "target {i}");
+            }
+        }
+    }
 }

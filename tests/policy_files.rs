@@ -315,8 +315,8 @@ fn a_learned_demand_target_must_name_a_latency_rule_of_its_policy() {
         with_rule(&format!("{demand}learn_from = \"p95\"\nlearned_share = 1.5"))
     ));
     assert_eq!(e.len(), 2, "{e:?}");
-    assert!(e[0].contains("learned_share must be in (0, 1], found 1.5"), "{e:?}");
-    assert!(e[1].contains("latency rules in this policy: p99"), "{e:?}");
+    assert!(e[0].contains("latency rules in this policy: p99"), "{e:?}");
+    assert!(e[1].contains("learned_share must be in (0, 1], found 1.5"), "{e:?}");
     let e = errors(&with_rule(
         "name = \"cpu\"\nmetric = \"ecs_cpu\"\ntarget = 70\nlearn_from = \"p99\"",
     ));

@@ -33,8 +33,13 @@ pub fn routes(shared: Arc<Shared>) -> impl Filter<Extract = (Response,), Error =
         .and(warp::get())
         .and(with())
         .map(|s: Arc<Shared>| {
+            // Leader and followers alike: a follower serves the status API and stands by
+            // to take over, so a health check must not replace it.
             if s.is_ready() {
-                json(StatusCode::OK, &serde_json::json!({"status": "ready"}))
+                json(
+                    StatusCode::OK,
+                    &serde_json::json!({"status": "ready", "leadership": Leadership::of(&s)}),
+                )
             } else {
                 error(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -230,12 +235,39 @@ pub struct Status {
     pub backend: String,
     pub ready: bool,
     pub state: String,
+    /// This daemon's part: `single`, or `leader` / `follower` under the lease.
+    pub leadership: Leadership,
     /// Where state is saved and how saving has gone (failures, bytes per save).
     pub state_store: StateStore,
     pub policies: Vec<PolicyStatus>,
     pub rejected_files: Vec<RejectedFile>,
     /// Why the policy directory or S3 prefix cannot be read now; the policies in force stay.
     pub policy_source_error: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct Leadership {
+    #[serde(flatten)]
+    pub role: crate::daemon::leadership::Role,
+    /// This daemon's name in the lease.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub me: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease_ttl_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease: Option<String>,
+}
+
+impl Leadership {
+    pub fn of(s: &Shared) -> Self {
+        let l = s.leadership();
+        Self {
+            role: s.role(),
+            me: l.map(|l| l.me().to_string()),
+            lease_ttl_s: l.map(|l| l.ttl().as_secs_f64()),
+            lease: l.map(|l| l.describe()),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -340,6 +372,7 @@ pub fn status(s: &Shared) -> Status {
         backend: format!("{:?}", s.settings.backend).to_lowercase(),
         ready,
         state: s.state_status(),
+        leadership: Leadership::of(s),
         state_store: {
             let (store, status) = s.state_store();
             StateStore { store, status }

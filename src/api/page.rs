@@ -64,8 +64,20 @@ pub fn render(s: &Shared) -> String {
          .err{color:#b00;white-space:pre-wrap}.charts{display:flex;flex-wrap:wrap;gap:8px}\
          table{border-collapse:collapse}td,th{padding:2px 10px;text-align:left}</style></head><body>",
     );
+    use crate::daemon::leadership::Role;
+    let role = match &status.leadership.role {
+        Role::Single => String::new(),
+        Role::Leader { epoch } => format!(" · <b>leader</b> (epoch {epoch})"),
+        Role::Follower { leader, reason } => format!(
+            " · <b>follower</b>: {}{}",
+            leader
+                .as_deref()
+                .map_or("no leader now".to_string(), |l| format!("{} leads", escape(l))),
+            reason.as_deref().map_or(String::new(), |r| format!(" ({})", escape(r)))
+        ),
+    };
     html.push_str(&format!(
-        "<h1>ecs-autoscaler</h1><p>backend <b>{}</b> · state {} · {}</p>",
+        "<h1>ecs-autoscaler</h1><p>backend <b>{}</b>{role} · state {} · {}</p>",
         escape(&status.backend),
         escape(&status.state),
         now.format("%Y-%m-%d %H:%M:%S UTC")

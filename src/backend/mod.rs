@@ -40,7 +40,8 @@ pub trait MetricSource: Send + Sync + 'static {
     ) -> impl Future<Output = Vec<BTreeMap<String, Sample>>> + Send;
 }
 
-/// Reads and sets a service's task counts.
+/// Reads and sets a service's task counts. Reads of one round arrive together, so a
+/// backend may answer several with one call.
 pub trait CapacityTarget: Send + Sync + 'static {
     fn capacity(&self, target: &Target) -> impl Future<Output = Result<Capacity, BackendError>> + Send;
     fn set_desired(&self, target: &Target, desired: u32) -> impl Future<Output = Result<(), BackendError>> + Send;

@@ -4,10 +4,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use ecs_autoscaler::backend::aws::AwsBackend;
+use ecs_autoscaler::backend::aws::sdk_config;
 use ecs_autoscaler::backend::local::LocalBackend;
 use ecs_autoscaler::backend::sim::SimBackend;
 use ecs_autoscaler::backend::{CapacityTarget, Clock, MetricSource, ScaledClock, SystemClock};
-use ecs_autoscaler::daemon::Daemon;
+use ecs_autoscaler::daemon::leadership::Leadership;
+use ecs_autoscaler::daemon::{Daemon, dynamodb};
 use ecs_autoscaler::settings::{BackendKind, LogFormat, Settings};
 use ecs_autoscaler::{api, sim};
 use tokio::signal::unix::{SignalKind, signal};
@@ -66,7 +68,7 @@ async fn serve<B: MetricSource + CapacityTarget>(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let listen = settings.listen;
-    let daemon = Daemon::new(settings, backend, clock);
+    let daemon = open(settings, backend, clock).await?;
     daemon.start().await?;
     if once {
         return once_and_exit(&daemon, json).await;
@@ -103,6 +105,39 @@ async fn serve<B: MetricSource + CapacityTarget>(
     let _ = stop_api.send(());
     let _ = api.await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The daemon with its state store: a file, or DynamoDB with a lease shared by every
+/// daemon of the deployment.
+async fn open<B: MetricSource + CapacityTarget>(
+    settings: Settings,
+    backend: Arc<B>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Daemon<B>> {
+    let Some(d) = settings.dynamodb.clone() else {
+        return Ok(Daemon::new(settings, backend, clock));
+    };
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config(&settings.aws).await);
+    let table = dynamodb::Table {
+        table: d.table,
+        name: d.name,
+        journal_ttl: d.journal_ttl,
+    };
+    let store = dynamodb::DynamoStore::new(client.clone(), table.clone(), settings.journal_size)
+        .context("starting the DynamoDB state store")?;
+    let lease = Leadership::new(
+        Box::new(dynamodb::DynamoLease::new(client, table)),
+        d.instance_id.clone(),
+        d.lease_ttl,
+    );
+    tracing::info!(instance = %d.instance_id, lease = %lease.describe(), "state in DynamoDB; acting only while holding the lease");
+    Ok(Daemon::with_leadership(
+        settings,
+        backend,
+        clock,
+        Arc::new(store),
+        Some(Arc::new(lease)),
+    ))
 }
 
 /// `run --once`: evaluates every policy now and prints each decision. Exit 0 when every

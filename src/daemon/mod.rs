@@ -9,7 +9,9 @@
 //! holds up another. A policy whose previous evaluation is still running skips its tick
 //! (counted) instead of piling up.
 
+pub mod dynamodb;
 pub mod heartbeat;
+pub mod leadership;
 pub mod registry;
 pub mod schedules;
 pub mod source;
@@ -52,6 +54,10 @@ pub struct Shared {
     source_error: Mutex<Option<String>>,
     writer: state::Writer,
     store: String,
+    /// Who acts, when several daemons share a lease; None for the only daemon.
+    leadership: Option<Arc<leadership::Leadership>>,
+    /// Set by the lease task when this daemon has just become the leader.
+    took_lease: AtomicBool,
 }
 
 impl Shared {
@@ -81,6 +87,24 @@ impl Shared {
 
     fn set_source_error(&self, error: Option<String>) {
         *self.source_error.lock().unwrap_or_else(|p| p.into_inner()) = error;
+    }
+
+    /// This daemon's role: the only one, or leader or follower under a lease.
+    pub fn role(&self) -> leadership::Role {
+        self.leadership.as_ref().map_or(leadership::Role::Single, |l| l.role())
+    }
+
+    pub fn leadership(&self) -> Option<&leadership::Leadership> {
+        self.leadership.as_deref()
+    }
+
+    /// The lease epoch this daemon acts under, or None if it may not act now. A daemon
+    /// without a lease always may (epoch 0).
+    fn acting_epoch(&self) -> Option<u64> {
+        match &self.leadership {
+            None => Some(0),
+            Some(l) => l.acting_epoch(),
+        }
     }
 
     /// Where state is kept, and how saving has gone.
@@ -128,6 +152,7 @@ impl Shared {
         let mut reg = self.registry();
         let mut snapshot = state::Snapshot {
             saved_at: self.clock.now(),
+            epoch: self.leadership.as_ref().and_then(|l| l.acting_epoch()),
             ..Default::default()
         };
         for (key, r) in &reg.retained {
@@ -165,6 +190,8 @@ pub struct Daemon<B> {
     shared: Arc<Shared>,
     backend: Arc<B>,
     source: tokio::sync::OnceCell<source::Source>,
+    /// Read again when this daemon takes the lease over.
+    store: Arc<dyn state::StateStore>,
 }
 
 impl<B: MetricSource + CapacityTarget> Daemon<B> {
@@ -182,6 +209,18 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
         clock: Arc<dyn Clock>,
         store: Arc<dyn state::StateStore>,
     ) -> Self {
+        Self::with_leadership(settings, backend, clock, store, None)
+    }
+
+    /// A daemon that acts only while it holds the lease `leadership` manages; it reads
+    /// its state from `store` when it takes the lease, not at start.
+    pub fn with_leadership(
+        settings: Settings,
+        backend: Arc<B>,
+        clock: Arc<dyn Clock>,
+        store: Arc<dyn state::StateStore>,
+        leadership: Option<Arc<leadership::Leadership>>,
+    ) -> Self {
         // Install the recorder before anything is measured.
         let _ = telemetry::handle();
         let shared = Arc::new(Shared {
@@ -196,13 +235,21 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
             source_error: Mutex::new(None),
             store: store.describe(),
             writer: state::Writer::start(Arc::clone(&store)),
+            took_lease: AtomicBool::new(false),
+            leadership,
         });
         let daemon = Self {
             shared,
             backend,
             source: tokio::sync::OnceCell::new(),
+            store,
         };
-        daemon.restore(store.as_ref());
+        if daemon.shared.leadership.is_none() {
+            daemon.restore();
+        } else {
+            *daemon.shared.state_status.lock().unwrap_or_else(|p| p.into_inner()) =
+                "follower: the state is read when this daemon takes the lease".into();
+        }
         daemon
     }
 
@@ -210,7 +257,8 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
         Arc::clone(&self.shared)
     }
 
-    fn restore(&self, store: &dyn state::StateStore) {
+    fn restore(&self) {
+        let store = self.store.as_ref();
         let status = match store.load() {
             state::Loaded::Missing => {
                 tracing::info!(store = %store.describe(), "no saved state: starting fresh (no scale-in for one stabilization window)");
@@ -228,6 +276,45 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
             }
         };
         *self.shared.state_status.lock().unwrap_or_else(|p| p.into_inner()) = status;
+    }
+
+    /// This daemon has just taken the lease: it continues from the state the last leader
+    /// left (cooldowns, baselines, what was learned) and, not having watched the last
+    /// stabilization window itself, scales in only after observing one.
+    fn take_over(&self) {
+        let epoch = self.shared.acting_epoch().unwrap_or(0);
+        let status = match self.store.load() {
+            state::Loaded::Missing => "took the lease: no saved state, starting fresh".to_string(),
+            state::Loaded::Restored(targets) => {
+                let n = targets.len();
+                self.shared.registry().adopt(targets);
+                format!("took the lease at epoch {epoch}: restored {n} target(s)")
+            }
+            state::Loaded::Corrupt(reason) => {
+                tracing::error!(%reason, "took the lease without the last leader's state");
+                format!("took the lease at epoch {epoch} without state: {reason}")
+            }
+        };
+        tracing::info!(epoch, "{status}");
+        *self.shared.state_status.lock().unwrap_or_else(|p| p.into_inner()) = status;
+    }
+
+    /// Claims or renews the lease every third of its TTL until `stop`; wakes the loop when
+    /// this daemon becomes the leader.
+    fn spawn_lease_task(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let shared = Arc::clone(&self.shared);
+        let lease = Arc::clone(self.shared.leadership.as_ref()?);
+        Some(tokio::spawn(async move {
+            loop {
+                if lease.tick().await == leadership::Change::BecameLeader {
+                    shared.took_lease.store(true, Ordering::SeqCst);
+                    shared.wake.notify_one();
+                }
+                let leading = lease.acting_epoch().is_some();
+                metrics::gauge!(telemetry::LEADER).set(if leading { 1.0 } else { 0.0 });
+                tokio::time::sleep(leadership::renew_every(lease.ttl())).await;
+            }
+        }))
     }
 
     async fn source(&self) -> &source::Source {
@@ -288,7 +375,12 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
         let mut next_rescan = tokio::time::Instant::now() + rescan;
         let mut synced = false;
         let mut rounds = tokio::task::JoinSet::new();
+        let lease_task = self.spawn_lease_task();
         loop {
+            if self.shared.took_lease.swap(false, Ordering::SeqCst) {
+                // Rounds of an earlier leadership may still run; they are fenced.
+                self.take_over();
+            }
             let rescan_due = tokio::time::Instant::now() >= next_rescan;
             if self.shared.reload.swap(false, Ordering::SeqCst) || rescan_due {
                 self.reload().await;
@@ -301,15 +393,20 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
                 synced = true;
             }
             let now = self.shared.clock.now();
-            let due = self.take_due(now);
-            if !due.is_empty() {
-                rounds.spawn(round(
-                    Arc::clone(&self.shared),
-                    Arc::clone(&self.backend),
-                    due,
-                    now,
-                    true,
-                ));
+            // A follower neither reads metrics nor decides; its policies stay due, so a
+            // new leader evaluates them at once.
+            if let Some(epoch) = self.shared.acting_epoch() {
+                let due = self.take_due(now);
+                if !due.is_empty() {
+                    rounds.spawn(round(
+                        Arc::clone(&self.shared),
+                        Arc::clone(&self.backend),
+                        due,
+                        now,
+                        epoch,
+                        true,
+                    ));
+                }
             }
             while rounds.try_join_next().is_some() {}
             let wait = self
@@ -323,7 +420,14 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
             }
         }
         while rounds.join_next().await.is_some() {}
+        if let Some(t) = lease_task {
+            t.abort();
+        }
         self.shared.writer.finish(self.shared.snapshot());
+        if let Some(l) = &self.shared.leadership {
+            // After the last save: the successor reads what this leader wrote last.
+            l.release().await;
+        }
         if let Some(w) = wakeups {
             w.stop().await;
         }
@@ -345,7 +449,35 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
                 .collect()
         };
         // No heartbeat: stdout carries the decisions here.
-        let entries = round(Arc::clone(&self.shared), Arc::clone(&self.backend), names, now, false).await;
+        let epoch = match &self.shared.leadership {
+            None => 0,
+            Some(l) => {
+                if l.tick().await == leadership::Change::BecameLeader {
+                    self.take_over();
+                }
+                match l.acting_epoch() {
+                    Some(e) => e,
+                    None => {
+                        tracing::warn!(role = ?l.role(), "another daemon holds the lease: not evaluating");
+                        return Vec::new();
+                    }
+                }
+            }
+        };
+        let entries = round(
+            Arc::clone(&self.shared),
+            Arc::clone(&self.backend),
+            names,
+            now,
+            epoch,
+            false,
+        )
+        .await;
+        if let Some(l) = &self.shared.leadership {
+            self.shared.writer.finish(self.shared.snapshot());
+            l.release().await;
+            return entries;
+        }
         self.shared.writer.finish(self.shared.snapshot());
         entries
     }
@@ -423,6 +555,7 @@ async fn round<B: MetricSource + CapacityTarget>(
     backend: Arc<B>,
     names: Vec<String>,
     now: DateTime<Utc>,
+    epoch: u64,
     heartbeat: bool,
 ) -> Vec<JournalEntry> {
     metrics::counter!(telemetry::ROUNDS).increment(1);
@@ -444,7 +577,7 @@ async fn round<B: MetricSource + CapacityTarget>(
             let (shared, backend) = (Arc::clone(&shared), Arc::clone(&backend));
             tokio::spawn(async move {
                 let name = policy.name.clone();
-                let entry = evaluate(&shared, backend.as_ref(), &policy, metrics, now).await;
+                let entry = evaluate(&shared, backend.as_ref(), &policy, metrics, now, epoch).await;
                 if let Some(e) = shared.registry().policies.get_mut(&name) {
                     e.in_flight = false;
                 }
@@ -458,6 +591,7 @@ async fn round<B: MetricSource + CapacityTarget>(
             entries.push(entry);
         }
     }
+    metrics::histogram!(telemetry::ROUND_SECONDS).record(started.elapsed().as_secs_f64());
     shared.writer.save_with(|| shared.snapshot());
     if let Some(name) = shared.settings.heartbeat_name.as_ref().filter(|_| heartbeat) {
         let errors = {
@@ -492,6 +626,7 @@ async fn evaluate<B: MetricSource + CapacityTarget>(
     policy: &Policy,
     metrics: BTreeMap<String, Sample>,
     now: DateTime<Utc>,
+    epoch: u64,
 ) -> Option<JournalEntry> {
     let name = policy.name.as_str();
     let deadline = tokio::time::Instant::now() + policy.interval.clamp(Duration::from_secs(1), MAX_DEADLINE);
@@ -509,6 +644,8 @@ async fn evaluate<B: MetricSource + CapacityTarget>(
             }
         }
     }
+    // The backend may answer several policies' reads with one call (ECS: 10 services of
+    // a cluster per DescribeServices); each policy still waits only for its own answer.
     let capacity = telemetry::timed("describe_service", backend.capacity(&policy.target));
     let capacity = match tokio::time::timeout_at(deadline, capacity).await {
         Ok(Ok(c)) => c,
@@ -529,7 +666,16 @@ async fn evaluate<B: MetricSource + CapacityTarget>(
     let decision = shared.registry().policies.get_mut(name)?.controller.evaluate(&obs, now);
 
     let mut unknown_outcome = false;
-    let error = if decision.should_apply() {
+    // The fence: a leader paused past its lease, whose lease was taken, stops here.
+    let fenced = match (decision.should_apply(), shared.leadership()) {
+        (true, Some(l)) => l.confirm(epoch).await.err(),
+        _ => None,
+    };
+    let error = if let Some(why) = fenced {
+        metrics::counter!(telemetry::FENCED).increment(1);
+        tracing::warn!(policy = name, "not acting: {why}");
+        Some(format!("not acting: {why}"))
+    } else if decision.should_apply() {
         let update = telemetry::timed("update_service", backend.set_desired(&policy.target, decision.desired));
         match tokio::time::timeout_at(deadline, update).await {
             Ok(Ok(())) => None,

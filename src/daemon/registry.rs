@@ -264,6 +264,26 @@ impl Registry {
         Ok(p)
     }
 
+    /// Continues from histories another daemon saved (this one has just taken the lease):
+    /// policies in force take their target's history and journal; the rest are retained.
+    /// Not having watched the last stabilization window, each scales in only after
+    /// observing one.
+    pub fn adopt(&mut self, targets: BTreeMap<String, Retained>) {
+        let mut targets = targets;
+        for entry in self.policies.values_mut() {
+            if let Some(r) = targets.remove(&entry.controller.policy.target.key()) {
+                entry.controller.history = r.history;
+                entry.controller.history.observed_since = None;
+                entry.journal = r.journal;
+                entry.journal_unsaved = 0;
+            }
+        }
+        for (key, mut r) in targets {
+            r.history.observed_since = None;
+            self.retained.insert(key, r);
+        }
+    }
+
     /// Takes a policy out of force, keeping its target's history.
     fn retire(&mut self, name: &str) {
         if let Some(e) = self.policies.remove(name) {

@@ -28,6 +28,9 @@ const VERSION: u32 = 2;
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub saved_at: DateTime<Utc>,
+    /// The lease epoch of the leader that took it; None when taken by a follower (a store
+    /// shared by several daemons writes nothing then). The file store ignores it.
+    pub epoch: Option<u64>,
     /// By target key.
     pub histories: BTreeMap<String, Retained>,
     /// By target key, oldest first.
@@ -46,7 +49,7 @@ pub enum Loaded {
     Corrupt(String),
 }
 
-/// Where state lives: a file here; DynamoDB in a later backend.
+/// Where state lives: a file (`FileStore`), or DynamoDB (`super::dynamodb::DynamoStore`).
 pub trait StateStore: Send + Sync + 'static {
     fn load(&self) -> Loaded;
     /// Writes a snapshot; returns the bytes written.
@@ -436,6 +439,7 @@ mod tests {
         let key = "sim/s".to_string();
         Snapshot {
             saved_at: now,
+            epoch: None,
             histories: BTreeMap::from([(
                 key.clone(),
                 Retained {

@@ -16,11 +16,14 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use super::registry::Registry;
 
 pub const ROUNDS: &str = "ecs_autoscaler_rounds_total";
+pub const ROUND_SECONDS: &str = "ecs_autoscaler_round_seconds";
 pub const BACKEND_SECONDS: &str = "ecs_autoscaler_backend_call_seconds";
 pub const BACKEND_ERRORS: &str = "ecs_autoscaler_backend_errors_total";
 pub const RELOAD_ERRORS: &str = "ecs_autoscaler_policy_rejections_total";
 pub const STATE_BYTES: &str = "ecs_autoscaler_state_bytes_written_total";
 pub const STATE_FAILURES: &str = "ecs_autoscaler_state_save_failures_total";
+pub const FENCED: &str = "ecs_autoscaler_fenced_updates_total";
+pub const LEADER: &str = "ecs_autoscaler_leader";
 pub const METRIC_QUERIES: &str = "ecs_autoscaler_cloudwatch_metric_queries_total";
 pub const API_CALLS: &str = "ecs_autoscaler_aws_api_calls_total";
 pub const REPLICA_DEATHS: &str = "ecs_autoscaler_local_replica_deaths_total";
@@ -39,6 +42,12 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
                     metrics_exporter_prometheus::Matcher::Full(BACKEND_SECONDS.into()),
                     &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0],
                 )
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        metrics_exporter_prometheus::Matcher::Full(ROUND_SECONDS.into()),
+                        &[0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0],
+                    )
+                })
                 .and_then(|b| b.install_recorder())
                 .ok()?;
             describe();
@@ -49,6 +58,11 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
 
 fn describe() {
     metrics::describe_counter!(ROUNDS, "Evaluation rounds started.");
+    metrics::describe_histogram!(
+        ROUND_SECONDS,
+        Unit::Seconds,
+        "Duration of an evaluation round: the metric read, every policy's counts, decision and update."
+    );
     metrics::describe_histogram!(BACKEND_SECONDS, Unit::Seconds, "Duration of backend calls, by call.");
     metrics::describe_counter!(
         BACKEND_ERRORS,
@@ -58,6 +72,14 @@ fn describe() {
     metrics::describe_counter!(STATE_BYTES, "Bytes written to the state store.");
     metrics::describe_counter!(STATE_FAILURES, "State saves that failed.");
     metrics::describe_counter!(
+        FENCED,
+        "Scaling actions not taken because this daemon no longer held the lease when it was about to act."
+    );
+    metrics::describe_gauge!(
+        LEADER,
+        "1 while this daemon may act (it holds the lease, or runs alone), else 0."
+    );
+    metrics::describe_counter!(
         METRIC_QUERIES,
         "CloudWatch metric queries sent (what GetMetricData bills for)."
     );
@@ -66,7 +88,14 @@ fn describe() {
         REPLICA_DEATHS,
         "Local replicas that died without being asked to stop, by pool."
     );
-    for c in [ROUNDS, RELOAD_ERRORS, STATE_BYTES, STATE_FAILURES, METRIC_QUERIES] {
+    for c in [
+        ROUNDS,
+        RELOAD_ERRORS,
+        STATE_BYTES,
+        STATE_FAILURES,
+        METRIC_QUERIES,
+        FENCED,
+    ] {
         metrics::counter!(c).absolute(0);
     }
     for call in CALLS {

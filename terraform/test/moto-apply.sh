@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Apply the Terraform configuration to a local moto server, check what it created, run the
-# real daemon with the settings and the S3 policy Terraform produced until it scales the
-# service Terraform created, re-plan, destroy, and check that nothing is left. No AWS account or credentials are involved:
-# moto listens on 127.0.0.1 only, the provider gets dummy keys, and everything this script
-# starts or writes (moto, a copy of terraform/, its state) is removed on exit.
+# real daemon with the settings, the S3 policy and the DynamoDB state table Terraform
+# produced until it scales the service Terraform created (holding the leader lease in the
+# table), re-plan, destroy, and check that nothing is left. No AWS account or credentials
+# are involved: moto listens on 127.0.0.1 only, the provider gets dummy keys, and
+# everything this script starts or writes (moto, a copy of terraform/, its state) is
+# removed on exit.
 #
 #   terraform/test/moto-apply.sh            # from the repository root
 #   KEEP_WORKDIR=1 terraform/test/moto-apply.sh   # keep the copy and its state to inspect
@@ -29,6 +31,11 @@
 # - moto runs no tasks and reports a service's running count only after an UpdateService;
 #   the end-to-end step re-sets the count Terraform gave before the daemon starts.
 # - moto lists a deleted ECS cluster (status INACTIVE); the leftover check ignores those.
+# - moto 5.2 returns no deploymentConfiguration from DescribeServices: the check of the
+#   autoscaler's 50/200 % prints a skip line. A DynamoDB describe call moto does not
+#   implement (TTL, continuous backups) likewise skips that one check with a printed note.
+# - The state table is applied with state_table_deletion_protection=false, or the destroy
+#   would stop at it (as on AWS).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -84,6 +91,7 @@ provider "aws" {
   s3_use_path_style           = true
   endpoints {
     cloudwatch       = "$endpoint"
+    dynamodb         = "$endpoint"
     ec2              = "$endpoint"
     ecs              = "$endpoint"
     elbv2            = "$endpoint"
@@ -115,6 +123,7 @@ vars=(
   -var "autoscaler_image_tag=motocheck"
   -var "alb_deletion_protection=false"
   -var "policy_bucket_force_destroy=true"
+  -var "state_table_deletion_protection=false"
 )
 cd "$work/tf"
 terraform init -backend=false -plugin-dir="$plugin_dir" >/dev/null
@@ -129,7 +138,7 @@ echo "== check what was created"
 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION="$region" \
   python3 - "$endpoint" "$work/outputs.json" "$work/state.json" <<'PY'
 import json, sys
-import boto3
+import boto3, botocore.exceptions
 
 endpoint, outputs, state = sys.argv[1], json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))
 out = {k: v["value"] for k, v in outputs.items()}
@@ -168,14 +177,56 @@ check(any(st["Effect"] == "Deny" and st.get("Condition", {}).get("Bool", {}).get
 env = out["autoscaler_environment"]
 check(env["ECS_AUTOSCALER_POLICIES_DIR"] == out["autoscaler_policies_url"] and env["ECS_AUTOSCALER_POLICIES_DIR"].startswith(f"s3://{bucket}/"), "daemon reads the policies from the bucket prefix")
 
-# The autoscaler's task: environment, writable state volume, no policy in the image.
+# The autoscaler's task: environment, state in DynamoDB (no state file, no volume), no
+# policy in the image.
 ecs = c("ecs")
 td = ecs.describe_task_definition(taskDefinition="motocheck-autoscaler")["taskDefinition"]
 cd = td["containerDefinitions"][0]
 tenv = {e["name"]: e["value"] for e in cd["environment"]}
+table = out["autoscaler_state_table_name"]
 check(tenv == env, "task environment equals the exported settings")
 check(tenv.get("ECS_AUTOSCALER_HEARTBEAT_NAME") == "motocheck", "heartbeat name is the deployment name")
-check(cd["mountPoints"][0]["containerPath"] == "/var/lib/ecs-autoscaler", "state volume at the image's VOLUME path")
+check(tenv.get("ECS_AUTOSCALER_STATE_BACKEND") == "dynamodb" and tenv.get("ECS_AUTOSCALER_DYNAMODB__TABLE") == table == "motocheck-autoscaler-state"
+      and tenv.get("ECS_AUTOSCALER_DYNAMODB__LEASE_TTL") == "15s", f"state backend dynamodb, table {table}, lease TTL 15s")
+check("ECS_AUTOSCALER_STATE_FILE" not in tenv and not cd.get("mountPoints") and not td.get("volumes"), "no state file, no state volume")
+
+# The state table: pk/sk, on demand, TTL on `expires`, point-in-time recovery, SSE.
+ddb = c("dynamodb")
+def unsupported(e):
+    # moto answers an action it does not implement with an error naming that; anything
+    # else is a real failure.
+    text = f"{e.response.get('Error', {}).get('Code', '')} {e}".lower()
+    return "not been implemented" in text or "not yet implemented" in text or "notimplemented" in text
+def skip(what, why):
+    print(f"skip {what}: {why}")
+desc = ddb.describe_table(TableName=table)["Table"]
+keys = {k["AttributeName"]: k["KeyType"] for k in desc["KeySchema"]}
+types = {a["AttributeName"]: a["AttributeType"] for a in desc["AttributeDefinitions"]}
+print("     table:", json.dumps({"KeySchema": desc["KeySchema"], "Billing": desc.get("BillingModeSummary"),
+      "SSE": desc.get("SSEDescription"), "DeletionProtection": desc.get("DeletionProtectionEnabled")}))
+check(keys == {"pk": "HASH", "sk": "RANGE"} and types == {"pk": "S", "sk": "S"}, "state table keyed pk (S) / sk (S)")
+check(desc.get("BillingModeSummary", {}).get("BillingMode") == "PAY_PER_REQUEST", "state table billed on demand")
+if "SSEDescription" in desc:
+    check(desc["SSEDescription"].get("Status") == "ENABLED" and desc["SSEDescription"].get("SSEType") == "KMS", "state table encrypted with the AWS managed KMS key")
+else:
+    skip("state table SSE", "moto's DescribeTable returned no SSEDescription")
+try:
+    ttl = ddb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+    print("     TTL:", json.dumps(ttl))
+    check(ttl.get("TimeToLiveStatus") == "ENABLED" and ttl.get("AttributeName") == "expires", "TTL enabled on `expires`")
+except botocore.exceptions.ClientError as e:
+    if not unsupported(e):
+        raise
+    skip("TTL on `expires`", f"moto does not implement DescribeTimeToLive ({e})")
+try:
+    pitr = ddb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
+    print("     backups:", json.dumps(pitr, default=str))
+    check(pitr.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus") == "ENABLED", "point-in-time recovery enabled")
+except botocore.exceptions.ClientError as e:
+    if not unsupported(e):
+        raise
+    skip("point-in-time recovery", f"moto does not implement DescribeContinuousBackups ({e})")
+check(out["autoscaler_state_table_arn"] == desc["TableArn"], "table ARN output matches the table")
 
 # The task role: scale one service, read one prefix.
 iam = c("iam")
@@ -186,6 +237,23 @@ svc = ecs.describe_services(cluster=out["cluster_name"], services=[out["search_s
 check(by_sid["ScaleTheSearchService"]["Resource"] == svc["serviceArn"], "ECS permissions scoped to the search service ARN")
 check(by_sid["ListPolicyObjects"]["Condition"]["StringEquals"]["s3:prefix"] == key.rsplit("/", 1)[0] + "/", "ListBucket limited to the policy prefix")
 check(by_sid["ReadPolicyObjects"]["Resource"] == f"arn:aws:s3:::{bucket}/{key.rsplit('/', 1)[0]}/*", "GetObject limited to the policy prefix")
+st = by_sid["StateTable"]
+actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+check(sorted(actions) == sorted(f"dynamodb:{a}" for a in ("GetItem", "PutItem", "UpdateItem", "Query", "BatchWriteItem"))
+      and st["Resource"] == desc["TableArn"], "DynamoDB: exactly the five item actions the daemon calls, on the state table's ARN only")
+
+# The autoscaler's service: two tasks over two AZs, a rolling deploy that keeps one up.
+asvc = ecs.describe_services(cluster=out["cluster_name"], services=[out["autoscaler_service_name"]])["services"][0]
+dc = asvc.get("deploymentConfiguration", {})
+print("     autoscaler service:", json.dumps({"desiredCount": asvc["desiredCount"], "deploymentConfiguration": dc}))
+check(asvc["desiredCount"] == 2, "autoscaler service runs two tasks (leader and follower)")
+if "minimumHealthyPercent" in dc:
+    check(dc["minimumHealthyPercent"] == 50 and dc["maximumPercent"] == 200, "rolling deploy: minimum healthy 50 %, maximum 200 %")
+else:
+    skip("autoscaler deployment percentages", "moto's DescribeServices returned no deploymentConfiguration percentages")
+subnets = asvc["networkConfiguration"]["awsvpcConfiguration"]["subnets"]
+azs = {sn["AvailabilityZone"] for sn in c("ec2").describe_subnets(SubnetIds=subnets)["Subnets"]}
+check(len(azs) >= 2, f"autoscaler subnets span {len(azs)} AZs {sorted(azs)}")
 
 # The public listener: search routes forwarded, everything else a 404 from the ALB.
 elb = c("elbv2")
@@ -220,9 +288,9 @@ PY
 
 echo "== the daemon scales the service Terraform created"
 # The real daemon, with the environment Terraform gave its task (policies from the S3
-# prefix, heartbeat name), pointed at moto instead of AWS. Only what must differ off AWS
-# is overridden: the endpoint and dummy keys, a status address on 127.0.0.1, and a state
-# file in the work directory (the task's is the image's /var/lib path).
+# prefix, state and leader lease in the DynamoDB table, heartbeat name), pointed at moto
+# instead of AWS. Only what must differ off AWS is overridden: the endpoint (every AWS
+# client, DynamoDB included) and dummy keys, and a status address on 127.0.0.1.
 bin="${AUTOSCALER_BIN:-}"
 if [ -z "$bin" ]; then
   repo="$(cd "$src/.." && pwd)"
@@ -242,6 +310,18 @@ out = {k: v["value"] for k, v in outputs.items()}
 cluster, service = out["cluster_name"], out["search_service_name"]
 ecs = boto3.client("ecs", endpoint_url=endpoint)
 cw = boto3.client("cloudwatch", endpoint_url=endpoint)
+ddb = boto3.client("dynamodb", endpoint_url=endpoint)
+table = out["autoscaler_state_table_name"]
+def items(pk):
+    # Every item under one partition key (the daemon's layout: pk = "ecs-autoscaler#<kind>").
+    found, kwargs = [], {}
+    while True:
+        page = ddb.query(TableName=table, KeyConditionExpression="pk = :pk",
+                         ExpressionAttributeValues={":pk": {"S": pk}}, **kwargs)
+        found += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return found
+        kwargs = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
 def desired():
     return ecs.describe_services(cluster=cluster, services=[service])["services"][0]["desiredCount"]
 
@@ -263,8 +343,7 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.clos
 env = {"PATH": os.environ["PATH"], "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
        "AWS_REGION": out["autoscaler_environment"].get("AWS_REGION", "us-east-1"), "AWS_EC2_METADATA_DISABLED": "true"}
 env.update(out["autoscaler_environment"])
-env.update({"ECS_AUTOSCALER_AWS__ENDPOINT_URL": endpoint, "ECS_AUTOSCALER_LISTEN": f"127.0.0.1:{port}",
-            "ECS_AUTOSCALER_STATE_FILE": os.path.join(work, "daemon-state", "state.json")})
+env.update({"ECS_AUTOSCALER_AWS__ENDPOINT_URL": endpoint, "ECS_AUTOSCALER_LISTEN": f"127.0.0.1:{port}"})
 log = open(os.path.join(work, "daemon.log"), "wb")
 daemon = subprocess.Popen([binary, "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
 open(os.path.join(work, "daemon.pid"), "w").write(str(daemon.pid))
@@ -281,7 +360,15 @@ try:
             break
         time.sleep(0.5)
     print(f"     {service}: desired {before} -> {after}")
+    if daemon.poll() is not None:
+        raise SystemExit(f"FAIL the daemon exited (code {daemon.returncode}) before it scaled; its log:\n"
+                         + open(os.path.join(work, "daemon.log")).read()[-4000:])
     check(after > before, "the daemon scaled out the Terraform-created service (S3 policy, exported settings)")
+    # Only the leader scales, so it holds the lease now (checked while it runs: a daemon
+    # that stops may release it).
+    lease = items("ecs-autoscaler#lease")
+    print("     lease:", json.dumps(lease))
+    check(len(lease) >= 1, f"the table holds the leader lease (pk = ecs-autoscaler#lease) in {table}")
     status = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/status", timeout=5))
     pol = status["policies"][0]
     last = pol.get("last_decision") or {}
@@ -301,6 +388,9 @@ finally:
     log.close()
 text = open(os.path.join(work, "daemon.log")).read()
 check(daemon.returncode == 0, f"the daemon stopped cleanly on SIGTERM (exit {daemon.returncode})")
+history = items("ecs-autoscaler#history")
+print(f"     history: {len(history)} item(s), sk {[i['sk']['S'] for i in history][:5]}")
+check(len(history) >= 1, "the table holds the scaled target's history (pk = ecs-autoscaler#history)")
 check('"Namespace":"ECSAutoscaler"' in text.replace(" ", "") and f'"Autoscaler":"{out["autoscaler_environment"]["ECS_AUTOSCALER_HEARTBEAT_NAME"]}"' in text.replace(" ", ""),
       "the heartbeat the not-deciding alarm watches is in the log (EMF)")
 if failures:
@@ -356,6 +446,7 @@ left += [r["RoleName"] for r in c("iam").list_roles()["Roles"] if r["RoleName"].
 left += [s["Name"] for s in c("servicediscovery").list_services()["Services"]]
 left += [n["Name"] for n in c("servicediscovery").list_namespaces()["Namespaces"]]
 left += [g["logGroupName"] for g in c("logs").describe_log_groups()["logGroups"] if "motocheck" in g["logGroupName"]]
+left += c("dynamodb").list_tables()["TableNames"]
 print(("FAIL left behind: %s" % left) if left else "ok   nothing left behind")
 sys.exit(1 if left else 0)
 PY

@@ -5,6 +5,7 @@
 //! timeout, so one failing API neither stalls a round nor hides behind endless retries.
 
 mod breaker;
+mod coalesce;
 pub mod queries;
 pub mod record;
 
@@ -66,6 +67,8 @@ pub struct AwsBackend {
     queries: AtomicU64,
     /// API calls sent, all APIs together.
     calls: AtomicU64,
+    /// DescribeServices reads of one round, grouped by cluster.
+    describes: coalesce::Coalescer<String, Result<Capacity, BackendError>>,
 }
 
 use crate::daemon::telemetry::{API_CALLS, BACKEND_ERRORS, METRIC_QUERIES};
@@ -99,6 +102,7 @@ impl AwsBackend {
             update_breakers: Breakers::new(threshold, open_for),
             queries: AtomicU64::new(0),
             calls: AtomicU64::new(0),
+            describes: coalesce::Coalescer::default(),
         }
     }
 
@@ -217,6 +221,57 @@ pub async fn sdk_config(settings: &AwsSettings) -> aws_config::SdkConfig {
     loader.load().await
 }
 
+/// DescribeServices accepts at most this many services per call.
+pub const MAX_SERVICES_PER_DESCRIBE: usize = 10;
+
+/// One service's counts out of a DescribeServices answer for several.
+fn service_capacity(
+    out: &aws_sdk_ecs::operation::describe_services::DescribeServicesOutput,
+    service: &str,
+) -> Result<Capacity, BackendError> {
+    // ECS answers with names; a policy may name the service by ARN.
+    let matches = |name: Option<&str>, arn: Option<&str>| {
+        name == Some(service) || arn == Some(service) || arn.is_some_and(|a| a.ends_with(&format!("/{service}")))
+    };
+    let Some(svc) = out
+        .services()
+        .iter()
+        .find(|s| matches(s.service_name(), s.service_arn()))
+    else {
+        let why: Vec<String> = out
+            .failures()
+            .iter()
+            .filter(|f| matches(None, f.arn()))
+            .map(|f| format!("{} {}", f.arn().unwrap_or(service), f.reason().unwrap_or("failed")))
+            .collect();
+        let why = if why.is_empty() {
+            "not in the answer".to_string()
+        } else {
+            why.join("; ")
+        };
+        return Err(BackendError::Rejected {
+            call: "DescribeServices",
+            reason: format!("service {service} not found: {why}"),
+        });
+    };
+    let count = |n: i32| u32::try_from(n).unwrap_or(0);
+    // A rollout: an old deployment still draining beside the new one, or the primary still
+    // converging. A primary marked in progress whose tasks all run is not replacing anything.
+    let deployments = svc.deployments();
+    let converging = svc.running_count() < svc.desired_count()
+        && deployments.iter().any(|d| {
+            d.rollout_state()
+                .is_some_and(|s| *s == aws_sdk_ecs::types::DeploymentRolloutState::InProgress)
+        });
+    let rolling = deployments.len() > 1 || converging;
+    Ok(Capacity {
+        desired: count(svc.desired_count()),
+        running: count(svc.running_count()),
+        pending: count(svc.pending_count()),
+        deployment_in_progress: rolling,
+    })
+}
+
 /// A failed GetMetricData call.
 struct FetchError {
     reason: String,
@@ -282,7 +337,37 @@ impl MetricSource for AwsBackend {
     }
 }
 
+impl AwsBackend {
+    /// DescribeServices for `services` of `cluster`: up to 10 per call, the calls
+    /// concurrently; one answer per service, in order.
+    async fn describe(&self, cluster: &str, services: Vec<String>) -> Vec<Result<Capacity, BackendError>> {
+        const CALL: &str = "DescribeServices";
+        let answers = futures::future::join_all(services.chunks(MAX_SERVICES_PER_DESCRIBE).map(|chunk| async move {
+            self.count_call(CALL);
+            let result = self
+                .ecs
+                .describe_services()
+                .cluster(cluster)
+                .set_services(Some(chunk.to_vec()))
+                .send()
+                .await;
+            chunk
+                .iter()
+                .map(|service| match &result {
+                    Ok(out) => service_capacity(out, service),
+                    Err(e) => Err(classify(CALL, e)),
+                })
+                .collect::<Vec<_>>()
+        }))
+        .await;
+        answers.into_iter().flatten().collect()
+    }
+}
+
 impl CapacityTarget for AwsBackend {
+    /// The reads of a round's policies arrive together: those of one cluster are answered
+    /// by one DescribeServices per 10 services (see `coalesce`). Each service keeps its
+    /// own circuit breaker.
     async fn capacity(&self, target: &Target) -> Result<Capacity, BackendError> {
         const CALL: &str = "DescribeServices";
         let (cluster, service) = self.service(target, CALL)?;
@@ -293,52 +378,24 @@ impl CapacityTarget for AwsBackend {
                 call: CALL,
                 reason: format!("circuit open for {cluster}/{service}, next try in {}s", wait.as_secs()),
             })?;
-        self.count_call(CALL);
         let result = self
-            .ecs
-            .describe_services()
-            .cluster(cluster)
-            .services(service)
-            .send()
-            .await;
-        let classified = result.as_ref().err().map(|e| classify(CALL, e));
+            .describes
+            .ask(cluster, service.to_string(), |services| {
+                self.describe(cluster, services)
+            })
+            .await
+            .unwrap_or_else(|| {
+                Err(BackendError::Unavailable {
+                    call: CALL,
+                    reason: "the batched call was abandoned".into(),
+                })
+            });
         breaker.record(
             call,
-            matches!(classified, Some(BackendError::Unavailable { .. })),
+            matches!(result, Err(BackendError::Unavailable { .. })),
             Instant::now(),
         );
-        let out = match (result, classified) {
-            (Ok(out), _) => out,
-            (Err(_), Some(e)) => return Err(e),
-            (Err(e), None) => return Err(classify(CALL, &e)),
-        };
-        let Some(svc) = out.services().first() else {
-            let why: Vec<String> = out
-                .failures()
-                .iter()
-                .map(|f| format!("{} {}", f.arn().unwrap_or(service), f.reason().unwrap_or("failed")))
-                .collect();
-            return Err(BackendError::Rejected {
-                call: CALL,
-                reason: format!("service not found: {}", why.join("; ")),
-            });
-        };
-        let count = |n: i32| u32::try_from(n).unwrap_or(0);
-        // A rollout: an old deployment still draining beside the new one, or the primary still
-        // converging. A primary marked in progress whose tasks all run is not replacing anything.
-        let deployments = svc.deployments();
-        let converging = svc.running_count() < svc.desired_count()
-            && deployments.iter().any(|d| {
-                d.rollout_state()
-                    .is_some_and(|s| *s == aws_sdk_ecs::types::DeploymentRolloutState::InProgress)
-            });
-        let rolling = deployments.len() > 1 || converging;
-        Ok(Capacity {
-            desired: count(svc.desired_count()),
-            running: count(svc.running_count()),
-            pending: count(svc.pending_count()),
-            deployment_in_progress: rolling,
-        })
+        result
     }
 
     async fn set_desired(&self, target: &Target, desired: u32) -> Result<(), BackendError> {

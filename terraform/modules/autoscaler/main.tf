@@ -1,9 +1,8 @@
-# ecs-autoscaler as its own ECS service with exactly one task. Its one policy is rendered
-# here from the names of what Terraform created (policy.tf) and read from S3; the image
-# ships none. The status API is reachable from inside the VPC under a private DNS name.
-#
-# Issue 15 (leader election over DynamoDB, two tasks) changes desired_count, the
-# deployment percentages and the state location; everything else here stays.
+# ecs-autoscaler as its own ECS service: two tasks (var.tasks) in different AZs, one
+# leader and one follower, elected through a lease item in the DynamoDB state table
+# (state.tf); only the leader scales. Its one policy is rendered here from the names of
+# what Terraform created (policy.tf) and read from S3; the image ships none. The status
+# API is reachable from inside the VPC under a private DNS name.
 
 resource "aws_cloudwatch_log_group" "this" {
   #checkov:skip=CKV_AWS_158:Encrypted at rest by CloudWatch Logs' service key; a customer-managed KMS key is an operator choice.
@@ -35,7 +34,7 @@ moved {
 }
 
 # Least privilege: read and update the one scaled service, read metrics, read the
-# policy objects under one prefix of one bucket.
+# policy objects under one prefix of one bucket, read and write the one state table.
 data "aws_iam_policy_document" "task" {
   statement {
     sid       = "ScaleTheSearchService"
@@ -66,6 +65,21 @@ data "aws_iam_policy_document" "task" {
     actions   = ["s3:GetObject"]
     resources = ["${aws_s3_bucket.policies.arn}/${var.policy_prefix}*"]
   }
+
+  # The table only (no index, no stream): history, journal and the leader lease.
+  statement {
+    sid = "StateTable"
+    # Exactly what the daemon calls: the lease (UpdateItem, GetItem), histories (PutItem,
+    # Query) and journal items (BatchWriteItem).
+    actions = [
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:Query",
+      "dynamodb:BatchWriteItem",
+    ]
+    resources = [aws_dynamodb_table.state.arn]
+  }
 }
 
 resource "aws_iam_role" "task" {
@@ -82,18 +96,19 @@ resource "aws_iam_role_policy" "task" {
 locals {
   secrets = var.api_token_secret_arn == null ? [] : [{ name = "ECS_AUTOSCALER_API_TOKEN", valueFrom = var.api_token_secret_arn }]
 
-  state_dir = "/var/lib/ecs-autoscaler"
-
   # The daemon's settings, as the task gets them (the token aside). Exported as an output
-  # so a test can start the daemon exactly as the task would.
+  # so a test can start the daemon exactly as the task would. The state lives in the
+  # DynamoDB table (state.tf), not in the task: no state file, no volume.
   environment = {
-    ECS_AUTOSCALER_BACKEND        = "aws"
-    ECS_AUTOSCALER_POLICIES_DIR   = local.policies_url
-    ECS_AUTOSCALER_LISTEN         = "0.0.0.0:9090"
-    ECS_AUTOSCALER_LOG_FORMAT     = "json"
-    ECS_AUTOSCALER_STATE_FILE     = "${local.state_dir}/state.json"
-    ECS_AUTOSCALER_HEARTBEAT_NAME = var.heartbeat_name
-    AWS_REGION                    = var.region
+    ECS_AUTOSCALER_BACKEND             = "aws"
+    ECS_AUTOSCALER_POLICIES_DIR        = local.policies_url
+    ECS_AUTOSCALER_LISTEN              = "0.0.0.0:9090"
+    ECS_AUTOSCALER_LOG_FORMAT          = "json"
+    ECS_AUTOSCALER_STATE_BACKEND       = "dynamodb"
+    ECS_AUTOSCALER_DYNAMODB__TABLE     = aws_dynamodb_table.state.name
+    ECS_AUTOSCALER_DYNAMODB__LEASE_TTL = var.lease_ttl
+    ECS_AUTOSCALER_HEARTBEAT_NAME      = var.heartbeat_name
+    AWS_REGION                         = var.region
   }
 }
 
@@ -112,17 +127,6 @@ resource "aws_ecs_task_definition" "this" {
     cpu_architecture        = "X86_64"
   }
 
-  # Task storage for the state file. The root filesystem is read-only, so the state
-  # directory must be a volume; a Fargate bind mount is created root-owned 0755 unless
-  # the image declares the same path as a VOLUME, in which case ECS copies the image's
-  # directory, owner included. The Dockerfile creates /var/lib/ecs-autoscaler owned by
-  # 65532:65532 (the distroless nonroot user the daemon runs as) and declares it a
-  # VOLUME, so the daemon can write its state here. The state is lost with the task
-  # (a replacement starts conservatively); issue 15 moves it to DynamoDB.
-  volume {
-    name = "state"
-  }
-
   container_definitions = jsonencode([{
     name                   = "ecs-autoscaler"
     image                  = var.image
@@ -132,7 +136,6 @@ resource "aws_ecs_task_definition" "this" {
     portMappings           = [{ containerPort = 9090, protocol = "tcp" }]
     environment            = [for k in sort(keys(local.environment)) : { name = k, value = local.environment[k] }]
     secrets                = local.secrets
-    mountPoints            = [{ sourceVolume = "state", containerPath = local.state_dir, readOnly = false }]
     healthCheck = {
       command     = ["CMD", "/usr/local/bin/ecs-autoscaler", "healthcheck", "--url", "http://127.0.0.1:9090/healthz"]
       interval    = 15
@@ -166,7 +169,7 @@ resource "aws_security_group" "this" {
   }
 
   egress {
-    description = "HTTPS to the AWS APIs (ECS, CloudWatch, S3) through the NAT gateways"
+    description = "HTTPS to the AWS APIs (ECS, CloudWatch, S3, DynamoDB) through the NAT gateways"
     from_port   = 443
     to_port     = 443
     protocol    = "tcp"
@@ -193,10 +196,18 @@ resource "aws_ecs_service" "this" {
   cluster         = var.cluster_arn
   task_definition = aws_ecs_task_definition.this.arn
   launch_type     = "FARGATE"
-  desired_count   = 1
-  # Two copies must never run at once: the old task stops before the new one starts.
-  deployment_minimum_healthy_percent = 0
-  deployment_maximum_percent         = 100
+  # A leader and a follower (the lease in the state table decides which is which; only
+  # the leader scales). If the leader's task or AZ goes, the follower takes over once the
+  # lease is not renewed within lease_ttl.
+  desired_count = var.tasks
+  # Rolling deploy that never has zero daemons: ECS rounds the minimum up, so with two
+  # tasks one keeps running (with one, that one) until a new task is healthy; up to twice
+  # the count run during the deploy. Extra tasks are followers, so running more than two
+  # at once is safe.
+  deployment_minimum_healthy_percent = 50
+  deployment_maximum_percent         = 200
+  # After an AZ outage, ECS moves a task back so the two are spread over both AZs again.
+  availability_zone_rebalancing = "ENABLED"
 
   # A new image or task definition that never gets healthy is rolled back to the last
   # one that did, instead of leaving the search service without its autoscaler.
@@ -205,16 +216,23 @@ resource "aws_ecs_service" "this" {
     rollback = true
   }
 
+  # Fargate spreads a service's tasks over the AZs of its subnets by itself. The network
+  # module gives one private subnet in each of two AZs (and the variable insists on two
+  # subnets), so the leader and the follower run in different AZs.
   network_configuration {
     subnets          = var.private_subnet_ids
     security_groups  = [aws_security_group.this.id]
     assign_public_ip = false
   }
 
+  # Both tasks register (MULTIVALUE): autoscaler.<namespace> answers with either one. The
+  # service has no load balancer; the container health check (/healthz, liveness) is what
+  # ECS watches, and a follower is as healthy as the leader.
   service_registries {
     registry_arn = aws_service_discovery_service.this.arn
   }
 
-  # The policy object must exist before the first task lists the prefix.
+  # The policy object must exist before the first task lists the prefix, and the task
+  # role must allow the table before the first task takes the lease.
   depends_on = [aws_s3_object.policy, aws_iam_role_policy.task]
 }

@@ -38,6 +38,16 @@ output "environment" {
   value       = local.environment
 }
 
+output "state_table_name" {
+  description = "The daemon's DynamoDB state table (ECS_AUTOSCALER_DYNAMODB__TABLE)."
+  value       = aws_dynamodb_table.state.name
+}
+
+output "state_table_arn" {
+  description = "ARN of the state table, the one table the task role may use."
+  value       = aws_dynamodb_table.state.arn
+}
+
 output "log_group" {
   description = "The daemon's log group."
   value       = aws_cloudwatch_log_group.this.name

@@ -29,8 +29,12 @@ variable "vpc_cidr" {
 }
 
 variable "private_subnet_ids" {
-  description = "Subnets of the task."
+  description = "Subnets of the tasks, one per AZ: Fargate spreads the tasks over their AZs."
   type        = list(string)
+  validation {
+    condition     = length(var.private_subnet_ids) >= 2
+    error_message = "private_subnet_ids needs subnets in at least two AZs, so the leader and the follower do not share one."
+  }
 }
 
 variable "namespace_id" {
@@ -46,6 +50,46 @@ variable "namespace_name" {
 variable "image" {
   description = "Container image with /usr/local/bin/ecs-autoscaler."
   type        = string
+}
+
+variable "tasks" {
+  description = "Tasks of the autoscaler service: one leader (it scales) and the rest followers (they take over when its lease lapses)."
+  type        = number
+  default     = 2
+  validation {
+    condition     = var.tasks >= 1 && floor(var.tasks) == var.tasks
+    error_message = "tasks must be a whole number, at least 1 (2 for a follower in another AZ)."
+  }
+}
+
+variable "lease_ttl" {
+  description = "How long the leader's lease lasts without renewal (ECS_AUTOSCALER_DYNAMODB__LEASE_TTL): the longest a follower waits before it takes over from a leader that stopped renewing."
+  type        = string
+  default     = "15s"
+  validation {
+    # What the daemon accepts: 3s to 5m (it renews every third of it).
+    condition = try(alltrue([
+      for seconds in [tonumber(regex("^([0-9]+)(s|m)$", var.lease_ttl)[0]) * (endswith(var.lease_ttl, "m") ? 60 : 1)] :
+      seconds >= 3 && seconds <= 300
+    ]), false)
+    error_message = "lease_ttl must be whole seconds or minutes from 3s to 5m, such as 15s or 1m."
+  }
+}
+
+variable "state_table_name" {
+  description = "Name of the DynamoDB state table; null: <name>-autoscaler-state."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.state_table_name == null || can(regex("^[A-Za-z0-9_.-]{3,255}$", var.state_table_name))
+    error_message = "state_table_name must be 3-255 letters, digits, underscores, dots or dashes."
+  }
+}
+
+variable "state_table_deletion_protection" {
+  description = "Protect the DynamoDB state table from deletion (terraform destroy included)."
+  type        = bool
+  default     = true
 }
 
 variable "cpu" {
