@@ -646,7 +646,9 @@ async fn evaluate<B: MetricSource + CapacityTarget>(
     }
     // The backend may answer several policies' reads with one call (ECS: 10 services of
     // a cluster per DescribeServices); each policy still waits only for its own answer.
-    let capacity = telemetry::timed("describe_service", backend.capacity(&policy.target));
+    // Boxed: a round holds one task per policy, and the SDK's futures are large; a task
+    // should carry them only while it makes the call (1,000 policies: tens of MB).
+    let capacity = telemetry::timed("describe_service", Box::pin(backend.capacity(&policy.target)));
     let capacity = match tokio::time::timeout_at(deadline, capacity).await {
         Ok(Ok(c)) => c,
         Ok(Err(e)) => return fail(shared, name, e.to_string()),
@@ -668,7 +670,7 @@ async fn evaluate<B: MetricSource + CapacityTarget>(
     let mut unknown_outcome = false;
     // The fence: a leader paused past its lease, whose lease was taken, stops here.
     let fenced = match (decision.should_apply(), shared.leadership()) {
-        (true, Some(l)) => l.confirm(epoch).await.err(),
+        (true, Some(l)) => Box::pin(l.confirm(epoch)).await.err(),
         _ => None,
     };
     let error = if let Some(why) = fenced {
@@ -676,7 +678,10 @@ async fn evaluate<B: MetricSource + CapacityTarget>(
         tracing::warn!(policy = name, "not acting: {why}");
         Some(format!("not acting: {why}"))
     } else if decision.should_apply() {
-        let update = telemetry::timed("update_service", backend.set_desired(&policy.target, decision.desired));
+        let update = telemetry::timed(
+            "update_service",
+            Box::pin(backend.set_desired(&policy.target, decision.desired)),
+        );
         match tokio::time::timeout_at(deadline, update).await {
             Ok(Ok(())) => None,
             Ok(Err(e)) => {

@@ -71,7 +71,8 @@ impl<Q: Clone, A> Coalescer<Q, A> {
                 }
                 let waiters = self.lock().remove(group).unwrap_or_default();
                 let (requests, replies): (Vec<Q>, Vec<oneshot::Sender<A>>) = waiters.into_iter().unzip();
-                let answers = call(requests).await;
+                // Boxed: only the leader pays for the call's (large) future.
+                let answers = Box::pin(call(requests)).await;
                 for (reply, a) in replies.into_iter().zip(answers) {
                     let _ = reply.send(a);
                 }
