@@ -205,7 +205,9 @@ async fn two_daemons_started_at_once_give_exactly_one_leader() {
     let b = Node::start("b", &w.moto, w.dir.path());
     let i = leader(&[&a, &b]).await;
     let (lead, follow) = if i == 0 { (&a, &b) } else { (&b, &a) };
-    // For several lease periods: still one leader, the same one, and the follower names it.
+    // For several lease periods: still one leader, the same one, and the follower names it
+    // while it waits idle (its policies stay due, and it must not spin on them).
+    let cpu_before = cpu_seconds(follow.child.id());
     for _ in 0..10 {
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert_eq!(lead.role().await.as_deref(), Some("leader"));
@@ -213,7 +215,22 @@ async fn two_daemons_started_at_once_give_exactly_one_leader() {
         assert_eq!(s["leadership"]["role"], "follower", "{s}");
         assert_eq!(s["leadership"]["leader"], lead.name.as_str(), "{s}");
     }
-    eprintln!("leader {}, follower {} names it", lead.name, follow.name);
+    let cpu = cpu_seconds(follow.child.id()) - cpu_before;
+    eprintln!(
+        "leader {}, follower {} names it; the follower used {cpu:.2} s of CPU in 5 s",
+        lead.name, follow.name
+    );
+    // Idle it uses ~0.07 s here (answering this test's status requests); spinning on its
+    // due policies, ~0.5 s.
+    assert!(cpu < 0.25, "the follower used {cpu:.2} s of CPU in 5 s");
+}
+
+/// User and system CPU seconds of a process so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
 }
 
 /// Failover, five times: SIGKILL the leader while a service needs scaling that it has not

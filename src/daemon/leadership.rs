@@ -6,12 +6,14 @@
 //! taker's clock) raises the epoch; renewing needs holder and epoch unchanged. A leader
 //! acts only while its last renewal is younger than the TTL less a margin, measured on its
 //! own monotonic clock from when it *sent* the renewal, so it stops before anyone else may
-//! take over. Before every `UpdateService` it renews once more (the fence): a leader paused
-//! past the TTL whose lease was taken finds the epoch changed and does not act.
+//! take over. Before every `UpdateService` it renews once more (the fence): only a renewal
+//! that succeeds at the round's epoch lets it act, so a leader paused past the TTL whose
+//! lease was taken, or one cut off from the store, does not act.
 //!
 //! What remains: ECS has no conditional update, so a leader that passed the fence and is
 //! then paused between the fence and the call can still land one `UpdateService` after a
-//! successor took over, within one call's time of the fence (the SDK's call timeout).
+//! successor took over, within the call's time after the fence, retries included (the
+//! aws settings' `call_timeout` × `max_attempts`).
 //! The successor sees it as an outside change on its next round and takes it as the
 //! baseline; it cannot repeat.
 
@@ -99,6 +101,9 @@ pub struct Leadership {
     me: String,
     ttl: Duration,
     state: Mutex<State>,
+    /// One claim at a time: the lease task's and a fence's would otherwise race, and a
+    /// refused one landing last would unseat the one that won.
+    claiming: tokio::sync::Mutex<()>,
 }
 
 /// What one claim changed, for the daemon to act on.
@@ -124,6 +129,7 @@ impl Leadership {
                 },
                 held: None,
             }),
+            claiming: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -170,8 +176,14 @@ impl Leadership {
         }
     }
 
-    /// Claims or renews the lease once; called every [`renew_every`] and as the fence.
+    /// Claims or renews the lease once; called every [`renew_every`].
     pub async fn tick(&self) -> Change {
+        self.claim_now().await.0
+    }
+
+    /// One claim; also the epoch this very claim confirmed, if it did.
+    async fn claim_now(&self) -> (Change, Option<u64>) {
+        let _one = self.claiming.lock().await;
         let sent = Instant::now();
         let now_ms = chrono::Utc::now().timestamp_millis();
         let held = {
@@ -187,12 +199,13 @@ impl Leadership {
                 let until = sent + self.ttl.saturating_sub(margin(self.ttl));
                 s.held = Some((record.epoch, until));
                 s.role = Role::Leader { epoch: record.epoch };
-                if was_leader {
+                let change = if was_leader {
                     Change::None
                 } else {
                     tracing::info!(epoch = record.epoch, me = %self.me, "took the lease: leading");
                     Change::BecameLeader
-                }
+                };
+                (change, Some(record.epoch))
             }
             Ok(Claim::TakenBy(record)) => {
                 s.held = None;
@@ -201,12 +214,13 @@ impl Leadership {
                     leader: (!lapsed).then(|| record.holder.clone()),
                     reason: None,
                 };
-                if was_leader {
+                let change = if was_leader {
                     tracing::warn!(holder = %record.holder, epoch = record.epoch, "the lease was taken: stepping down");
                     Change::SteppedDown
                 } else {
                     Change::None
-                }
+                };
+                (change, None)
             }
             Err(e) => {
                 // Keep leading until the held lease runs out (expire() ends it); a follower
@@ -218,21 +232,22 @@ impl Leadership {
                         reason: Some(format!("the lease store is unreachable: {e}")),
                     };
                 }
-                Change::None
+                (Change::None, None)
             }
         }
     }
 
-    /// The fence before acting: renews the lease and says whether this daemon still leads
-    /// at `epoch`.
+    /// The fence before acting: renews the lease, and says whether this very renewal
+    /// confirmed that this daemon leads at `epoch`. A store that cannot be reached
+    /// confirms nothing: the daemon does not act then, though its lease may not have run
+    /// out, since someone may be taking over.
     pub async fn confirm(&self, epoch: u64) -> Result<(), String> {
-        self.tick().await;
-        match self.acting_epoch() {
+        match self.claim_now().await.1 {
             Some(e) if e == epoch => Ok(()),
             Some(e) => Err(format!(
                 "the lease moved to epoch {e} since this round began at {epoch}"
             )),
-            None => Err("this daemon no longer holds the lease".into()),
+            None => Err("this daemon could not confirm that it still holds the lease".into()),
         }
     }
 
@@ -245,6 +260,27 @@ impl Leadership {
                 Err(e) => tracing::warn!("releasing the lease: {e}; a follower takes over when it lapses"),
             }
         }
+    }
+}
+
+/// A store shared by several daemons of one process (tests).
+impl<T: LeaseStore> LeaseStore for std::sync::Arc<T> {
+    fn claim<'a>(
+        &'a self,
+        me: &'a str,
+        held: Option<u64>,
+        now_ms: i64,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<Claim, String>> {
+        (**self).claim(me, held, now_ms, ttl)
+    }
+
+    fn release<'a>(&'a self, me: &'a str, epoch: u64) -> BoxFuture<'a, Result<(), String>> {
+        (**self).release(me, epoch)
+    }
+
+    fn describe(&self) -> String {
+        (**self).describe()
     }
 }
 
@@ -275,7 +311,7 @@ impl LeaseStore for MemoryLease {
                     rec.expires_at_ms = expires_at_ms;
                     Ok(Claim::Held(rec.clone()))
                 }
-                (None, Some(rec)) if rec.expires_at_ms < now_ms => {
+                (None, Some(rec)) if rec.expires_at_ms < now_ms || rec.holder == me => {
                     *rec = LeaseRecord {
                         holder: me.to_string(),
                         epoch: rec.epoch + 1,
@@ -322,29 +358,10 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    struct Shared(Arc<MemoryLease>);
-    impl LeaseStore for Shared {
-        fn claim<'a>(
-            &'a self,
-            me: &'a str,
-            held: Option<u64>,
-            now_ms: i64,
-            ttl: Duration,
-        ) -> BoxFuture<'a, Result<Claim, String>> {
-            self.0.claim(me, held, now_ms, ttl)
-        }
-        fn release<'a>(&'a self, me: &'a str, epoch: u64) -> BoxFuture<'a, Result<(), String>> {
-            self.0.release(me, epoch)
-        }
-        fn describe(&self) -> String {
-            "shared memory".into()
-        }
-    }
-
     fn pair(ttl: Duration) -> (Arc<MemoryLease>, Leadership, Leadership) {
         let store = Arc::new(MemoryLease::default());
-        let a = Leadership::new(Box::new(Shared(Arc::clone(&store))), "a".into(), ttl);
-        let b = Leadership::new(Box::new(Shared(Arc::clone(&store))), "b".into(), ttl);
+        let a = Leadership::new(Box::new(Arc::clone(&store)), "a".into(), ttl);
+        let b = Leadership::new(Box::new(Arc::clone(&store)), "b".into(), ttl);
         (store, a, b)
     }
 

@@ -56,8 +56,10 @@ pub struct Shared {
     store: String,
     /// Who acts, when several daemons share a lease; None for the only daemon.
     leadership: Option<Arc<leadership::Leadership>>,
-    /// Set by the lease task when this daemon has just become the leader.
-    took_lease: AtomicBool,
+    /// The lease epoch whose state this daemon has loaded (0: none). It acts, and saves,
+    /// only under that epoch: a lease taken by any path (the lease task or a fence) is
+    /// first followed by loading the last leader's state.
+    adopted: AtomicU64,
 }
 
 impl Shared {
@@ -98,13 +100,20 @@ impl Shared {
         self.leadership.as_deref()
     }
 
-    /// The lease epoch this daemon acts under, or None if it may not act now. A daemon
-    /// without a lease always may (epoch 0).
+    /// The lease epoch this daemon acts under, or None if it may not act now: it does not
+    /// hold the lease, or has not loaded the state of the epoch it holds. A daemon without
+    /// a lease always may (epoch 0).
     fn acting_epoch(&self) -> Option<u64> {
         match &self.leadership {
             None => Some(0),
-            Some(l) => l.acting_epoch(),
+            Some(l) => l.acting_epoch().filter(|e| *e == self.adopted.load(Ordering::SeqCst)),
         }
+    }
+
+    /// The epoch held but whose state is not loaded yet, if any.
+    fn to_adopt(&self) -> Option<u64> {
+        let held = self.leadership.as_ref()?.acting_epoch()?;
+        (held != self.adopted.load(Ordering::SeqCst)).then_some(held)
     }
 
     /// Where state is kept, and how saving has gone.
@@ -149,10 +158,26 @@ impl Shared {
 
     /// Every target's history, and the journal entries not yet saved.
     fn snapshot(&self) -> state::Snapshot {
+        let epoch = self.acting_epoch().filter(|_| self.leadership.is_some());
+        self.snapshot_at(epoch)
+    }
+
+    /// A snapshot stamped with `epoch` (what a shared store writes under; None writes
+    /// nothing there). A round passes the epoch it ran under, so a round of an earlier
+    /// leadership never writes under a later one.
+    fn snapshot_for(&self, round_epoch: u64) -> state::Snapshot {
+        let epoch = match &self.leadership {
+            None => None,
+            Some(_) => self.acting_epoch().filter(|e| *e == round_epoch),
+        };
+        self.snapshot_at(epoch)
+    }
+
+    fn snapshot_at(&self, epoch: Option<u64>) -> state::Snapshot {
         let mut reg = self.registry();
         let mut snapshot = state::Snapshot {
             saved_at: self.clock.now(),
-            epoch: self.leadership.as_ref().and_then(|l| l.acting_epoch()),
+            epoch,
             ..Default::default()
         };
         for (key, r) in &reg.retained {
@@ -235,7 +260,7 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
             source_error: Mutex::new(None),
             store: store.describe(),
             writer: state::Writer::start(Arc::clone(&store)),
-            took_lease: AtomicBool::new(false),
+            adopted: AtomicU64::new(0),
             leadership,
         });
         let daemon = Self {
@@ -278,23 +303,34 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
         *self.shared.state_status.lock().unwrap_or_else(|p| p.into_inner()) = status;
     }
 
-    /// This daemon has just taken the lease: it continues from the state the last leader
-    /// left (cooldowns, baselines, what was learned) and, not having watched the last
-    /// stabilization window itself, scales in only after observing one.
-    fn take_over(&self) {
-        let epoch = self.shared.acting_epoch().unwrap_or(0);
-        let status = match self.store.load() {
-            state::Loaded::Missing => "took the lease: no saved state, starting fresh".to_string(),
+    /// This daemon holds the lease at an epoch whose state it has not loaded: it continues
+    /// from the state the last leader left (cooldowns, baselines, what was learned) and,
+    /// not having watched the last stabilization window itself, scales in only after
+    /// observing one. If the state cannot be read it does not lead on without it: it gives
+    /// the lease up (another daemon, or itself at its next claim, tries again).
+    async fn take_over(&self, epoch: u64) {
+        let store = Arc::clone(&self.store);
+        let loaded = tokio::task::spawn_blocking(move || store.load())
+            .await
+            .unwrap_or_else(|e| state::Loaded::Corrupt(format!("loading the state panicked: {e}")));
+        let status = match loaded {
+            state::Loaded::Missing => format!("took the lease at epoch {epoch}: no saved state, starting fresh"),
             state::Loaded::Restored(targets) => {
                 let n = targets.len();
                 self.shared.registry().adopt(targets);
                 format!("took the lease at epoch {epoch}: restored {n} target(s)")
             }
             state::Loaded::Corrupt(reason) => {
-                tracing::error!(%reason, "took the lease without the last leader's state");
-                format!("took the lease at epoch {epoch} without state: {reason}")
+                tracing::error!(%reason, epoch, "cannot read the last leader's state: giving the lease up");
+                if let Some(l) = &self.shared.leadership {
+                    l.release().await;
+                }
+                *self.shared.state_status.lock().unwrap_or_else(|p| p.into_inner()) =
+                    format!("gave the lease up: the state could not be read ({reason})");
+                return;
             }
         };
+        self.shared.adopted.store(epoch, Ordering::SeqCst);
         tracing::info!(epoch, "{status}");
         *self.shared.state_status.lock().unwrap_or_else(|p| p.into_inner()) = status;
     }
@@ -307,7 +343,6 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
         Some(tokio::spawn(async move {
             loop {
                 if lease.tick().await == leadership::Change::BecameLeader {
-                    shared.took_lease.store(true, Ordering::SeqCst);
                     shared.wake.notify_one();
                 }
                 let leading = lease.acting_epoch().is_some();
@@ -377,9 +412,10 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
         let mut rounds = tokio::task::JoinSet::new();
         let lease_task = self.spawn_lease_task();
         loop {
-            if self.shared.took_lease.swap(false, Ordering::SeqCst) {
-                // Rounds of an earlier leadership may still run; they are fenced.
-                self.take_over();
+            if let Some(epoch) = self.shared.to_adopt() {
+                // Rounds of an earlier leadership may still run; they are fenced, and they
+                // save under no later epoch.
+                self.take_over(epoch).await;
             }
             let rescan_due = tokio::time::Instant::now() >= next_rescan;
             if self.shared.reload.swap(false, Ordering::SeqCst) || rescan_due {
@@ -409,9 +445,14 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
                 }
             }
             while rounds.try_join_next().is_some() {}
-            let wait = self
-                .until_next()
-                .min(next_rescan.saturating_duration_since(tokio::time::Instant::now()));
+            // A follower has nothing due: it waits for the lease task's wake-up (or a
+            // re-scan), not for policies that stay due while it follows.
+            let until_due = if self.shared.acting_epoch().is_some() {
+                self.until_next()
+            } else {
+                Duration::from_secs(3600)
+            };
+            let wait = until_due.min(next_rescan.saturating_duration_since(tokio::time::Instant::now()));
             tokio::select! {
                 biased;
                 _ = &mut shutdown => break,
@@ -452,13 +493,14 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
         let epoch = match &self.shared.leadership {
             None => 0,
             Some(l) => {
-                if l.tick().await == leadership::Change::BecameLeader {
-                    self.take_over();
+                l.tick().await;
+                if let Some(epoch) = self.shared.to_adopt() {
+                    self.take_over(epoch).await;
                 }
-                match l.acting_epoch() {
+                match self.shared.acting_epoch() {
                     Some(e) => e,
                     None => {
-                        tracing::warn!(role = ?l.role(), "another daemon holds the lease: not evaluating");
+                        tracing::warn!(role = ?l.role(), "not leading: nothing evaluated");
                         return Vec::new();
                     }
                 }
@@ -592,7 +634,7 @@ async fn round<B: MetricSource + CapacityTarget>(
         }
     }
     metrics::histogram!(telemetry::ROUND_SECONDS).record(started.elapsed().as_secs_f64());
-    shared.writer.save_with(|| shared.snapshot());
+    shared.writer.save_with(|| shared.snapshot_for(epoch));
     if let Some(name) = shared.settings.heartbeat_name.as_ref().filter(|_| heartbeat) {
         let errors = {
             let reg = shared.registry();

@@ -59,6 +59,10 @@ impl<Q: Clone, A> Coalescer<Q, A> {
                 waiters.len() == 1
             };
             if leads {
+                // Dropped while gathering (its policy's deadline), the leader takes the
+                // group with it, so the others try again instead of waiting for a call
+                // nobody will make, and later requests do not join a dead group.
+                let gathering = Gathering { coalescer: self, group };
                 let started = tokio::time::Instant::now();
                 let mut seen = 1;
                 loop {
@@ -70,6 +74,7 @@ impl<Q: Clone, A> Coalescer<Q, A> {
                     seen = now;
                 }
                 let waiters = self.lock().remove(group).unwrap_or_default();
+                std::mem::forget(gathering);
                 let (requests, replies): (Vec<Q>, Vec<oneshot::Sender<A>>) = waiters.into_iter().unzip();
                 // Boxed: only the leader pays for the call's (large) future.
                 let answers = Box::pin(call(requests)).await;
@@ -82,6 +87,19 @@ impl<Q: Clone, A> Coalescer<Q, A> {
             }
         }
         None
+    }
+}
+
+/// A group whose leader is still gathering it.
+struct Gathering<'a, Q, A> {
+    coalescer: &'a Coalescer<Q, A>,
+    group: &'a str,
+}
+
+impl<Q, A> Drop for Gathering<'_, Q, A> {
+    fn drop(&mut self) {
+        let mut pending = self.coalescer.pending.lock().unwrap_or_else(|p| p.into_inner());
+        pending.remove(self.group);
     }
 }
 
@@ -111,6 +129,26 @@ mod tests {
             assert_eq!(t.await.unwrap(), Some(i as u32 * 10));
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_leader_dropped_while_gathering_leaves_no_dead_group() {
+        let c = Arc::new(Coalescer::<u32, u32>::default());
+        let leader = {
+            let c = Arc::clone(&c);
+            tokio::spawn(async move { c.ask("g", 1, |qs: Vec<u32>| async move { qs }).await })
+        };
+        tokio::task::yield_now().await;
+        let follower = {
+            let c = Arc::clone(&c);
+            tokio::spawn(async move { c.ask("g", 2, |qs: Vec<u32>| async move { qs }).await })
+        };
+        tokio::task::yield_now().await;
+        leader.abort();
+        let answer = tokio::time::timeout(Duration::from_secs(5), follower).await;
+        assert_eq!(answer.unwrap().unwrap(), Some(2));
+        let later = tokio::time::timeout(Duration::from_secs(5), c.ask("g", 3, |qs: Vec<u32>| async move { qs })).await;
+        assert_eq!(later.unwrap(), Some(3));
     }
 
     #[tokio::test]

@@ -79,19 +79,23 @@ impl LeaseStore for DynamoLease {
                 .set_key(Some(self.key().into_iter().collect()))
                 .expression_attribute_values(":me", AttributeValue::S(me.to_string()))
                 .expression_attribute_values(":exp", AttributeValue::N(expires_at_ms.to_string()))
-                // The item itself outlives a lapsed lease by a day: TTL only tidies up.
-                .expression_attribute_values(":ttl", AttributeValue::N((expires_at_ms / 1000 + 86_400).to_string()))
                 .return_values(ReturnValue::AllNew);
             update = match held {
                 Some(epoch) => update
-                    .update_expression("SET expires_at_ms = :exp, expires = :ttl")
+                    .update_expression("SET expires_at_ms = :exp")
                     .condition_expression("holder = :me AND epoch = :epoch")
                     .expression_attribute_values(":epoch", AttributeValue::N(epoch.to_string())),
                 None => update
                     .update_expression(
-                        "SET holder = :me, expires_at_ms = :exp, expires = :ttl, epoch = if_not_exists(epoch, :zero) + :one",
+                        "SET holder = :me, expires_at_ms = :exp, epoch = if_not_exists(epoch, :zero) + :one",
                     )
-                    .condition_expression("attribute_not_exists(pk) OR expires_at_ms < :now")
+                    // Free, lapsed, malformed, or ours from a claim whose answer was lost
+                    // (a new epoch fences our own older rounds). The lease item has no TTL:
+                    // deleting it would restart epochs below the histories' and refuse
+                    // every later state write.
+                    .condition_expression(
+                        "attribute_not_exists(pk) OR attribute_not_exists(expires_at_ms) OR expires_at_ms < :now OR holder = :me",
+                    )
                     .expression_attribute_values(":now", AttributeValue::N(now_ms.to_string()))
                     .expression_attribute_values(":zero", AttributeValue::N("0".into()))
                     .expression_attribute_values(":one", AttributeValue::N("1".into())),

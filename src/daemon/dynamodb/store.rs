@@ -110,14 +110,19 @@ impl DynamoStore {
                 None => tracing::error!(target = %key, "stored history has no body; this target starts fresh"),
             }
         }
+        // Journals are for people; a journal that cannot be read now starts empty rather
+        // than keeping the histories (what decisions need) from being restored.
         let journals: Vec<(String, VecDeque<JournalEntry>)> = futures::stream::iter(targets.keys().cloned())
             .map(|key| async move {
-                let journal = self.journal(&key).await;
-                journal.map(|j| (key, j))
+                let journal = self.journal(&key).await.unwrap_or_else(|e| {
+                    tracing::warn!(target = %key, "{e}; its journal starts empty");
+                    VecDeque::new()
+                });
+                (key, journal)
             })
             .buffer_unordered(CONCURRENCY)
-            .try_collect()
-            .await?;
+            .collect()
+            .await;
         for (key, journal) in journals {
             if let Some(t) = targets.get_mut(&key) {
                 t.journal = journal;
