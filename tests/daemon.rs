@@ -499,6 +499,8 @@ async fn the_read_endpoints_answer_and_bad_requests_get_json_errors() {
     }
     let page = d.text("/").await;
     assert!(page.contains("<h2>search") && page.contains("<svg") && page.contains("last decision"));
+    // Values carry their unit: the CPU target (50 in this policy) reads "50.0 %".
+    assert!(page.contains("<td>50.0 %</td>"), "no unit on the CPU target:\n{page}");
     d.stop().await;
 }
 

@@ -335,3 +335,13 @@ fn a_learned_demand_target_must_name_a_latency_rule_of_its_policy() {
     let learn = ok.rules[0].learn.as_ref().unwrap();
     assert_eq!((learn.from.as_str(), learn.share), ("p99", 0.7));
 }
+
+#[test]
+fn every_measure_shows_its_unit() {
+    assert_eq!(Measure::Latency { quantile: 0.99 }.show(0.15), "150 ms");
+    assert_eq!(Measure::Latency { quantile: 0.99 }.show(0.0042), "4.2 ms");
+    assert_eq!(Measure::Cpu.show(70.0), "70.0 %");
+    assert_eq!(Measure::RequestRate.show(1400.0), "1400 req/s per task");
+    assert_eq!(Measure::ErrorRate.show(0.5), "0.50 failed/s per task");
+    assert_eq!(Measure::RequestsPerTarget.show(900.0), "900 requests per target");
+}

@@ -403,9 +403,14 @@ async fn reported_latency_includes_the_wait_for_a_worker() {
         client_max >= Duration::from_millis(100),
         "the load queued: {client_max:?}"
     );
+    // Windows fully under load: the first and last are partly idle (clients starting and
+    // stopping at different moments) and hold few requests with little queueing, so
+    // only windows with at least half the busiest one's requests count.
+    let count = |r: &Value| r["RequestCount"].as_u64().unwrap_or(0);
+    let most = records.iter().map(count).max().unwrap_or(0);
     let busy: Vec<&Value> = records
         .iter()
-        .filter(|r| r["RequestCount"].as_u64().unwrap_or(0) >= 5)
+        .filter(|r| count(r) >= 5 && count(r) * 2 >= most)
         .collect();
     assert!(!busy.is_empty(), "no window under load in {records:?}");
     for r in busy {

@@ -98,9 +98,20 @@ pub fn render(s: &Shared) -> String {
     let reg = s.registry();
     for p in &status.policies {
         html.push_str("<div class=\"policy\">");
-        let c = p.capacity.map_or("no data yet".to_string(), |c| {
-            format!("desired {} · running {} · pending {}", c.desired, c.running, c.pending)
-        });
+        // The counts as read before the last decision; when that decision changed the
+        // desired count, the header shows what it set, not the count it replaced.
+        let c = match (p.capacity, &p.last_decision) {
+            (None, _) => "no data yet".to_string(),
+            (Some(c), Some(d)) if d.applied && d.decision.desired != c.desired => format!(
+                "desired {} (set {}, was {}) · running {} · pending {}",
+                d.decision.desired,
+                d.decision.at.format("%H:%M:%S"),
+                c.desired,
+                c.running,
+                c.pending
+            ),
+            (Some(c), _) => format!("desired {} · running {} · pending {}", c.desired, c.running, c.pending),
+        };
         html.push_str(&format!(
             "<h2>{}{}{}</h2><p>{} · bounds {}..{} · {}</p>",
             escape(&p.name),
@@ -127,12 +138,19 @@ pub fn render(s: &Shared) -> String {
             html.push_str(&format!("<p class=\"err\">{}</p>", escape(e)));
         }
         html.push_str("<table><tr><th>rule</th><th>value</th><th>target</th><th>age</th><th>vote</th></tr>");
+        let measure = |rule: &str| {
+            reg.policies
+                .get(&p.name)
+                .and_then(|e| e.controller.policy.rules.iter().find(|r| r.name == rule))
+                .map_or(crate::policy::Measure::Other, |r| r.measures)
+        };
         for r in &p.rules {
+            let m = measure(&r.name);
             html.push_str(&format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 escape(&r.name),
-                r.value.map_or("-".into(), |v| format!("{v:.3}")),
-                r.target,
+                r.value.map_or("-".into(), |v| m.show(v)),
+                m.show(r.target),
                 r.age_seconds.map_or("-".into(), |a| format!("{a:.0}s")),
                 r.vote
                     .and_then(|v| serde_json::to_value(v).ok())

@@ -212,6 +212,22 @@ pub enum Measure {
     Other,
 }
 
+impl Measure {
+    /// A value of this measure as people read it, with its unit: "150 ms", "70.0 %",
+    /// "1400 req/s per task". The status page and the reports show values this way.
+    pub fn show(self, value: f64) -> String {
+        match self {
+            Measure::Latency { .. } if value * 1000.0 < 10.0 => format!("{:.1} ms", value * 1000.0),
+            Measure::Latency { .. } => format!("{:.0} ms", value * 1000.0),
+            Measure::Cpu | Measure::Memory => format!("{value:.1} %"),
+            Measure::RequestRate => format!("{value:.0} req/s per task"),
+            Measure::ErrorRate => format!("{value:.2} failed/s per task"),
+            Measure::RequestsPerTarget => format!("{value:.0} requests per target"),
+            Measure::Other => format!("{value:.3}"),
+        }
+    }
+}
+
 /// Where a rule's value comes from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
