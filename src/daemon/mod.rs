@@ -54,6 +54,8 @@ pub struct Shared {
     source_error: Mutex<Option<String>>,
     writer: state::Writer,
     store: String,
+    /// The state store itself, for the write-ahead of an action.
+    state_store: Arc<dyn state::StateStore>,
     /// Who acts, when several daemons share a lease; None for the only daemon.
     leadership: Option<Arc<leadership::Leadership>>,
     /// The lease epoch whose state this daemon has loaded (0: none). It acts, and saves,
@@ -259,6 +261,7 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
             state_status: Mutex::new(String::new()),
             source_error: Mutex::new(None),
             store: store.describe(),
+            state_store: Arc::clone(&store),
             writer: state::Writer::start(Arc::clone(&store)),
             adopted: AtomicU64::new(0),
             leadership,
@@ -714,6 +717,36 @@ async fn evaluate<B: MetricSource + CapacityTarget>(
     let fenced = match (decision.should_apply(), shared.leadership()) {
         (true, Some(l)) => Box::pin(l.confirm(epoch)).await.err(),
         _ => None,
+    };
+    // Write-ahead: with a successor possible, the action is recorded before it is taken; a
+    // successor that takes over in between then sees it (or, if the call never happened,
+    // an outside change it takes as the baseline) and does not repeat it.
+    let fenced = match fenced {
+        None if decision.should_apply() && shared.leadership().is_some() => {
+            let target = {
+                let reg = shared.registry();
+                reg.policies.get(name).map(|e| {
+                    let mut history = e.controller.history.clone();
+                    history.record_applied(&decision);
+                    registry::Retained {
+                        name: name.to_string(),
+                        history,
+                        journal: Default::default(),
+                    }
+                })
+            };
+            let store = Arc::clone(&shared.state_store);
+            let key = policy.target.key();
+            match target {
+                Some(t) => tokio::task::spawn_blocking(move || store.record_before_acting(&key, &t, epoch))
+                    .await
+                    .unwrap_or_else(|e| Err(e.to_string()))
+                    .err()
+                    .map(|e| format!("cannot record the action before taking it: {e}")),
+                None => None,
+            }
+        }
+        other => other,
     };
     let error = if let Some(why) = fenced {
         metrics::counter!(telemetry::FENCED).increment(1);

@@ -56,6 +56,12 @@ pub trait StateStore: Send + Sync + 'static {
     fn save(&self, snapshot: &Snapshot) -> Result<u64, String>;
     /// A short description for logs and the status API.
     fn describe(&self) -> String;
+    /// Records one target's history before its action is taken (write-ahead), so that a
+    /// successor that takes over between the action and the next save does not repeat it.
+    /// A store only one daemon uses has no successor to tell: the default does nothing.
+    fn record_before_acting(&self, _key: &str, _target: &Retained, _epoch: u64) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 #[derive(Serialize, Deserialize)]

@@ -364,4 +364,20 @@ impl StateStore for DynamoStore {
     fn describe(&self) -> String {
         format!("dynamodb {} ({})", self.table.table, self.table.history_pk())
     }
+
+    fn record_before_acting(&self, key: &str, target: &Retained, epoch: u64) -> Result<(), String> {
+        let body = serde_json::to_string(target).map_err(|e| e.to_string())?;
+        let written = Written {
+            durable: hash(&durable(target)),
+            full: hash(&body),
+            at: Instant::now(),
+        };
+        let saved_at = chrono::Utc::now().timestamp_millis();
+        self.block_on(|| async move { self.put_history(key, body, epoch, saved_at).await })?;
+        self.written
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_string(), written);
+        Ok(())
+    }
 }
