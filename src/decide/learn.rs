@@ -8,6 +8,7 @@
 //! latency within the SLO (and no failures) at `r` says it can. The knee is kept as the
 //! most recent evidence that moved it, and the target is `share` × the knee.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -62,16 +63,23 @@ pub fn in_force(
 }
 
 /// The rule as it applies now: a learning rule's target is `share` × what it has learned.
-pub fn effective_rule(rule: &Rule, learned: &BTreeMap<String, LearnedCapacity>, now: DateTime<Utc>) -> Rule {
-    let mut rule = rule.clone();
-    if let (Some(learn), Some((_, l))) = (
-        &rule.learn,
-        in_force(learned, now).find(|(name, _)| **name == rule.name),
-    ) && let Goal::Track { target, .. } = &mut rule.goal
-    {
+/// Borrowed unchanged for every other rule (this runs for every rule of every decision).
+pub fn effective_rule<'a>(
+    rule: &'a Rule,
+    learned: &BTreeMap<String, LearnedCapacity>,
+    now: DateTime<Utc>,
+) -> Cow<'a, Rule> {
+    let Some(learn) = &rule.learn else {
+        return Cow::Borrowed(rule);
+    };
+    let Some((_, l)) = in_force(learned, now).find(|(name, _)| **name == rule.name) else {
+        return Cow::Borrowed(rule);
+    };
+    let mut owned = rule.clone();
+    if let Goal::Track { target, .. } = &mut owned.goal {
         *target = learn.share * l.per_task;
     }
-    rule
+    Cow::Owned(owned)
 }
 
 /// Why a learning rule's target is what it is, for its verdict.
