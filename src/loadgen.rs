@@ -17,8 +17,10 @@ use search_service::catalog::ORIGINAL_TERMS as TERMS;
 pub enum Mode {
     /// Closed loop: this many users, each thinking this long between answer and request.
     Users { think: Duration },
-    /// Open loop: requests per second regardless of how the service copes.
-    Rate,
+    /// Open loop: requests per second regardless of how the service copes. With `burst`,
+    /// each second's requests all arrive in its first `burst` (fan-out from upstream
+    /// pages, batch clients): the average rate is the same, the peaks are not.
+    Rate { burst: Option<Duration> },
 }
 
 /// One step of a plan: hold `level` (users, or requests per second) for `duration`.
@@ -80,6 +82,20 @@ impl Plan {
         0.0
     }
 
+    /// Requests per second sent at `elapsed` (open loop): the level, or within a burst the
+    /// level compressed into the burst.
+    pub fn rate_at(&self, elapsed: Duration) -> f64 {
+        let level = self.level(elapsed);
+        match self.mode {
+            Mode::Rate { burst: Some(burst) } if burst < Duration::from_secs(1) => {
+                let into_second = elapsed.as_secs_f64().fract();
+                let burst = burst.as_secs_f64().max(1e-3);
+                if into_second < burst { level / burst } else { 0.0 }
+            }
+            _ => level,
+        }
+    }
+
     /// When the level first rises after the start.
     pub fn first_step_up(&self) -> Option<Duration> {
         let mut t = Duration::ZERO;
@@ -104,8 +120,8 @@ pub struct Second {
     pub latency: Histogram<u64>,
 }
 
-impl Second {
-    fn new() -> Self {
+impl Default for Second {
+    fn default() -> Self {
         let latency =
             Histogram::new_with_bounds(1, 60_000_000, 3).unwrap_or_else(|_| Histogram::new(3).expect("valid"));
         Self {
@@ -114,7 +130,9 @@ impl Second {
             latency,
         }
     }
+}
 
+impl Second {
     pub fn p99_ms(&self) -> Option<f64> {
         (!self.latency.is_empty()).then(|| self.latency.value_at_quantile(0.99) as f64 / 1000.0)
     }
@@ -144,7 +162,7 @@ impl Recorder {
         let second = started.duration_since(self.start).as_secs() as usize;
         let mut seconds = self.seconds.lock().unwrap_or_else(|p| p.into_inner());
         while seconds.len() <= second {
-            seconds.push(Second::new());
+            seconds.push(Second::default());
         }
         let s = &mut seconds[second];
         if ok {
@@ -181,11 +199,14 @@ async fn request(client: &reqwest::Client, base: &str, n: usize, recorder: &Reco
 
 /// Runs `plan` against `base` (e.g. "http://127.0.0.1:8080") until it ends or `stop` fires.
 pub async fn run(base: String, plan: Plan, recorder: Arc<Recorder>, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .pool_max_idle_per_host(4096)
-        .build()
-        .unwrap_or_else(|_| reqwest::Client::new());
+    let new_client = || {
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .pool_max_idle_per_host(4096)
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new())
+    };
+    let mut client = new_client();
     let end = recorder.start + plan.duration();
     match plan.mode {
         Mode::Users { think } => {
@@ -239,19 +260,29 @@ pub async fn run(base: String, plan: Plan, recorder: Arc<Recorder>, mut stop: to
             }
             recorder.users.store(0, Ordering::Relaxed);
         }
-        Mode::Rate => {
+        Mode::Rate { .. } => {
             let mut tick = tokio::time::interval(Duration::from_millis(5));
             let mut owed = 0.0f64;
             let mut last = Instant::now();
             let mut n = 0usize;
             let mut tasks = tokio::task::JoinSet::new();
+            let mut client_since = Instant::now();
             while Instant::now() < end && !*stop.borrow() {
                 tokio::select! {
                     _ = tick.tick() => {}
                     _ = stop.changed() => {}
                 }
                 let now = Instant::now();
-                owed += plan.level(now.duration_since(recorder.start)) * now.duration_since(last).as_secs_f64();
+                // An open-loop load stands for many clients that come and go, as an ALB
+                // spreads them over targets. The replicas share a port and the kernel
+                // balances *connections*, so connections kept alive for the whole run
+                // would pin the load to the replicas that existed when they opened: each
+                // second's requests get fresh ones (the old close as their requests end).
+                if now.duration_since(client_since) >= Duration::from_secs(1) {
+                    client = new_client();
+                    client_since = now;
+                }
+                owed += plan.rate_at(now.duration_since(recorder.start)) * now.duration_since(last).as_secs_f64();
                 last = now;
                 while owed >= 1.0 {
                     owed -= 1.0;
@@ -272,7 +303,7 @@ mod tests {
 
     #[test]
     fn plans_parse_and_answer_levels() {
-        let p = Plan::parse(Mode::Rate, "100 for 20s, 800 for 1m, 100 for 40s", 10.0).unwrap();
+        let p = Plan::parse(Mode::Rate { burst: None }, "100 for 20s, 800 for 1m, 100 for 40s", 10.0).unwrap();
         assert_eq!(p.duration(), Duration::from_secs(120));
         assert_eq!(p.level(Duration::from_secs(5)), 100.0);
         assert_eq!(p.level(Duration::from_secs(20)), 800.0);
@@ -280,15 +311,30 @@ mod tests {
         assert_eq!(p.level(Duration::from_secs(121)), 0.0);
         assert_eq!(p.first_step_up(), Some(Duration::from_secs(20)));
         assert!(
-            Plan::parse(Mode::Rate, "lots for 1m", 1.0)
+            Plan::parse(Mode::Rate { burst: None }, "lots for 1m", 1.0)
                 .unwrap_err()
                 .contains("not a number")
         );
         assert!(
-            Plan::parse(Mode::Rate, "5 during 1m", 1.0)
+            Plan::parse(Mode::Rate { burst: None }, "5 during 1m", 1.0)
                 .unwrap_err()
                 .contains("LEVEL for DURATION")
         );
-        assert!(Plan::parse(Mode::Rate, "", 1.0).is_err());
+        assert!(Plan::parse(Mode::Rate { burst: None }, "", 1.0).is_err());
+    }
+
+    #[test]
+    fn a_burst_sends_each_seconds_requests_early_in_it() {
+        let mode = Mode::Rate {
+            burst: Some(Duration::from_millis(250)),
+        };
+        let p = Plan::parse(mode, "400 for 10s", 10.0).unwrap();
+        assert_eq!(p.rate_at(Duration::from_millis(3_100)), 1600.0);
+        assert_eq!(p.rate_at(Duration::from_millis(3_300)), 0.0);
+        // The same requests per second on average.
+        let sent: f64 = (0..1000)
+            .map(|ms| p.rate_at(Duration::from_millis(5_000 + ms)) / 1000.0)
+            .sum();
+        assert!((sent - 400.0).abs() < 1e-6, "{sent}");
     }
 }

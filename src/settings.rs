@@ -17,6 +17,22 @@ pub enum BackendKind {
     Sim,
 }
 
+impl BackendKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Aws => "aws",
+            BackendKind::Local => "local",
+            BackendKind::Sim => "sim",
+        }
+    }
+
+    /// Whether this backend can scale `target`. The simulator models any target; the
+    /// others scale only their own kind.
+    pub fn serves(self, target: &crate::policy::Target) -> bool {
+        self == BackendKind::Sim || target.backend() == self.name()
+    }
+}
+
 /// Where histories and journals are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -59,8 +75,8 @@ struct RawSettings {
     policies_dir: PathBuf,
     #[serde(default = "default_listen")]
     listen: String,
-    #[serde(default = "default_state_file")]
-    state_file: PathBuf,
+    /// Default: `ecs-autoscaler-{backend}-state.json`, one file per backend's clock.
+    state_file: Option<PathBuf>,
     #[serde(default = "default_state_backend")]
     state_backend: StateBackend,
     #[serde(default)]
@@ -132,9 +148,6 @@ fn default_policies_dir() -> PathBuf {
 }
 fn default_listen() -> String {
     "127.0.0.1:9090".into()
-}
-fn default_state_file() -> PathBuf {
-    PathBuf::from("ecs-autoscaler-state.json")
 }
 fn default_state_backend() -> StateBackend {
     StateBackend::File
@@ -327,7 +340,9 @@ impl Settings {
             backend: raw.backend,
             policies_dir: raw.policies_dir,
             listen,
-            state_file: raw.state_file,
+            state_file: raw
+                .state_file
+                .unwrap_or_else(|| PathBuf::from(format!("ecs-autoscaler-{}-state.json", raw.backend.name()))),
             state_backend: raw.state_backend,
             dynamodb,
             api_token,

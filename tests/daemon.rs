@@ -254,11 +254,17 @@ async fn an_edited_policy_takes_effect_and_a_corrupt_edit_is_rejected() {
     let before = d.journal_len("search");
     eventually("decisions continue", || async { d.journal_len("search") > before + 2 }).await;
 
+    assert!(d.text("/metrics").await.contains("policy=\"search\""));
     std::fs::remove_file(setup.policy_path("search")).unwrap();
     eventually("a deleted file stops its policy", || async {
         d.policy("search").await.is_null()
     })
     .await;
+    let metrics = d.text("/metrics").await;
+    assert!(
+        !metrics.contains("policy=\"search\""),
+        "a deleted policy's series leave /metrics:\n{metrics}"
+    );
     d.stop().await;
 }
 

@@ -74,11 +74,18 @@ fn defaults_are_filled_in() {
 fn unknown_keys_are_located() {
     assert_eq!(
         errors(&format!("colour = 1\n{HEAD}"))[0],
-        "p.toml:1:1: unknown field `colour`, expected one of `name`, `target`, `min`, `max`, `interval`, `dry_run`, `spare`, `scale_out`, `scale_in`, `missing_data`, `rule`, `schedule`"
+        "p.toml:1:1: unknown field `colour`, expected one of `name`, `target`, `min`, `max`, `interval`, `dry_run`, `spare`, `scale_out`, `scale_in`, `missing_data`, `rule`, `schedule`; see policies/policy.schema.json or the README for what is allowed here"
+    );
+    let e = errors(&format!("intervall = \"10s\"\n{HEAD}"));
+    assert!(
+        e.iter()
+            .any(|d| d.starts_with("p.toml:1:1:") && d.ends_with("did you mean `interval`?")),
+        "{e:?}"
     );
     let e = errors(&format!("{HEAD}colour = 1\n"));
     assert!(
-        e[0].starts_with("p.toml:6:1: unknown field `colour`, expected one of `backend`"),
+        e.iter()
+            .any(|d| d.starts_with("p.toml:6:1: unknown field `colour`, expected one of `backend`")),
         "{e:?}"
     );
     let e = errors(&with_rule(
@@ -185,6 +192,28 @@ fn options_of_other_rule_kinds_are_refused() {
 }
 
 #[test]
+fn a_custom_latency_rule_guards_the_percentile_it_names_or_is_refused() {
+    let rule = |extra: &str| {
+        with_rule(&format!(
+            "name = \"p\"\nmetric = \"latency\"\nsource = \"custom\"\nnamespace = \"S\"\nmetric_name = \"LatencyP90\"\ntarget = \"80ms\"\n{extra}"
+        ))
+    };
+    // `percentile` says which quantile the metric holds: the simulator and the local
+    // backend produce that one.
+    let p = policy::parse(Path::new("p.toml"), &rule("percentile = \"p90\"")).unwrap();
+    assert_eq!(p.rules[0].modelled(), Ok(Measure::Latency { quantile: 0.9 }));
+    let p = policy::parse(Path::new("p.toml"), &rule("statistic = \"p95\"")).unwrap();
+    assert_eq!(p.rules[0].modelled(), Ok(Measure::Latency { quantile: 0.95 }));
+    // Two percentiles that disagree are refused, never one of them silently dropped.
+    let e = errors(&rule("percentile = \"p90\"\nstatistic = \"p99\""));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].contains("percentile \"p90\" disagrees with statistic p99"),
+        "{e:?}"
+    );
+}
+
+#[test]
 fn step_limits_take_counts_or_percentages() {
     let ok = format!(
         "{}[scale_out]\nmax_step = \"50%\"\n[scale_in]\nmax_step = 2\n",
@@ -215,8 +244,35 @@ fn fallback_count_must_lie_within_bounds() {
 
 #[test]
 fn malformed_toml_is_located() {
+    // Every problem in one run: the malformed line and what is missing besides it.
     let e = errors("min = 1\nmax = \n");
-    assert!(e[0].starts_with("p.toml:2:"), "{e:?}");
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(e[0].starts_with("p.toml:1:1: missing field `target`; add it"), "{e:?}");
+    assert!(
+        e[1].starts_with("p.toml:2:7: string values must be quoted") && e[1].contains("`max` has no value"),
+        "{e:?}"
+    );
+}
+
+/// A file with a mistake on many lines, of every kind the TOML layer finds, reports them
+/// all with their fixes; the checks after it (bounds, rules) still run on the rest.
+#[test]
+fn every_problem_of_a_file_is_reported_at_once_with_its_fix() {
+    let src = "name = \"svc\"\nmin = \"2\"\nmax = 1\ninterval = 30\n[target]\nbackend = \"sim\"\nservice = \"s\"\n\
+               [[rule]]\nname = \"cpu\"\nmetric = \"ecs_cpu\"\ntarget = 170\nperiod = 60\n\
+               [scale_in]\ncooldown = \"five minutes\"\nstabilisation = \"5m\"\n";
+    let e = errors(src);
+    let has = |line: usize, text: &str| {
+        e.iter()
+            .any(|d| d.starts_with(&format!("p.toml:{line}:")) && d.contains(text))
+    };
+    assert!(has(2, "write the number without quotes: min = 2"), "{e:#?}");
+    assert!(has(4, "write interval = \"30s\""), "{e:#?}");
+    assert!(has(12, "write period = \"60s\""), "{e:#?}");
+    assert!(has(15, "did you mean `stabilization`?"), "{e:#?}");
+    // Beyond the TOML layer: a rule's target out of range, a duration that does not parse.
+    assert!(has(11, "170"), "{e:#?}");
+    assert!(has(14, "five minutes"), "{e:#?}");
 }
 
 #[test]

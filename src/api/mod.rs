@@ -241,6 +241,8 @@ pub struct Status {
     pub state_store: StateStore,
     pub policies: Vec<PolicyStatus>,
     pub rejected_files: Vec<RejectedFile>,
+    /// Valid policy files not loaded because their target is another backend's.
+    pub skipped_files: Vec<RejectedFile>,
     /// Why the policy directory or S3 prefix cannot be read now; the policies in force stay.
     pub policy_source_error: Option<String>,
 }
@@ -380,6 +382,14 @@ pub fn status(s: &Shared) -> Status {
         policies,
         rejected_files: reg
             .rejected
+            .iter()
+            .map(|(f, e)| RejectedFile {
+                file: f.display().to_string(),
+                error: e.clone(),
+            })
+            .collect(),
+        skipped_files: reg
+            .skipped
             .iter()
             .map(|(f, e)| RejectedFile {
                 file: f.display().to_string(),

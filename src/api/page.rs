@@ -12,39 +12,72 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// A small line chart; `target` draws a dashed reference line.
-fn sparkline(title: &str, points: &[(f64, f64)], second: Option<&[(f64, f64)]>, target: Option<f64>) -> String {
+/// A small chart of the last hour.
+struct Spark<'a> {
+    title: String,
+    /// The y axis's unit.
+    unit: &'a str,
+    points: &'a [(f64, f64)],
+    /// Drawn first, wide and faint, so that `points` equal to it stay visible on it.
+    band: Option<&'a [(f64, f64)]>,
+    /// A reference line (a target or an SLO), in the chart's unit.
+    target: Option<f64>,
+    /// Whole numbers: integer ticks.
+    count: bool,
+}
+
+fn sparkline(spark: &Spark) -> String {
     let mut svg = String::new();
     let drawn = (|| -> Result<(), Box<dyn std::error::Error>> {
-        let root = SVGBackend::with_string(&mut svg, (420, 130)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (420, 140)).into_drawing_area();
         root.fill(&WHITE)?;
-        let ymax = points
+        let top = spark
+            .points
             .iter()
-            .chain(second.unwrap_or_default())
+            .chain(spark.band.unwrap_or_default())
             .map(|p| p.1)
-            .chain(target)
-            .fold(1.0, f64::max)
-            * 1.15;
+            .chain(spark.target)
+            .fold(0.0, f64::max);
+        let ymax = if spark.count {
+            (top.ceil() + 1.0).max(2.0)
+        } else {
+            (top * 1.15).max(1e-3)
+        };
         let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 13))
+            .caption(&spark.title, ("sans-serif", 13))
             .margin(4)
             .x_label_area_size(18)
-            .y_label_area_size(40)
+            .y_label_area_size(48)
             .build_cartesian_2d(-60f64..0f64, 0f64..ymax)?;
+        let ticks = |v: &f64| {
+            if spark.count || ymax >= 20.0 {
+                format!("{v:.0}")
+            } else {
+                format!("{v:.1}")
+            }
+        };
         chart
             .configure_mesh()
             .light_line_style(WHITE)
             .x_labels(4)
-            .y_labels(4)
+            .y_labels(if spark.count { (ymax as usize + 1).min(6) } else { 4 })
+            .y_label_formatter(&ticks)
+            .y_desc(spark.unit)
             .x_desc("minutes ago")
             .draw()?;
-        if let Some(t) = target {
-            chart.draw_series(LineSeries::new(vec![(-60.0, t), (0.0, t)], BLACK.mix(0.4)))?;
+        if let Some(t) = spark.target {
+            chart.draw_series(LineSeries::new(vec![(-60.0, t), (0.0, t)], BLACK.mix(0.5)))?;
         }
-        if let Some(s) = second {
-            chart.draw_series(LineSeries::new(s.iter().copied(), RGBColor(44, 160, 44)))?;
+        if let Some(band) = spark.band {
+            chart.draw_series(LineSeries::new(
+                band.iter().copied(),
+                RGBColor(31, 119, 180).mix(0.3).stroke_width(6),
+            ))?;
         }
-        chart.draw_series(LineSeries::new(points.iter().copied(), RGBColor(31, 119, 180)))?;
+        chart.draw_series(LineSeries::new(
+            spark.points.iter().copied(),
+            RGBColor(31, 119, 180).stroke_width(2),
+        ))?;
         root.present()?;
         Ok(())
     })();
@@ -61,7 +94,7 @@ pub fn render(s: &Shared) -> String {
         "<!doctype html><html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"10\">\
          <title>ecs-autoscaler</title><style>body{font-family:sans-serif;margin:20px;max-width:1400px}\
          .policy{border:1px solid #ccc;border-radius:6px;padding:12px;margin-bottom:16px}\
-         .err{color:#b00;white-space:pre-wrap}.charts{display:flex;flex-wrap:wrap;gap:8px}\
+         .err{color:#b00;white-space:pre-wrap}.note{color:#666}.charts{display:flex;flex-wrap:wrap;gap:8px}\
          table{border-collapse:collapse}td,th{padding:2px 10px;text-align:left}</style></head><body>",
     );
     use crate::daemon::leadership::Role;
@@ -91,6 +124,13 @@ pub fn render(s: &Shared) -> String {
     for f in &status.rejected_files {
         html.push_str(&format!(
             "<p class=\"err\">rejected {}: {}</p>",
+            escape(&f.file),
+            escape(&f.error)
+        ));
+    }
+    for f in &status.skipped_files {
+        html.push_str(&format!(
+            "<p class=\"note\">skipped {}: {}</p>",
             escape(&f.file),
             escape(&f.error)
         ));
@@ -171,24 +211,29 @@ pub fn render(s: &Shared) -> String {
                 .iter()
                 .map(|pt| (ago(pt.at), f64::from(pt.running)))
                 .collect();
-            html.push_str(&sparkline(
-                "tasks: desired (blue), running (green)",
-                &desired,
-                Some(&running),
-                None,
-            ));
+            html.push_str(&sparkline(&Spark {
+                title: "tasks: desired (band), running (line)".into(),
+                unit: "tasks",
+                points: &running,
+                band: Some(&desired),
+                target: None,
+                count: true,
+            }));
             for (i, rule) in entry.controller.policy.rules.iter().enumerate() {
+                let (unit, factor) = rule.measures.unit();
                 let values: Vec<(f64, f64)> = entry
                     .series
                     .iter()
-                    .filter_map(|pt| pt.values.get(i).copied().flatten().map(|v| (ago(pt.at), v)))
+                    .filter_map(|pt| pt.values.get(i).copied().flatten().map(|v| (ago(pt.at), v * factor)))
                     .collect();
-                html.push_str(&sparkline(
-                    &format!("{} vs target", rule.name),
-                    &values,
-                    None,
-                    Some(rule.goal.target()),
-                ));
+                html.push_str(&sparkline(&Spark {
+                    title: format!("{} ({unit}) vs {}", rule.name, rule.measures.show(rule.goal.target())),
+                    unit,
+                    points: &values,
+                    band: None,
+                    target: Some(rule.goal.target() * factor),
+                    count: false,
+                }));
             }
         }
         html.push_str("</div></div>");

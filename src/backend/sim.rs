@@ -18,6 +18,15 @@ pub struct SimBackend {
     services: Mutex<BTreeMap<String, World>>,
 }
 
+/// How far into its scenario the daemon joins a simulated service: it joins one that has
+/// been running (as a daemon deployed next to a live service does), so that every rule,
+/// even one on 1-minute metrics published late, has datapoints at the first evaluation
+/// and `run --once` shows a real decision.
+pub fn joins_at(scenario: &Scenario) -> DateTime<Utc> {
+    let lead_in = (scenario.duration / 2).min(300);
+    scenario.start + chrono::Duration::seconds(lead_in as i64)
+}
+
 impl SimBackend {
     pub fn new(scenario: Scenario, clock: Arc<dyn Clock>) -> Self {
         Self {

@@ -31,12 +31,17 @@ pub enum Command {
         /// How long the default plan runs.
         #[arg(long, default_value = "2m", value_parser = parse_duration)]
         duration: std::time::Duration,
-        /// Load plan, e.g. "5 for 20s, 40 for 60s, 5 for 40s" (users, or requests/s with --rate).
+        /// Load plan, e.g. "100 for 20s, 400 for 60s, 100 for 40s": requests per second
+        /// (users with --load users).
         #[arg(long)]
         plan: Option<String>,
-        /// Open-loop: plan levels are requests per second instead of users.
-        #[arg(long)]
-        rate: bool,
+        /// bursts: open loop, each second's requests arriving in its first --burst;
+        /// rate: open loop, evenly spread; users: closed-loop users who think --think-time.
+        #[arg(long, value_enum, default_value = "bursts")]
+        load: demo::Load,
+        /// With --load bursts: the part of each second its requests arrive in.
+        #[arg(long, default_value = "250ms", value_parser = parse_duration)]
+        burst: std::time::Duration,
         /// Closed-loop users' think time between answer and next request.
         #[arg(long, default_value = "10ms", value_parser = parse_duration)]
         think_time: std::time::Duration,
@@ -134,7 +139,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo {
             duration,
             plan,
-            rate,
+            load,
+            burst,
             think_time,
             kill_replica_at,
             search_cost,
@@ -143,7 +149,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => demo::run(demo::Args {
             duration,
             plan,
-            rate,
+            load,
+            burst,
             think: think_time,
             kill_replica_at,
             search_cost,

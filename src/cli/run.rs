@@ -35,7 +35,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     Some(p) => sim::scenario::load(p).map_err(|e| anyhow::anyhow!("{e}"))?,
                     None => sim::scenario::default_scenario(),
                 };
-                let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(scenario.start, settings.sim_speed));
+                let joins_at = ecs_autoscaler::backend::sim::joins_at(&scenario);
+                let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(joins_at, settings.sim_speed));
                 let backend = Arc::new(SimBackend::new(scenario, Arc::clone(&clock)));
                 serve(settings, backend, clock, args.once, args.json).await
             }
@@ -157,6 +158,9 @@ async fn once_and_exit<B: MetricSource + CapacityTarget>(daemon: &Daemon<B>, jso
     };
     for r in &rejected {
         eprintln!("{r}");
+    }
+    for (file, why) in &shared.registry().skipped {
+        eprintln!("skipped {}: {why}", file.display());
     }
     if loaded == 0 {
         eprintln!(

@@ -223,10 +223,18 @@ pub struct Daemon<B> {
 
 impl<B: MetricSource + CapacityTarget> Daemon<B> {
     pub fn new(settings: Settings, backend: Arc<B>, clock: Arc<dyn Clock>) -> Self {
-        let store: Arc<dyn state::StateStore> = Arc::new(state::FileStore::new(
-            settings.state_file.clone(),
-            settings.journal_size,
-        ));
+        let clock_name = match settings.backend {
+            crate::settings::BackendKind::Sim => format!(
+                "the simulated clock of {}",
+                settings
+                    .sim_scenario
+                    .as_ref()
+                    .map_or("the embedded scenario".to_string(), |p| p.display().to_string())
+            ),
+            _ => "real time".to_string(),
+        };
+        let store: Arc<dyn state::StateStore> =
+            Arc::new(state::FileStore::new(settings.state_file.clone(), settings.journal_size).with_clock(clock_name));
         Self::with_store(settings, backend, clock, store)
     }
 
@@ -250,10 +258,14 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
     ) -> Self {
         // Install the recorder before anything is measured.
         let _ = telemetry::handle();
+        let backend_kind = settings.backend;
         let shared = Arc::new(Shared {
             settings,
             clock,
-            registry: Mutex::new(Registry::default()),
+            registry: Mutex::new(Registry {
+                backend: Some(backend_kind),
+                ..Registry::default()
+            }),
             wake: Notify::new(),
             reload: AtomicBool::new(false),
             reloads: AtomicU64::new(0),
@@ -845,6 +857,9 @@ fn log_reload(report: &registry::ReloadReport) {
     }
     for name in &report.restored {
         tracing::info!(policy = %name, "rejected edit undone: the file matches the version in force again");
+    }
+    for (file, why) in &report.skipped {
+        tracing::info!(file = %file.display(), "policy skipped: {why}");
     }
     for (file, error) in &report.rejected {
         metrics::counter!(telemetry::RELOAD_ERRORS).increment(1);

@@ -112,6 +112,11 @@ pub struct Registry {
     pub rejected: BTreeMap<PathBuf, String>,
     /// Histories by target key (see [`crate::policy::Target::key`]).
     pub retained: BTreeMap<String, Retained>,
+    /// The backend this daemon scales with; a valid policy for a target it cannot scale
+    /// is skipped, not loaded (None: every policy is loaded).
+    pub backend: Option<crate::settings::BackendKind>,
+    /// Files of valid policies skipped because their target is another backend's, with why.
+    pub skipped: BTreeMap<PathBuf, String>,
 }
 
 /// A file (or object) of the policy source as read.
@@ -129,6 +134,8 @@ pub struct ReloadReport {
     pub restored: Vec<String>,
     /// (file, diagnostics) of files rejected in this reload.
     pub rejected: Vec<(PathBuf, String)>,
+    /// (file, why) of valid files newly skipped: their target is another backend's.
+    pub skipped: Vec<(PathBuf, String)>,
 }
 
 pub fn checksum(content: &str) -> String {
@@ -142,6 +149,7 @@ impl Registry {
         let mut report = ReloadReport::default();
         let present: Vec<PathBuf> = sources.iter().map(|s| s.path.clone()).collect();
         self.rejected.retain(|path, _| present.contains(path));
+        self.skipped.retain(|path, _| present.contains(path));
 
         // Files that are gone first, so a rename finds its name and target free.
         let gone: Vec<String> = self
@@ -178,6 +186,28 @@ impl Registry {
                 .map_err(|e| format!("{}:1:1: cannot read: {e}", source.path.display()))
                 .and_then(|text| policy::parse(&source.path, &text).map_err(|e| e.to_string()))
                 .and_then(|p| self.admissible(&source.path, current.as_deref(), p));
+            if let Ok(p) = &parsed
+                && let Some(backend) = self.backend
+                && !backend.serves(&p.target)
+            {
+                let why = format!(
+                    "{} is for the {} backend; this daemon runs the {} backend",
+                    p.target.describe(),
+                    p.target.backend(),
+                    backend.name()
+                );
+                if let Some(name) = current {
+                    self.retire(&name);
+                    report.removed.push(name);
+                }
+                self.rejected.remove(&source.path);
+                if self.skipped.get(&source.path) != Some(&why) {
+                    report.skipped.push((source.path.clone(), why.clone()));
+                }
+                self.skipped.insert(source.path.clone(), why);
+                continue;
+            }
+            self.skipped.remove(&source.path);
             match (parsed, current) {
                 (Err(error), Some(name)) => {
                     let entry = self.policies.get_mut(&name).expect("found above");

@@ -69,6 +69,10 @@ struct StateFile {
     format: String,
     version: u32,
     saved_at: DateTime<Utc>,
+    /// The clock the histories' times were taken on ("real time", or a simulated
+    /// scenario's): state is never restored under another clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    clock: Option<String>,
     /// SHA-256 of the `targets` text exactly as written: catches torn writes and edits by hand.
     checksum: String,
     /// Version 2: target key -> {name, history}. Version 1: policy name -> {history, journal}.
@@ -96,6 +100,8 @@ pub struct FileStore {
     journal_size: usize,
     /// Lines in each journal file, so trimming needs no read.
     lines: Mutex<HashMap<String, usize>>,
+    /// See [`StateFile::clock`]; None accepts a file of any clock.
+    clock: Option<String>,
 }
 
 impl FileStore {
@@ -104,7 +110,15 @@ impl FileStore {
             path,
             journal_size: journal_size.max(1),
             lines: Mutex::new(HashMap::new()),
+            clock: None,
         }
+    }
+
+    /// The clock this daemon's times are on: a file written under another is set aside,
+    /// not restored (a simulated scenario's 2026-01-05 09:04 means nothing in real time).
+    pub fn with_clock(mut self, clock: impl Into<String>) -> Self {
+        self.clock = Some(clock.into());
+        self
     }
 
     fn journal_dir(&self) -> PathBuf {
@@ -148,20 +162,20 @@ impl FileStore {
     }
 
     /// Moves an unusable file aside under a name no later one overwrites.
-    fn set_aside(&self) -> PathBuf {
+    fn set_aside(&self, why: &str) -> PathBuf {
         let stamp = Utc::now().format("%Y%m%dT%H%M%SZ");
         let aside = (0..)
             .map(|n| {
                 let mut name = self.path.file_name().unwrap_or_default().to_os_string();
                 name.push(if n == 0 {
-                    format!(".corrupt-{stamp}")
+                    format!(".{why}-{stamp}")
                 } else {
-                    format!(".corrupt-{stamp}-{n}")
+                    format!(".{why}-{stamp}-{n}")
                 });
                 self.path.with_file_name(name)
             })
             .find(|p| !p.exists())
-            .unwrap_or_else(|| self.path.with_extension("corrupt"));
+            .unwrap_or_else(|| self.path.with_extension(why));
         let _ = std::fs::rename(&self.path, &aside);
         aside
     }
@@ -237,7 +251,7 @@ impl StateStore for FileStore {
             Err(e) => return Loaded::Corrupt(format!("cannot read {}: {e}", path.display())),
         };
         let corrupt = |why: String| {
-            let aside = self.set_aside();
+            let aside = self.set_aside("corrupt");
             Loaded::Corrupt(format!("{why}; kept at {}", aside.display()))
         };
         let file: StateFile = match serde_json::from_slice(&text) {
@@ -250,6 +264,16 @@ impl StateStore for FileStore {
                 path.display(),
                 file.format,
                 file.version
+            ));
+        }
+        if let (Some(mine), Some(theirs)) = (&self.clock, &file.clock)
+            && mine != theirs
+        {
+            let aside = self.set_aside("other-clock");
+            return Loaded::Corrupt(format!(
+                "{} was written on another clock ({theirs}; this daemon runs on {mine}), so its cooldowns and windows mean nothing here; kept at {}",
+                path.display(),
+                aside.display()
             ));
         }
         if digest(file.targets.get()) != file.checksum {
@@ -293,6 +317,7 @@ impl StateStore for FileStore {
             format: FORMAT.into(),
             version: VERSION,
             saved_at: snapshot.saved_at,
+            clock: self.clock.clone(),
             checksum: digest(&text),
             targets: RawValue::from_string(text).map_err(|e| e.to_string())?,
         };
@@ -538,6 +563,32 @@ mod tests {
             .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains(".corrupt-"))
             .count();
         assert_eq!(aside, 2, "the second corrupt file does not overwrite the first");
+    }
+
+    #[test]
+    fn state_written_on_another_clock_is_set_aside_not_restored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let sim = FileStore::new(path.clone(), 200).with_clock("sim");
+        let mut snapshot = Snapshot::default();
+        snapshot.histories.insert(
+            "t".into(),
+            Retained {
+                name: "p".into(),
+                history: History::default(),
+                journal: VecDeque::new(),
+            },
+        );
+        sim.save(&snapshot).unwrap();
+        assert!(matches!(sim.load(), Loaded::Restored(t) if t.len() == 1));
+        let real = FileStore::new(path.clone(), 200).with_clock("real time");
+        match real.load() {
+            Loaded::Corrupt(e) => assert!(e.contains("written on another clock (sim"), "{e}"),
+            other => panic!("restored across clocks: {other:?}"),
+        }
+        // Nothing is lost: the file is kept beside, and the path is free for this clock.
+        assert!(!path.exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

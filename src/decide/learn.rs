@@ -43,10 +43,12 @@ pub enum Evidence {
 /// peak again.
 pub const LEARN_MEMORY: Duration = Duration::from_secs(24 * 3600);
 
-/// A reading is evidence only when measured this long after the running count last
-/// changed: tasks just started or a backlog of a higher load still draining are not the
-/// service's steady state.
-pub const SETTLE: Duration = Duration::from_secs(30);
+/// A reading is evidence only when measured this many periods (of the slower of the two
+/// rules) after the running count last changed: tasks just started or a backlog of a
+/// higher load still draining are not the service's steady state, and a reading must
+/// cover only the settled fleet. 30 s for ECS rules on 10 s metrics; 15 s for local
+/// replicas on 5 s windows, which start in well under a second.
+pub const SETTLE_PERIODS: u32 = 3;
 
 /// Failures at this share of an error rule's target make a "held" reading no evidence:
 /// a service that sheds load keeps the latency of what it serves low.
@@ -116,25 +118,26 @@ pub fn learn(
         in_force(previous, now).map(|(k, v)| (k.clone(), *v)).collect();
     // Evidence is what a steady set of tasks measured: the tasks serving now, in service
     // for a while (not just started, not draining a backlog of a higher load), one version.
-    let Some(since) = serving
+    let Some(changed) = serving
         .filter(|(tasks, _)| *tasks == capacity.running && *tasks > 0 && !capacity.deployment_in_progress)
-        .map(|(_, since)| since + to_chrono(SETTLE))
+        .map(|(_, since)| since)
     else {
         return learned;
     };
     let verdict = |name: &str| verdicts.iter().find(|v| v.rule == name);
-    // When the reading was measured, if it is usable evidence.
-    let measured = |v: &RuleVerdict| -> Option<(f64, DateTime<Utc>)> {
+    // When the reading was measured, if it is usable evidence: measured `settle` after the
+    // running count last changed.
+    let measured = |v: &RuleVerdict, settle: Duration| -> Option<(f64, DateTime<Utc>)> {
         if v.vote == Vote::Missing {
             return None;
         }
         let at = now - chrono::Duration::milliseconds((v.age_seconds? * 1000.0) as i64);
-        (at >= since).then_some((v.value?, at))
+        (at >= changed + to_chrono(settle)).then_some((v.value?, at))
     };
     let failing = policy.rules.iter().any(|r| {
         matches!(r.goal, Goal::ErrorGuard { .. })
             && verdict(&r.name)
-                .and_then(&measured)
+                .and_then(|v| measured(v, r.period * SETTLE_PERIODS))
                 .is_none_or(|(value, _)| value > FAILURE_SHARE * r.goal.target())
     });
     for rule in policy.rules.iter() {
@@ -142,9 +145,10 @@ pub fn learn(
         let Some(slo_rule) = policy.rules.iter().find(|r| r.name == learn.from) else {
             continue;
         };
+        let settle = rule.period.max(slo_rule.period) * SETTLE_PERIODS;
         let (Some((rate, rate_at)), Some((latency, latency_at))) = (
-            verdict(&rule.name).and_then(&measured),
-            verdict(&learn.from).and_then(&measured),
+            verdict(&rule.name).and_then(|v| measured(v, settle)),
+            verdict(&learn.from).and_then(|v| measured(v, settle)),
         ) else {
             continue;
         };

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 
 pub use gates::{Block, Gates, gates};
 pub use history::{History, PATIENCE_MEMORY, REVERSAL_WINDOW, max_gap, to_chrono};
-pub use learn::{Evidence, LEARN_MEMORY, LearnedCapacity, SETTLE};
+pub use learn::{Evidence, LEARN_MEMORY, LearnedCapacity, SETTLE_PERIODS};
 pub use types::*;
 
 use crate::policy::{Goal, Measure, MissingAction, Policy};

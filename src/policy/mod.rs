@@ -5,6 +5,7 @@ pub mod diagnostic;
 pub mod duration;
 pub mod file;
 mod model;
+mod recover;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -29,9 +30,22 @@ pub fn parse(path: &Path, source: &str) -> Result<Policy, FileErrors> {
             ),
         )]));
     }
-    let raw: file::PolicyFile =
-        toml::from_str(source).map_err(|e| FileErrors(vec![diagnostic::from_toml_error(path, source, &e)]))?;
-    validate::validate(path, source, raw)
+    let read = recover::read(path, source);
+    let Some(raw) = read.file else {
+        return Err(FileErrors(read.problems));
+    };
+    match (validate::validate(path, &read.text, raw), read.problems.is_empty()) {
+        (result, true) => result,
+        // The rest of the file is checked too; what a set-aside line leaves behind is not news.
+        (result, false) => {
+            let mut problems = read.problems;
+            if let Err(FileErrors(more)) = result {
+                problems.extend(more.into_iter().filter(|d| !read.set_aside.contains(&d.line)));
+            }
+            problems.sort_by_key(|d| (d.line, d.column));
+            Err(FileErrors(problems))
+        }
+    }
 }
 
 /// Reads, parses and validates one policy file.

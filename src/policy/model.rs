@@ -184,6 +184,20 @@ pub struct Rule {
     pub learn: Option<Learn>,
 }
 
+impl Rule {
+    /// What the simulator and the local backend produce for this rule, or why they cannot:
+    /// a metric only CloudWatch knows the meaning of has no model.
+    pub fn modelled(&self) -> Result<Measure, String> {
+        match (self.measures, &self.metric) {
+            (Measure::Other, Metric::Custom { namespace, name, .. }) => Err(format!(
+                "custom metric {namespace}/{name} exists only in CloudWatch: the simulator and the local backend cannot produce it"
+            )),
+            (Measure::Other, m) => Err(format!("{m:?} exists only in CloudWatch")),
+            (m, _) => Ok(m),
+        }
+    }
+}
+
 /// How a request_rate rule learns its target: the per-task rate at which the latency
 /// rule `from` reaches its SLO, times `share`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -215,6 +229,19 @@ pub enum Measure {
 impl Measure {
     /// A value of this measure as people read it, with its unit: "150 ms", "70.0 %",
     /// "1400 req/s per task". The status page and the reports show values this way.
+    /// The unit values are charted in, and the factor from the measured value to it
+    /// (latencies are measured in seconds and read in milliseconds).
+    pub fn unit(self) -> (&'static str, f64) {
+        match self {
+            Measure::Latency { .. } => ("ms", 1000.0),
+            Measure::Cpu | Measure::Memory => ("%", 1.0),
+            Measure::RequestRate => ("req/s per task", 1.0),
+            Measure::ErrorRate => ("failed/s per task", 1.0),
+            Measure::RequestsPerTarget => ("requests per target", 1.0),
+            Measure::Other => ("", 1.0),
+        }
+    }
+
     pub fn show(self, value: f64) -> String {
         match self {
             Measure::Latency { .. } if value * 1000.0 < 10.0 => format!("{:.1} ms", value * 1000.0),

@@ -730,6 +730,17 @@ fn rule(c: &mut Checker, r: &RuleFile) -> Option<Rule> {
                     (Some(Metric::AlbResponseTime), Statistic::Percentile(pct))
                 }
                 LatencySource::Custom => {
+                    if let (Some(p), Some(Statistic::Percentile(stat))) = (&r.percentile, explicit_stat)
+                        && (stat - pct).abs() > f64::EPSILON
+                    {
+                        c.error(
+                            p.span(),
+                            format!(
+                                "percentile \"{}\" disagrees with statistic p{stat}: a custom latency rule guards the percentile its statistic reads; keep one of the two",
+                                p.get()
+                            ),
+                        );
+                    }
                     let scale = match r.unit.as_ref().map_or(UnitFile::Milliseconds, |u| *u.get()) {
                         UnitFile::Seconds => 1.0,
                         UnitFile::Milliseconds => 1e-3,
@@ -779,7 +790,7 @@ fn rule(c: &mut Checker, r: &RuleFile) -> Option<Rule> {
             {
                 c.error(
                     r.target.span(),
-                    format!("a utilization target is a percentage, found {t}"),
+                    format!("a utilization target is a percentage, found {t}: write one of 1 to 100, e.g. target = 70"),
                 );
             }
             let tolerance = r.tolerance.as_ref().map_or(DEFAULT_TOLERANCE, |t| *t.get());

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::chart::{self, Panel, Series};
+use crate::chart::{self, Marker, Panel, Scale, Series};
 use serde::Serialize;
 
 use super::{Run, Scenario, Summary};
@@ -149,43 +149,79 @@ pub fn write_dir(dir: &Path, scenario: &Scenario, runs: &[Run]) -> std::io::Resu
     Ok(written)
 }
 
-/// A self-contained HTML page with an SVG chart: load, tasks, CPU and p99 over time.
+/// A self-contained HTML page with an SVG chart: load, tasks (desired and in service),
+/// failed requests, CPU and p99 over time, every scaler in its own colour.
 pub fn chart_html(scenario: &Scenario, runs: &[Run]) -> Result<String, String> {
-    let to_min = |t: usize| t as f64 / 60.0;
     type Value = fn(&super::world::Second) -> f64;
-    let panel = |title: &str, f: Value, log_scale: bool, reference: Option<(String, f64)>| Panel {
+    let points = |r: &Run, f: Value| -> Vec<(f64, f64)> {
+        let all: Vec<(f64, f64)> = r.seconds.iter().enumerate().map(|(t, s)| (t as f64, f(s))).collect();
+        chart::downsample(&all, 1000)
+    };
+    let per_run = |f: Value| -> Vec<Series> {
+        runs.iter()
+            .enumerate()
+            .map(|(k, r)| Series::line(r.scaler.clone(), points(r, f)).with_color(k))
+            .collect()
+    };
+    let panel = |title: &str, unit: &str, series: Vec<Series>, scale: Scale, reference: Option<(String, f64)>| Panel {
         title: title.to_string(),
-        series: runs
-            .iter()
-            .map(|r| {
-                let all: Vec<(f64, f64)> = r.seconds.iter().enumerate().map(|(t, s)| (to_min(t), f(s))).collect();
-                Series {
-                    name: r.scaler.clone(),
-                    points: chart::downsample(&all, 1000),
-                }
-            })
-            .collect(),
-        log_scale,
+        unit: unit.to_string(),
+        series,
+        scale,
         reference,
     };
+    let tasks = runs
+        .iter()
+        .enumerate()
+        .flat_map(|(k, r)| {
+            [
+                Series::under(format!("{} desired", r.scaler), points(r, |s| f64::from(s.desired))).with_color(k),
+                Series::line(format!("{} in service", r.scaler), points(r, |s| f64::from(s.healthy))).with_color(k),
+            ]
+        })
+        .collect();
+    let offered = runs
+        .first()
+        .map(|r| vec![Series::line("offered", points(r, |s| s.offered))])
+        .unwrap_or_default();
     let slo = scenario.slo_p99 * 1000.0;
     let panels = [
-        panel("offered load (requests/s)", |s| s.offered, false, None),
-        panel("tasks in service (healthy)", |s| f64::from(s.healthy), false, None),
+        panel("offered load", "requests/s", offered, Scale::Linear, None),
         panel(
-            "CPU % (average of healthy tasks)",
-            |s| s.cpu.unwrap_or(0.0),
-            false,
+            "tasks: desired (band) and in service (line)",
+            "tasks",
+            tasks,
+            Scale::Count,
             None,
         ),
         panel(
-            "p99 latency (ms, log scale)",
-            |s| if s.served > 0.0 { s.p99() * 1000.0 } else { 0.0 },
-            true,
+            "failed requests",
+            "failed/s",
+            per_run(|s| s.failed),
+            Scale::Linear,
+            None,
+        ),
+        panel(
+            "CPU (average of tasks in service)",
+            "%",
+            per_run(|s| s.cpu.unwrap_or(0.0)),
+            Scale::Linear,
+            None,
+        ),
+        panel(
+            "p99 latency (log scale)",
+            "ms",
+            per_run(|s| if s.served > 0.0 { s.p99() * 1000.0 } else { 0.0 }),
+            Scale::Log,
             Some((format!("SLO {slo:.0} ms"), slo)),
         ),
     ];
-    let svg = chart::svg(&panels, "minutes", scenario.duration as f64 / 60.0)?;
+    let markers: Vec<Marker> = scenario
+        .steps()
+        .into_iter()
+        .map(|(at, label)| Marker { at, label })
+        .collect();
+    let svg = chart::svg(&panels, &markers, scenario.duration as f64)?;
     Ok(chart::html(
         &format!("Simulation: {}", scenario.name),
         &scenario.description,

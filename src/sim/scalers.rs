@@ -11,7 +11,7 @@ use super::scenario::{Faults, Scenario};
 use super::world::{Second, World};
 use crate::backend::READ_FAILED;
 use crate::decide::{Action, Controller, Observation, Reading, Sample};
-use crate::policy::{Goal, Measure, Metric, Policy, Rule};
+use crate::policy::{Goal, Measure, Policy};
 
 /// A change of desired count, with why.
 #[derive(Debug, Clone)]
@@ -77,17 +77,6 @@ impl Scaler for PolicyScaler {
     }
 }
 
-/// What the simulator produces for a rule, or why it cannot.
-pub fn modelled(rule: &Rule) -> Result<Measure, String> {
-    match (rule.measures, &rule.metric) {
-        (Measure::Other, Metric::Custom { namespace, name, .. }) => {
-            Err(format!("the simulator does not model custom metric {namespace}/{name}"))
-        }
-        (Measure::Other, m) => Err(format!("the simulator does not model {m:?}")),
-        (m, _) => Ok(m),
-    }
-}
-
 /// Reads a policy's rules from a simulated world the way CloudWatch would deliver them,
 /// with the scenario's CloudWatch faults (outages, late and missing datapoints).
 pub struct MetricReader {
@@ -109,7 +98,7 @@ impl MetricReader {
                 } else {
                     scenario.cloudwatch.standard_delay
                 };
-                (r.name.clone(), modelled(r), period, delay)
+                (r.name.clone(), r.modelled(), period, delay)
             })
             .collect();
         Self {

@@ -267,6 +267,46 @@ impl Traffic {
     }
 }
 
+impl Scenario {
+    /// What happens to the world and when, for markers on charts: load steps (when the
+    /// load is a handful of phases, not a replayed recording), task failures and faults.
+    pub fn steps(&self) -> Vec<(f64, String)> {
+        let unit = match self.traffic.kind {
+            LoadKind::Users => "users",
+            LoadKind::Rate => "req/s",
+        };
+        let mut out = Vec::new();
+        if self.traffic.diurnal.is_none() && self.traffic.phases.len() <= 12 {
+            for pair in self.traffic.phases.windows(2) {
+                out.push((
+                    pair[1].at as f64,
+                    format!("load {:.0} → {:.0} {unit}", pair[0].level, pair[1].level),
+                ));
+            }
+        }
+        for f in &self.failures {
+            let what = match f.kind {
+                FailureKind::Crash => "crash",
+                FailureKind::Stop => "stop",
+            };
+            out.push((f.at as f64, format!("{what} of {} task(s)", f.tasks)));
+        }
+        for w in &self.faults.windows {
+            let what = match &w.fault {
+                Fault::CloudWatchOutage => "CloudWatch outage".to_string(),
+                Fault::LateDatapoints(s) => format!("datapoints {s} s late"),
+                Fault::MissingDatapoints(p) => format!("{:.0} % of datapoints missing", p * 100.0),
+                Fault::UpdateServiceFails(e) => format!("UpdateService fails: {e}"),
+                Fault::Deployment => "deployment".to_string(),
+                Fault::FailedStarts(p) => format!("{:.0} % of starts fail", p * 100.0),
+            };
+            out.push((w.from as f64, what));
+        }
+        out.sort_by(|a, b| a.0.total_cmp(&b.0));
+        out
+    }
+}
+
 // ---- the file format ----
 
 #[derive(Deserialize)]

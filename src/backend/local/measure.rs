@@ -1,0 +1,59 @@
+//! A rule's value over its period, aggregated across a pool's ready replicas the way
+//! CloudWatch aggregates a service's tasks: average CPU and memory, requests per target,
+//! latency quantiles from the merged histograms.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::LocalSettings;
+use super::scrape;
+use super::supervisor::{Pool, ReplicaState};
+use crate::decide::{Reading, Sample};
+use crate::policy::Measure;
+
+pub(super) fn measure(
+    settings: &LocalSettings,
+    pool: &Pool,
+    measure: Measure,
+    period: Duration,
+    now: DateTime<Utc>,
+) -> Sample {
+    let deltas: Vec<scrape::Delta> = pool
+        .replicas
+        .iter()
+        .filter(|r| r.state == ReplicaState::Ready)
+        .filter_map(|r| scrape::over(&r.scrapes, period))
+        .collect();
+    if deltas.is_empty() {
+        return Sample::Missing {
+            reason: format!("no replica has {}s of metrics yet", period.as_secs()),
+        };
+    }
+    let n = deltas.len() as f64;
+    let workers = settings.workers.max(1) as f64;
+    let mean = |f: &dyn Fn(&scrape::Delta) -> f64| deltas.iter().map(f).sum::<f64>() / n;
+    let value = match measure {
+        Measure::Cpu => Some(mean(&|d| d.cpu_seconds / d.seconds / workers * 100.0)),
+        Measure::Memory => Some(mean(&|d| d.rss_bytes / settings.memory_limit_bytes * 100.0)),
+        // Normalized to the rule's period: a Sum per period per target.
+        Measure::RequestsPerTarget => Some(mean(&|d| d.requests / d.seconds * period.as_secs_f64())),
+        Measure::RequestRate => Some(mean(&|d| d.requests / d.seconds)),
+        Measure::Latency { quantile } => scrape::quantile(&deltas, quantile),
+        Measure::ErrorRate | Measure::Other => {
+            return Sample::Missing {
+                reason: "the local backend does not measure this yet".into(),
+            };
+        }
+    };
+    match value {
+        Some(v) => Sample::Value(Reading {
+            value: v,
+            at: now - chrono::Duration::from_std(period).unwrap_or_default(),
+            base: Some(deltas.len() as u32),
+        }),
+        None => Sample::Missing {
+            reason: "no requests in the period".into(),
+        },
+    }
+}

@@ -1,0 +1,457 @@
+//! What the demo showed, computed from what was recorded: pure, so every figure of the
+//! final table is unit-tested. Times are seconds from the start of the load.
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use ecs_autoscaler::decide::{Decision, Vote};
+use ecs_autoscaler::loadgen::Second;
+use ecs_autoscaler::policy::{Goal, Measure, Policy};
+
+/// The demo policy's figures the run is judged against, read from the policy itself.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Targets {
+    /// The latency rule's name, its quantile (0.99 for p99) and its SLO in ms.
+    pub latency_rule: Option<(String, f64, f64)>,
+    /// The CPU rule's name and its target in %.
+    pub cpu_rule: Option<(String, f64)>,
+}
+
+impl Targets {
+    pub fn of(policy: &Policy) -> Self {
+        let latency_rule = policy.rules.iter().find_map(|r| match (r.measures, &r.goal) {
+            (Measure::Latency { quantile }, Goal::LatencyGuard { target, .. }) => {
+                Some((r.name.clone(), quantile, target * 1000.0))
+            }
+            _ => None,
+        });
+        let cpu_rule = policy
+            .rules
+            .iter()
+            .find(|r| r.measures == Measure::Cpu)
+            .map(|r| (r.name.clone(), r.goal.target()));
+        Self { latency_rule, cpu_rule }
+    }
+
+    /// "p99" for a 0.99 quantile.
+    pub fn percentile_name(&self) -> String {
+        self.latency_rule
+            .as_ref()
+            .map_or("p99".into(), |(_, q, _)| format!("p{}", (q * 100.0).round()))
+    }
+}
+
+/// One applied decision, placed on the run's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DecisionLine {
+    pub t: f64,
+    pub from: u32,
+    pub to: u32,
+    /// The rules whose proposals the decision followed ("p99 and demand" when both asked
+    /// for as much); None for a scale-in, which every rule allowed.
+    pub driver: Option<String>,
+    /// The latency rule's value as the policy saw it, in ms.
+    pub policy_latency_ms: Option<f64>,
+    /// The CPU rule's value as the policy saw it, in %.
+    pub policy_cpu: Option<f64>,
+    pub explanation: String,
+}
+
+impl DecisionLine {
+    pub fn new(t: f64, decision: &Decision, explanation: &str, targets: &Targets) -> Self {
+        let value = |name: Option<&String>| {
+            name.and_then(|n| decision.rules.iter().find(|v| &v.rule == n).and_then(|v| v.value))
+        };
+        // Every rule that asked for as much as the decision's recommendation drove it.
+        let driver = (decision.desired > decision.capacity.desired)
+            .then(|| {
+                let drivers: Vec<&str> = decision
+                    .rules
+                    .iter()
+                    .filter(|v| v.vote == Vote::Out && v.proposal >= Some(decision.recommendation))
+                    .map(|v| v.rule.as_str())
+                    .collect();
+                (!drivers.is_empty()).then(|| drivers.join(" and "))
+            })
+            .flatten();
+        Self {
+            t,
+            from: decision.capacity.desired,
+            to: decision.desired,
+            driver,
+            policy_latency_ms: value(targets.latency_rule.as_ref().map(|r| &r.0)).map(|s| s * 1000.0),
+            policy_cpu: value(targets.cpu_rule.as_ref().map(|r| &r.0)),
+            explanation: explanation.to_string(),
+        }
+    }
+}
+
+/// Something that happened to a replica, `t` seconds into the run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Happening {
+    pub t: f64,
+    pub pid: u32,
+    pub kind: Kind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Started,
+    Ready,
+    Stopping,
+    Stopped,
+    Died,
+}
+
+/// The demo's kill: which replica and when.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Kill {
+    pub t: f64,
+    pub pid: u32,
+}
+
+/// Everything the summary is computed from.
+pub struct Recorded<'a> {
+    /// Per second of the load, from the client's side.
+    pub seconds: &'a [Second],
+    pub decisions: &'a [DecisionLine],
+    pub happenings: &'a [Happening],
+    /// When the load stepped up, and when that level ended.
+    pub step: Option<(f64, f64)>,
+    pub kill: Option<Kill>,
+    pub targets: &'a Targets,
+}
+
+/// The client's view of latency in the three phases around the first scale-out after the
+/// load step.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Phases {
+    /// Before the step, at the low load.
+    pub before_ms: Option<f64>,
+    /// From the step until the scale-out's first new replica was ready.
+    pub during_ms: Option<f64>,
+    /// From two seconds after that until the high load ended.
+    pub after_ms: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub targets: Targets,
+    pub load_step_at_s: Option<f64>,
+    pub first_scale_out_after_step_s: Option<f64>,
+    /// The rule that drove that scale-out.
+    pub scale_out_driver: Option<String>,
+    /// What the policy saw when it decided: its latency percentile (ms) and CPU (%).
+    pub policy_latency_at_scale_out_ms: Option<f64>,
+    pub policy_cpu_at_scale_out: Option<f64>,
+    /// The client's p99 before, during and after.
+    pub client_p99: Phases,
+    pub scale_outs: usize,
+    pub scale_ins: usize,
+    pub requests: u64,
+    /// Failed requests, split so that every one is counted once: during the kill's
+    /// recovery, during a scale-in's drain, or at any other time.
+    pub failed_requests: u64,
+    pub failed_during_kill: u64,
+    pub failed_during_scale_in: u64,
+    pub failed_otherwise: u64,
+    pub killed_pid: Option<u32>,
+    pub kill_at_s: Option<f64>,
+    /// The replica that replaced the killed one, and seconds from the kill to its readiness.
+    pub replacement_pid: Option<u32>,
+    pub recovery_s: Option<f64>,
+    pub replica_pids: Vec<u32>,
+}
+
+fn p99_over(seconds: &[Second], from: f64, to: f64) -> Option<f64> {
+    let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).ok()?;
+    for (i, s) in seconds.iter().enumerate() {
+        let t = i as f64;
+        if t >= from && t < to {
+            h.add(&s.latency).ok()?;
+        }
+    }
+    (!h.is_empty()).then(|| h.value_at_quantile(0.99) as f64 / 1000.0)
+}
+
+fn first(happenings: &[Happening], kind: Kind, after: f64, pid: Option<u32>) -> Option<&Happening> {
+    happenings
+        .iter()
+        .find(|h| h.kind == kind && h.t >= after && pid.is_none_or(|p| p == h.pid))
+}
+
+pub fn summarize(r: &Recorded) -> Summary {
+    let step = r.step.map(|s| s.0);
+    let first_out = step.and_then(|s| r.decisions.iter().find(|d| d.t >= s && d.to > d.from));
+    let ready_after_out = first_out
+        .and_then(|d| first(r.happenings, Kind::Ready, d.t, None))
+        .map(|h| h.t);
+    let client_p99 = match r.step {
+        Some((step, high_until)) => Phases {
+            // The first seconds warm connections and caches up.
+            before_ms: p99_over(r.seconds, 3.0_f64.min(step / 2.0), step),
+            during_ms: p99_over(r.seconds, step, ready_after_out.unwrap_or(high_until)),
+            after_ms: ready_after_out.and_then(|ready| p99_over(r.seconds, ready + 2.0, high_until)),
+        },
+        None => Phases::default(),
+    };
+
+    // Failures are binned by when the request started; a request cut off at `t` lands in
+    // the second before it, hence the windows reach one second back.
+    let kill = r.kill.map(|k| {
+        let died = first(r.happenings, Kind::Died, k.t, Some(k.pid)).map_or(k.t, |h| h.t);
+        let replacement = first(r.happenings, Kind::Started, died, None);
+        let ready = replacement.and_then(|s| first(r.happenings, Kind::Ready, s.t, Some(s.pid)));
+        (k, replacement.map(|s| s.pid), ready.map(|h| h.t))
+    });
+    let kill_window = kill.map(|(k, _, ready)| (k.t - 1.0, ready.unwrap_or(k.t + 5.0) + 1.0));
+    let drain_windows: Vec<(f64, f64)> = r
+        .happenings
+        .iter()
+        .filter(|h| h.kind == Kind::Stopping)
+        .map(|h| {
+            let stopped = first(r.happenings, Kind::Stopped, h.t, Some(h.pid)).map_or(h.t, |s| s.t);
+            (h.t - 1.0, stopped + 1.0)
+        })
+        .collect();
+    let inside = |t: f64, (from, to): (f64, f64)| t + 1.0 > from && t <= to;
+    let (mut during_kill, mut during_scale_in, mut otherwise) = (0, 0, 0);
+    for (i, s) in r.seconds.iter().enumerate() {
+        let t = i as f64;
+        if kill_window.is_some_and(|w| inside(t, w)) {
+            during_kill += s.failed;
+        } else if drain_windows.iter().any(|&w| inside(t, w)) {
+            during_scale_in += s.failed;
+        } else {
+            otherwise += s.failed;
+        }
+    }
+
+    Summary {
+        targets: r.targets.clone(),
+        load_step_at_s: step,
+        first_scale_out_after_step_s: first_out.zip(step).map(|(d, s)| d.t - s),
+        scale_out_driver: first_out.and_then(|d| d.driver.clone()),
+        policy_latency_at_scale_out_ms: first_out.and_then(|d| d.policy_latency_ms),
+        policy_cpu_at_scale_out: first_out.and_then(|d| d.policy_cpu),
+        client_p99,
+        scale_outs: r.decisions.iter().filter(|d| d.to > d.from).count(),
+        scale_ins: r.decisions.iter().filter(|d| d.to < d.from).count(),
+        requests: r.seconds.iter().map(|s| s.ok + s.failed).sum(),
+        failed_requests: during_kill + during_scale_in + otherwise,
+        failed_during_kill: during_kill,
+        failed_during_scale_in: during_scale_in,
+        failed_otherwise: otherwise,
+        killed_pid: kill.map(|(k, _, _)| k.pid),
+        kill_at_s: kill.map(|(k, _, _)| k.t),
+        replacement_pid: kill.and_then(|(_, p, _)| p),
+        recovery_s: kill.and_then(|(k, _, ready)| ready.map(|t| t - k.t)),
+        replica_pids: r
+            .happenings
+            .iter()
+            .filter(|h| h.kind == Kind::Started)
+            .map(|h| h.pid)
+            .collect(),
+    }
+}
+
+/// The final table, as printed and as shown at the top of the report.
+pub fn table(s: &Summary) -> String {
+    let secs = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1} s"));
+    let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1} ms"));
+    let pct = s.targets.percentile_name();
+    let slo = s
+        .targets
+        .latency_rule
+        .as_ref()
+        .map_or(String::new(), |r| format!(" (SLO {:.0} ms)", r.2));
+    let cpu_target = s
+        .targets
+        .cpu_rule
+        .as_ref()
+        .map_or(String::new(), |r| format!(" (target {:.0} %)", r.1));
+    let seen = format!(
+        "{} / {}",
+        s.policy_latency_at_scale_out_ms
+            .map_or("-".into(), |v| format!("{pct} {v:.1} ms{slo}")),
+        s.policy_cpu_at_scale_out
+            .map_or("-".into(), |v| format!("CPU {v:.0} %{cpu_target}"))
+    );
+    let kill = match (s.killed_pid, s.replacement_pid) {
+        (None, _) => "-".to_string(),
+        (Some(k), Some(r)) => format!(
+            "pid {k} killed, pid {r} replaced it, ready after {}",
+            secs(s.recovery_s)
+        ),
+        (Some(k), None) => format!("pid {k} killed, no replacement started"),
+    };
+    let rows = [
+        ("load step at", secs(s.load_step_at_s)),
+        (
+            "time from the load step to the scale-out",
+            secs(s.first_scale_out_after_step_s),
+        ),
+        (
+            "rule that scaled out",
+            s.scale_out_driver.clone().unwrap_or_else(|| "-".into()),
+        ),
+        ("what the policy saw then", seen),
+        (&*format!("client {pct} before the step"), ms(s.client_p99.before_ms)),
+        (
+            &*format!("client {pct} from the step to the new replica"),
+            ms(s.client_p99.during_ms),
+        ),
+        (
+            &*format!("client {pct} after it, until the load drops"),
+            ms(s.client_p99.after_ms),
+        ),
+        ("scale-outs / scale-ins", format!("{} / {}", s.scale_outs, s.scale_ins)),
+        ("requests", s.requests.to_string()),
+        (
+            "failed requests (kill / scale-in / other)",
+            format!(
+                "{} ({} / {} / {})",
+                s.failed_requests, s.failed_during_kill, s.failed_during_scale_in, s.failed_otherwise
+            ),
+        ),
+        ("replica killed", kill),
+    ]
+    .map(|(k, v)| (k.to_string(), v));
+    let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    rows.iter().map(|(k, v)| format!("{k:width$}  {v}\n")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn second(ok: u64, failed: u64, latency_us: u64) -> Second {
+        let mut s = Second {
+            ok,
+            failed,
+            ..Second::default()
+        };
+        for _ in 0..ok {
+            s.latency.record(latency_us).unwrap();
+        }
+        s
+    }
+
+    fn targets() -> Targets {
+        let policy = ecs_autoscaler::policy::parse(
+            std::path::Path::new("p.toml"),
+            include_str!("../../../policies/local-latency-cpu.toml"),
+        )
+        .unwrap();
+        Targets::of(&policy)
+    }
+
+    fn at(t: f64, pid: u32, kind: Kind) -> Happening {
+        Happening { t, pid, kind }
+    }
+
+    fn line(t: f64, from: u32, to: u32, driver: Option<&str>) -> DecisionLine {
+        DecisionLine {
+            t,
+            from,
+            to,
+            driver: driver.map(str::to_string),
+            policy_latency_ms: Some(80.0),
+            policy_cpu: Some(45.0),
+            explanation: String::new(),
+        }
+    }
+
+    #[test]
+    fn targets_come_from_the_embedded_policy() {
+        let t = targets();
+        let (name, q, slo) = t.latency_rule.clone().unwrap();
+        assert_eq!((name.as_str(), q), ("p99", 0.99));
+        assert!(slo > 0.0);
+        assert_eq!(t.cpu_rule.as_ref().unwrap().0, "cpu");
+        assert_eq!(t.percentile_name(), "p99");
+    }
+
+    /// 10 s low (2 ms), a step at 10 s (40 ms until the new replica is ready at 16 s), then
+    /// 5 ms until the high load ends at 30 s.
+    fn run() -> (Vec<Second>, Vec<DecisionLine>, Vec<Happening>) {
+        let seconds: Vec<Second> = (0..40)
+            .map(|t| match t {
+                0..10 => second(100, 0, 2_000),
+                10..16 => second(300, 0, 40_000),
+                16..30 => second(300, 0, 5_000),
+                _ => second(100, 0, 2_000),
+            })
+            .collect();
+        let decisions = vec![line(13.0, 1, 2, Some("p99")), line(33.0, 2, 1, None)];
+        let happenings = vec![
+            at(0.0, 100, Kind::Started),
+            at(0.5, 100, Kind::Ready),
+            at(13.2, 200, Kind::Started),
+            at(16.0, 200, Kind::Ready),
+            at(33.0, 200, Kind::Stopping),
+            at(34.0, 200, Kind::Stopped),
+        ];
+        (seconds, decisions, happenings)
+    }
+
+    #[test]
+    fn the_three_phases_around_the_scale_out_are_measured_apart() {
+        let (seconds, decisions, happenings) = run();
+        let targets = targets();
+        let s = summarize(&Recorded {
+            seconds: &seconds,
+            decisions: &decisions,
+            happenings: &happenings,
+            step: Some((10.0, 30.0)),
+            kill: None,
+            targets: &targets,
+        });
+        assert_eq!(s.first_scale_out_after_step_s, Some(3.0));
+        assert_eq!(s.scale_out_driver.as_deref(), Some("p99"));
+        let near = |v: Option<f64>, want: f64| (v.unwrap() - want).abs() < want * 0.01;
+        assert!(near(s.client_p99.before_ms, 2.0), "{:?}", s.client_p99);
+        assert!(near(s.client_p99.during_ms, 40.0), "{:?}", s.client_p99);
+        assert!(near(s.client_p99.after_ms, 5.0), "{:?}", s.client_p99);
+        assert_eq!((s.scale_outs, s.scale_ins), (1, 1));
+        assert_eq!(s.replica_pids, vec![100, 200]);
+        let text = table(&s);
+        assert!(
+            text.contains("client p99 from the step to the new replica  40.0 ms"),
+            "{text}"
+        );
+        assert!(text.contains("rule that scaled out"), "{text}");
+    }
+
+    #[test]
+    fn every_failed_request_is_counted_once() {
+        let (mut seconds, decisions, mut happenings) = run();
+        // Failures during the scale-in's drain (33-34 s) and the kill at 20 s, whose
+        // replacement is ready at 22.5 s, and one stray failure at 5 s.
+        for (t, n) in [(5, 1), (19, 2), (20, 3), (22, 4), (33, 5), (34, 6)] {
+            seconds[t].failed = n;
+        }
+        happenings.extend([
+            at(20.1, 100, Kind::Died),
+            at(20.3, 300, Kind::Started),
+            at(22.5, 300, Kind::Ready),
+        ]);
+        happenings.sort_by(|a, b| a.t.total_cmp(&b.t));
+        let targets = targets();
+        let s = summarize(&Recorded {
+            seconds: &seconds,
+            decisions: &decisions,
+            happenings: &happenings,
+            step: Some((10.0, 30.0)),
+            kill: Some(Kill { t: 20.0, pid: 100 }),
+            targets: &targets,
+        });
+        assert_eq!(s.failed_requests, 21);
+        assert_eq!(s.failed_during_kill, 2 + 3 + 4);
+        assert_eq!(s.failed_during_scale_in, 5 + 6);
+        assert_eq!(s.failed_otherwise, 1);
+        assert_eq!(s.replacement_pid, Some(300));
+        assert!((s.recovery_s.unwrap() - 2.5).abs() < 1e-9);
+        assert!(table(&s).contains("pid 100 killed, pid 300 replaced it, ready after 2.5 s"));
+    }
+}

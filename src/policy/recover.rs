@@ -1,0 +1,347 @@
+//! Reading a policy file with more than one problem. The TOML layer stops at its first
+//! error; here each error is reported with the fix it suggests, its line is set aside
+//! (or, for a required key, given a placeholder value) and the file read again, so one
+//! `validate` run lists every problem in the file.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use super::diagnostic::{Diagnostic, from_toml_error};
+use super::file::PolicyFile;
+
+/// Errors reported per file before giving up: beyond this the file is mostly wrong.
+const MAX_ERRORS: usize = 25;
+
+/// Keys whose values are durations, written as strings with a unit.
+const DURATION_KEYS: &[&str] = &[
+    "interval",
+    "cooldown",
+    "stabilization",
+    "patience",
+    "after",
+    "period",
+    "max_age",
+    "count_window",
+    "duration",
+];
+
+/// Keys whose values are numbers (a latency rule's `target` may also be "150ms").
+const NUMBER_KEYS: &[&str] = &[
+    "min",
+    "max",
+    "spare",
+    "target",
+    "tolerance",
+    "scale_in_headroom",
+    "max_scale_out_factor",
+    "learned_share",
+    "fallback_count",
+    "max_step",
+];
+
+/// What was read: the file (when every required key could be read), the problems found,
+/// and the lines set aside (1-based), whose later diagnostics are consequences, not news.
+pub(super) struct Read {
+    pub file: Option<PolicyFile>,
+    /// The text `file` was read from: the source with set-aside lines emptied and
+    /// placeholders in, line for line the same, so its spans give the source's lines.
+    pub text: String,
+    pub problems: Vec<Diagnostic>,
+    pub set_aside: BTreeSet<usize>,
+}
+
+/// The file's lines as first read, and as patched so far.
+struct Lines<'a> {
+    original: Vec<&'a str>,
+    current: Vec<Option<String>>,
+}
+
+impl<'a> Lines<'a> {
+    fn new(source: &'a str) -> Self {
+        let original: Vec<&str> = source.split('\n').collect();
+        let current = vec![None; original.len()];
+        Self { original, current }
+    }
+
+    fn line(&self, i: usize) -> &str {
+        self.current[i].as_deref().unwrap_or(self.original[i])
+    }
+
+    fn text(&self) -> String {
+        (0..self.original.len())
+            .map(|i| self.line(i))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The line (0-based) of an offset of the current text, and the column in bytes.
+    fn locate(&self, offset: usize) -> (usize, usize) {
+        let mut start = 0;
+        for i in 0..self.original.len() {
+            let len = self.line(i).len();
+            if offset <= start + len {
+                return (i, offset - start);
+            }
+            start += len + 1;
+        }
+        (self.original.len().saturating_sub(1), 0)
+    }
+
+    /// An offset of the current text, in the original: a patched line maps to its start.
+    fn to_original(&self, offset: usize) -> usize {
+        let (line, column) = self.locate(offset);
+        let start: usize = self.original[..line].iter().map(|l| l.len() + 1).sum();
+        if self.current[line].is_some() {
+            start
+        } else {
+            start + column.min(self.original[line].len())
+        }
+    }
+
+    /// The key a line assigns, if it assigns one.
+    fn key(&self, i: usize) -> Option<String> {
+        let text = self.original[i].trim_start();
+        if text.starts_with('[') || text.starts_with('#') {
+            return None;
+        }
+        let key = text.split('=').next()?.trim();
+        (!key.is_empty() && text.contains('=')).then(|| key.trim_matches('"').to_string())
+    }
+}
+
+/// A value that satisfies the type of a required key, for reading on past its bad line.
+fn placeholder(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "name" => "\"placeholder\"",
+        "min" | "max" | "target" => "1",
+        "metric" => "\"ecs_cpu\"",
+        "backend" => "\"sim\"",
+        "cron" => "\"0 0 * * * *\"",
+        "duration" => "\"1h\"",
+        _ => return None,
+    })
+}
+
+pub(super) fn read(path: &Path, source: &str) -> Read {
+    let mut lines = Lines::new(source);
+    let mut problems = Vec::new();
+    let mut set_aside = BTreeSet::new();
+    while problems.len() < MAX_ERRORS {
+        let text = lines.text();
+        let error = match toml::from_str::<PolicyFile>(&text) {
+            Ok(file) => {
+                problems.sort_by_key(|d: &Diagnostic| (d.line, d.column));
+                return Read {
+                    file: Some(file),
+                    text,
+                    problems,
+                    set_aside,
+                };
+            }
+            Err(e) => e,
+        };
+        let message = error
+            .message()
+            .lines()
+            .next()
+            .unwrap_or("invalid TOML")
+            .trim()
+            .to_string();
+        // A required key whose line was set aside: give it a placeholder and read on.
+        if let Some(key) = quoted(&message, "missing field `") {
+            let patched =
+                set_aside.iter().rev().map(|l: &usize| l - 1).find(|&i| {
+                    lines.key(i).as_deref() == Some(key.as_str()) && lines.current[i].as_deref() == Some("")
+                });
+            if let (Some(i), Some(value)) = (patched, placeholder(&key)) {
+                let indent: String = lines.original[i].chars().take_while(|c| c.is_whitespace()).collect();
+                lines.current[i] = Some(format!("{indent}{key} = {value}"));
+                continue;
+            }
+        }
+        let span = error
+            .span()
+            .map(|s| lines.to_original(s.start)..lines.to_original(s.end.max(s.start)));
+        let (first, last) = match error.span() {
+            Some(s) => (
+                lines.locate(s.start).0,
+                lines.locate(s.end.saturating_sub(1).max(s.start)).0,
+            ),
+            None => {
+                problems.push(from_toml_error(path, source, &error));
+                break;
+            }
+        };
+        let key = lines.key(first);
+        let line_text = lines.original[first];
+        let hint = hint(&message, key.as_deref(), line_text);
+        let mut diagnostic = Diagnostic::at(path, source, span, message.clone());
+        if let Some(h) = hint {
+            diagnostic.message = format!("{}; {h}", diagnostic.message);
+        }
+        let missing = message.starts_with("missing field");
+        problems.push(diagnostic);
+        if missing || set_aside.contains(&(first + 1)) {
+            // A required key absent from the file, or an error the set-aside lines do
+            // not clear: the file cannot be read further.
+            break;
+        }
+        for i in first..=last {
+            lines.current[i] = Some(String::new());
+            set_aside.insert(i + 1);
+        }
+    }
+    problems.sort_by_key(|d| (d.line, d.column));
+    Read {
+        file: None,
+        text: lines.text(),
+        problems,
+        set_aside,
+    }
+}
+
+/// The text between `prefix` and the next backtick.
+fn quoted(message: &str, prefix: &str) -> Option<String> {
+    let rest = &message[message.find(prefix)? + prefix.len()..];
+    Some(rest[..rest.find('`')?].to_string())
+}
+
+/// Words in backticks after "expected".
+fn expected(message: &str) -> Vec<String> {
+    let Some(at) = message.find("expected") else {
+        return Vec::new();
+    };
+    message[at..]
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
+}
+
+/// The fix for a TOML-level error, in the words of the file.
+fn hint(message: &str, key: Option<&str>, line: &str) -> Option<String> {
+    let value = line.split_once('=').map(|(_, v)| v.trim()).unwrap_or("");
+    let value = value.split(" #").next().unwrap_or(value).trim();
+    let key_name = key.unwrap_or("the key");
+    if message.contains("must be quoted") || message.contains("invalid string") || message.contains("expected literal")
+    {
+        return Some(if value.is_empty() {
+            format!(
+                "`{key_name}` has no value: write one after `=`, e.g. {key_name} = {}",
+                example(key_name)
+            )
+        } else if NUMBER_KEYS.contains(&key_name) {
+            format!("`{key_name}` takes a number, e.g. {key_name} = {}", example(key_name))
+        } else {
+            format!("text is quoted in TOML: write {key_name} = \"{value}\"")
+        });
+    }
+    if let Some(number) =
+        quoted(message, "invalid type: integer `").or_else(|| quoted(message, "invalid type: floating point `"))
+        && message.contains("expected a string")
+    {
+        return Some(if DURATION_KEYS.contains(&key_name) {
+            format!(
+                "`{key_name}` is a duration with its unit: write {key_name} = \"{number}s\" (or \"{number}ms\", \"{number}m\")"
+            )
+        } else {
+            format!("quote it: {key_name} = \"{number}\"")
+        });
+    }
+    if let Some(text) = quoted(message, "invalid type: string \"").or_else(|| {
+        let at = message.find("invalid type: string \"")? + "invalid type: string \"".len();
+        Some(message[at..].split('"').next()?.to_string())
+    }) && text.trim().parse::<f64>().is_ok()
+    {
+        return Some(format!("write the number without quotes: {key_name} = {}", text.trim()));
+    }
+    if let Some(word) = quoted(message, "unknown field `").or_else(|| quoted(message, "unknown variant `")) {
+        // A misspelling: a letter or two off, or two swapped.
+        let best = expected(message)
+            .into_iter()
+            .map(|c| (strsim::osa_distance(&word, &c), c))
+            .min_by_key(|(d, _)| *d)
+            .filter(|(d, c)| *d <= (c.chars().count() / 4).max(1));
+        return Some(match best {
+            Some((_, c)) => format!("did you mean `{c}`?"),
+            None => "see policies/policy.schema.json or the README for what is allowed here".to_string(),
+        });
+    }
+    if message.starts_with("missing field") {
+        let key = quoted(message, "missing field `")?;
+        return Some(format!("add it, e.g. {key} = {}", example(&key)));
+    }
+    if message.contains("duplicate key") {
+        return Some("a key may appear once per table: remove one of them".to_string());
+    }
+    None
+}
+
+fn example(key: &str) -> &'static str {
+    match key {
+        k if DURATION_KEYS.contains(&k) => "\"60s\"",
+        "min" | "max" | "spare" | "fallback_count" | "max_step" => "2",
+        "tolerance" => "0.1",
+        "scale_in_headroom" | "learned_share" => "0.7",
+        "max_scale_out_factor" => "2.0",
+        "target" => "70 (or \"150ms\" for a latency rule)",
+        "name" => "\"my-service\"",
+        "metric" => "\"ecs_cpu\"",
+        "backend" => "\"aws\"",
+        _ => "...",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(source: &str) -> Vec<String> {
+        read(Path::new("p.toml"), source)
+            .problems
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn offsets_survive_patched_lines() {
+        let mut l = Lines::new("a = 1\nb =\nc = 3");
+        l.current[1] = Some("b = \"placeholder\"".into());
+        let text = l.text();
+        let c = text.find("c =").unwrap();
+        assert_eq!(l.to_original(c), "a = 1\nb =\n".len());
+        assert_eq!(l.to_original(text.find("place").unwrap()), "a = 1\n".len());
+    }
+
+    #[test]
+    fn every_toml_error_is_reported_with_its_fix() {
+        let p = problems(
+            "name = \"x\"\nmin = 1\nmax =\ninterval = 60\n[target]\nbackend = \"sim\"\nservice = \"s\"\n[[rule]]\nname = \"cpu\"\nmetric = \"ecs_cpu\"\ntarget = seventy\nperid = \"60s\"\n",
+        );
+        assert_eq!(p.len(), 4, "{p:#?}");
+        assert!(
+            p[0].starts_with("p.toml:3:") && p[0].contains("`max` has no value"),
+            "{p:#?}"
+        );
+        assert!(
+            p[1].starts_with("p.toml:4:") && p[1].contains("interval = \"60s\""),
+            "{p:#?}"
+        );
+        assert!(
+            p[2].starts_with("p.toml:11:") && p[2].contains("`target` takes a number, e.g. target = 70"),
+            "{p:#?}"
+        );
+        assert!(
+            p[3].starts_with("p.toml:12:") && p[3].contains("did you mean `period`?"),
+            "{p:#?}"
+        );
+    }
+
+    #[test]
+    fn a_quoted_number_is_unquoted() {
+        let p = problems("name = \"x\"\nmin = \"1\"\nmax = 2\n[target]\nbackend = \"sim\"\nservice = \"s\"\n");
+        assert!(p[0].contains("write the number without quotes: min = 1"), "{p:#?}");
+    }
+}
