@@ -304,7 +304,8 @@ where
         let row = row_ends
             .iter()
             .position(|&end| end < x)
-            .unwrap_or(markers.len() % row_ends.len());
+            // Else the row whose last label ends first.
+            .unwrap_or_else(|| (0..row_ends.len()).min_by_key(|&r| row_ends[r]).unwrap_or(0));
         row_ends[row] = x + width + 6;
         let y = 2 + row as i32 * MARKER_ROW_HEIGHT as i32;
         area.draw(&Text::new(m.label.clone(), (x, y), ("sans-serif", 11)))?;

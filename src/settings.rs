@@ -189,7 +189,7 @@ pub struct Settings {
     /// `sim` backend: virtual seconds per real second.
     pub sim_speed: f64,
     /// `aws` backend: region, endpoint override, timeouts and retries.
-    pub aws: crate::backend::aws::AwsSettings,
+    pub aws: AwsSettings,
     /// `local` backend: how replicas run.
     pub local: crate::backend::local::LocalSettings,
 }
@@ -276,7 +276,7 @@ impl Settings {
                 "sim.speed must be in (0, 100000], found {sim_speed}"
             )));
         }
-        let mut aws = crate::backend::aws::AwsSettings {
+        let mut aws = AwsSettings {
             region: raw.aws.region.filter(|r| !r.trim().is_empty()),
             endpoint_url: raw.aws.endpoint_url.filter(|e| !e.trim().is_empty()),
             ..Default::default()
@@ -301,6 +301,21 @@ impl Settings {
             StateBackend::File => None,
             StateBackend::Dynamodb => Some(dynamo_settings(raw.dynamodb)?),
         };
+        if !cfg!(feature = "aws") {
+            let needs = [
+                (raw.backend == BackendKind::Aws, "backend \"aws\""),
+                (dynamodb.is_some(), "state_backend \"dynamodb\""),
+                (
+                    raw.policies_dir.to_string_lossy().starts_with("s3://"),
+                    "policies_dir in S3",
+                ),
+            ];
+            if let Some((_, what)) = needs.iter().find(|(needed, _)| *needed) {
+                return Err(SettingsError(format!(
+                    "{what} needs the AWS SDK, and this binary was built without it (--no-default-features): build it with the default features"
+                )));
+            }
+        }
         let mut local = crate::backend::local::LocalSettings::default();
         let l = raw.local;
         local.binary = l.binary;
@@ -395,6 +410,35 @@ fn dynamo_settings(raw: RawDynamo) -> Result<DynamoSettings, SettingsError> {
         journal_ttl,
         instance_id,
     })
+}
+
+/// Connection settings of the `aws` backend.
+#[derive(Debug, Clone)]
+pub struct AwsSettings {
+    /// Region; default: the standard AWS configuration chain (AWS_REGION, profile, IMDS/ECS).
+    pub region: Option<String>,
+    /// Endpoint override for VPC endpoints, proxies or a local test server.
+    pub endpoint_url: Option<String>,
+    /// Limit on one attempt of one call.
+    pub call_timeout: Duration,
+    /// Attempts per call, the first included (1 disables retries).
+    pub max_attempts: u32,
+    /// Consecutive failures that open an API's circuit, and how long it stays open.
+    pub breaker_threshold: u32,
+    pub breaker_open_for: Duration,
+}
+
+impl Default for AwsSettings {
+    fn default() -> Self {
+        Self {
+            region: None,
+            endpoint_url: None,
+            call_timeout: Duration::from_secs(5),
+            max_attempts: 3,
+            breaker_threshold: 5,
+            breaker_open_for: Duration::from_secs(30),
+        }
+    }
 }
 
 #[cfg(test)]

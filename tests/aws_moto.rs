@@ -1,6 +1,7 @@
 //! The aws backend end to end: the real binary against a local moto server (started on a
 //! free 127.0.0.1 port and stopped by PID), with a small proxy in front of it that injects
 //! failures, throttling, 5xx and hangs.
+#![cfg(feature = "aws")]
 
 mod moto;
 

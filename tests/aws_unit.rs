@@ -1,6 +1,7 @@
 //! The aws backend against the SDK's own mocks: query building, pagination, percentiles,
 //! the data-quality gate, error classification and the circuit breaker. What moto cannot
 //! serve (percentiles, pagination, per-query errors) is covered here.
+#![cfg(feature = "aws")]
 
 use std::path::Path;
 use std::time::Duration;

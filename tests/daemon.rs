@@ -192,8 +192,8 @@ impl Running {
     }
 
     /// Stops the daemon the way SIGTERM does and waits for it to save its state.
+    /// Stops the daemon; the clock's time once it has stopped (and saved).
     async fn stop(mut self) -> DateTime<Utc> {
-        let now = self.shared.clock.now();
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
@@ -201,7 +201,7 @@ impl Running {
             .await
             .expect("daemon stops")
             .unwrap();
-        now
+        self.shared.clock.now()
     }
 }
 

@@ -1,6 +1,7 @@
 //! High availability against moto: several real daemons share a DynamoDB table for their
 //! state and a lease; only the leader acts. Each daemon talks to moto through a proxy of
 //! its own, which counts its UpdateService calls and can cut it off from DynamoDB.
+#![cfg(feature = "aws")]
 
 mod moto;
 

@@ -1,6 +1,7 @@
 //! The edge between the decision core and the world: two small traits every backend
 //! implements, and the clocks the daemon runs on.
 
+#[cfg(feature = "aws")]
 pub mod aws;
 pub mod local;
 pub mod sim;

@@ -1,10 +1,15 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+#[cfg(feature = "aws")]
 use anyhow::Context;
+#[cfg(feature = "aws")]
 use ecs_autoscaler::backend::aws::record::{self, Recording, Requests};
+#[cfg(feature = "aws")]
 use ecs_autoscaler::backend::aws::sdk_config;
+#[cfg(feature = "aws")]
 use ecs_autoscaler::settings::Settings;
+#[cfg(feature = "aws")]
 use ecs_autoscaler::sim::replay;
 
 #[derive(Debug, clap::Args)]
@@ -40,6 +45,14 @@ pub struct Args {
 /// Reads the service's last `since` of load from CloudWatch, one row per minute, and
 /// writes the CSV `simulate --traffic` replays. AWS settings (region, endpoint, timeouts)
 /// are the daemon's (`ECS_AUTOSCALER_AWS__*`, the standard credential chain).
+#[cfg(not(feature = "aws"))]
+pub fn run(_: Args) -> anyhow::Result<ExitCode> {
+    anyhow::bail!(
+        "record reads CloudWatch through the AWS SDK, and this binary was built without it (--no-default-features): build it with the default features"
+    )
+}
+
+#[cfg(feature = "aws")]
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let requests = match (args.target_group, args.load_balancer) {
         (Some(target_group), Some(load_balancer)) => Requests::Alb {

@@ -3,13 +3,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use ecs_autoscaler::backend::aws::AwsBackend;
-use ecs_autoscaler::backend::aws::sdk_config;
+#[cfg(feature = "aws")]
+use ecs_autoscaler::backend::aws::{AwsBackend, sdk_config};
 use ecs_autoscaler::backend::local::LocalBackend;
 use ecs_autoscaler::backend::sim::SimBackend;
 use ecs_autoscaler::backend::{CapacityTarget, Clock, MetricSource, ScaledClock, SystemClock};
-use ecs_autoscaler::daemon::leadership::Leadership;
-use ecs_autoscaler::daemon::{Daemon, dynamodb};
+use ecs_autoscaler::daemon::Daemon;
+#[cfg(feature = "aws")]
+use ecs_autoscaler::daemon::{dynamodb, leadership::Leadership};
 use ecs_autoscaler::settings::{BackendKind, LogFormat, Settings};
 use ecs_autoscaler::{api, sim};
 use tokio::signal::unix::{SignalKind, signal};
@@ -40,10 +41,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 let backend = Arc::new(SimBackend::new(scenario, Arc::clone(&clock)));
                 serve(settings, backend, clock, args.once, args.json).await
             }
+            #[cfg(feature = "aws")]
             BackendKind::Aws => {
                 let backend = Arc::new(AwsBackend::connect(&settings.aws).await);
                 serve(settings, backend, Arc::new(SystemClock), args.once, args.json).await
             }
+            // Refused by the settings in a build without the AWS SDK.
+            #[cfg(not(feature = "aws"))]
+            BackendKind::Aws => anyhow::bail!("the aws backend needs a build with the default features"),
             BackendKind::Local => {
                 let backend = Arc::new(LocalBackend::start(settings.local.clone()));
                 let result = serve(
@@ -110,6 +115,18 @@ async fn serve<B: MetricSource + CapacityTarget>(
 
 /// The daemon with its state store: a file, or DynamoDB with a lease shared by every
 /// daemon of the deployment.
+#[cfg(not(feature = "aws"))]
+async fn open<B: MetricSource + CapacityTarget>(
+    settings: Settings,
+    backend: Arc<B>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Daemon<B>> {
+    Ok(Daemon::new(settings, backend, clock))
+}
+
+/// The daemon with its state store: a file, or DynamoDB with a lease shared by every
+/// daemon of the deployment.
+#[cfg(feature = "aws")]
 async fn open<B: MetricSource + CapacityTarget>(
     settings: Settings,
     backend: Arc<B>,

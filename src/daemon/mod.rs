@@ -9,6 +9,7 @@
 //! holds up another. A policy whose previous evaluation is still running skips its tick
 //! (counted) instead of piling up.
 
+#[cfg(feature = "aws")]
 pub mod dynamodb;
 pub mod heartbeat;
 pub mod leadership;
@@ -233,8 +234,10 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
             ),
             _ => "real time".to_string(),
         };
-        let store: Arc<dyn state::StateStore> =
-            Arc::new(state::FileStore::new(settings.state_file.clone(), settings.journal_size).with_clock(clock_name));
+        let store: Arc<dyn state::StateStore> = Arc::new(
+            state::FileStore::new(settings.state_file.clone(), settings.journal_size)
+                .with_clock(clock_name, Arc::clone(&clock)),
+        );
         Self::with_store(settings, backend, clock, store)
     }
 

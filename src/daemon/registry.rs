@@ -184,8 +184,8 @@ impl Registry {
             let parsed = source
                 .content
                 .map_err(|e| format!("{}:1:1: cannot read: {e}", source.path.display()))
-                .and_then(|text| policy::parse(&source.path, &text).map_err(|e| e.to_string()))
-                .and_then(|p| self.admissible(&source.path, current.as_deref(), p));
+                .and_then(|text| policy::parse(&source.path, &text).map_err(|e| e.to_string()));
+            // Another backend's policy is skipped before it can clash with this one's.
             if let Ok(p) = &parsed
                 && let Some(backend) = self.backend
                 && !backend.serves(&p.target)
@@ -208,6 +208,7 @@ impl Registry {
                 continue;
             }
             self.skipped.remove(&source.path);
+            let parsed = parsed.and_then(|p| self.admissible(&source.path, current.as_deref(), p));
             match (parsed, current) {
                 (Err(error), Some(name)) => {
                     let entry = self.policies.get_mut(&name).expect("found above");

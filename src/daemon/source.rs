@@ -3,23 +3,29 @@
 //! [`PolicySource`]s, so validation, last-good and conflict rules are the same; an S3
 //! object's diagnostics read `s3://bucket/prefix/name.toml:line:col`.
 
+#[cfg(feature = "aws")]
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+#[cfg(feature = "aws")]
 use std::sync::Mutex;
 
+#[cfg(feature = "aws")]
 use aws_smithy_types::error::display::DisplayErrorContext;
 
 use super::registry::{PolicySource, read_dir};
-use crate::backend::aws::AwsSettings;
+#[cfg(feature = "aws")]
 use crate::policy::MAX_FILE_BYTES;
+use crate::settings::AwsSettings;
 
 pub enum Source {
     Dir(PathBuf),
+    #[cfg(feature = "aws")]
     S3(S3Source),
 }
 
 /// Objects directly under a prefix. Listing gives each object's ETag, so an unchanged
 /// object is not fetched again.
+#[cfg(feature = "aws")]
 pub struct S3Source {
     client: aws_sdk_s3::Client,
     bucket: String,
@@ -45,9 +51,13 @@ pub fn parse_s3(spec: &str) -> Option<(String, String)> {
 impl Source {
     /// The source `policies_dir` names; an S3 source connects with the aws settings
     /// (region, endpoint override, timeouts).
+    /// (Settings refuse an S3 source in a build without the aws feature.)
     pub async fn open(policies_dir: &Path, aws: &AwsSettings) -> Self {
         let spec = policies_dir.to_string_lossy();
+        #[cfg(not(feature = "aws"))]
+        let _ = aws;
         match parse_s3(&spec) {
+            #[cfg(feature = "aws")]
             Some((bucket, prefix)) => {
                 let config = crate::backend::aws::sdk_config(aws).await;
                 let s3 = aws_sdk_s3::config::Builder::from(&config)
@@ -61,7 +71,7 @@ impl Source {
                     cache: Mutex::new(HashMap::new()),
                 })
             }
-            None => Source::Dir(policies_dir.to_path_buf()),
+            _ => Source::Dir(policies_dir.to_path_buf()),
         }
     }
 
@@ -69,6 +79,7 @@ impl Source {
     pub fn dir(&self) -> Option<&Path> {
         match self {
             Source::Dir(d) => Some(d),
+            #[cfg(feature = "aws")]
             Source::S3(_) => None,
         }
     }
@@ -76,6 +87,7 @@ impl Source {
     pub fn describe(&self) -> String {
         match self {
             Source::Dir(d) => d.display().to_string(),
+            #[cfg(feature = "aws")]
             Source::S3(s) => format!("s3://{}/{}", s.bucket, s.prefix),
         }
     }
@@ -85,11 +97,13 @@ impl Source {
     pub async fn read(&self) -> Result<Vec<PolicySource>, String> {
         match self {
             Source::Dir(d) => read_dir(d),
+            #[cfg(feature = "aws")]
             Source::S3(s) => s.read().await,
         }
     }
 }
 
+#[cfg(feature = "aws")]
 impl S3Source {
     async fn read(&self) -> Result<Vec<PolicySource>, String> {
         let mut objects: Vec<(String, String, i64)> = Vec::new();

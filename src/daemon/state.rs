@@ -101,7 +101,7 @@ pub struct FileStore {
     /// Lines in each journal file, so trimming needs no read.
     lines: Mutex<HashMap<String, usize>>,
     /// See [`StateFile::clock`]; None accepts a file of any clock.
-    clock: Option<String>,
+    clock: Option<(String, Arc<dyn crate::backend::Clock>)>,
 }
 
 impl FileStore {
@@ -116,8 +116,11 @@ impl FileStore {
 
     /// The clock this daemon's times are on: a file written under another is set aside,
     /// not restored (a simulated scenario's 2026-01-05 09:04 means nothing in real time).
-    pub fn with_clock(mut self, clock: impl Into<String>) -> Self {
-        self.clock = Some(clock.into());
+    /// A file saved after this clock's now is set aside too: a simulated clock starts
+    /// at the same instant every run, and state from a later point of an earlier run
+    /// would hold cooldowns that end in the future.
+    pub fn with_clock(mut self, name: impl Into<String>, clock: Arc<dyn crate::backend::Clock>) -> Self {
+        self.clock = Some((name.into(), clock));
         self
     }
 
@@ -266,13 +269,25 @@ impl StateStore for FileStore {
                 file.version
             ));
         }
-        if let (Some(mine), Some(theirs)) = (&self.clock, &file.clock)
+        if let (Some((mine, _)), Some(theirs)) = (&self.clock, &file.clock)
             && mine != theirs
         {
             let aside = self.set_aside("other-clock");
             return Loaded::Corrupt(format!(
                 "{} was written on another clock ({theirs}; this daemon runs on {mine}), so its cooldowns and windows mean nothing here; kept at {}",
                 path.display(),
+                aside.display()
+            ));
+        }
+        if let Some((mine, clock)) = &self.clock
+            && file.saved_at > clock.now()
+        {
+            let aside = self.set_aside("from-the-future");
+            return Loaded::Corrupt(format!(
+                "{} was saved at {}, after now on {mine} ({}): an earlier run of a clock that restarted, or a clock set back; kept at {}",
+                path.display(),
+                file.saved_at,
+                clock.now(),
                 aside.display()
             ));
         }
@@ -317,7 +332,7 @@ impl StateStore for FileStore {
             format: FORMAT.into(),
             version: VERSION,
             saved_at: snapshot.saved_at,
-            clock: self.clock.clone(),
+            clock: self.clock.as_ref().map(|(name, _)| name.clone()),
             checksum: digest(&text),
             targets: RawValue::from_string(text).map_err(|e| e.to_string())?,
         };
@@ -569,7 +584,8 @@ mod tests {
     fn state_written_on_another_clock_is_set_aside_not_restored() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");
-        let sim = FileStore::new(path.clone(), 200).with_clock("sim");
+        let now: Arc<dyn crate::backend::Clock> = Arc::new(crate::backend::SystemClock);
+        let sim = FileStore::new(path.clone(), 200).with_clock("sim", Arc::clone(&now));
         let mut snapshot = Snapshot::default();
         snapshot.histories.insert(
             "t".into(),
@@ -581,7 +597,7 @@ mod tests {
         );
         sim.save(&snapshot).unwrap();
         assert!(matches!(sim.load(), Loaded::Restored(t) if t.len() == 1));
-        let real = FileStore::new(path.clone(), 200).with_clock("real time");
+        let real = FileStore::new(path.clone(), 200).with_clock("real time", now);
         match real.load() {
             Loaded::Corrupt(e) => assert!(e.contains("written on another clock (sim"), "{e}"),
             other => panic!("restored across clocks: {other:?}"),

@@ -39,8 +39,16 @@ pub fn parse(path: &Path, source: &str) -> Result<Policy, FileErrors> {
         // The rest of the file is checked too; what a set-aside line leaves behind is not news.
         (result, false) => {
             let mut problems = read.problems;
+            let consequence = |d: &Diagnostic| {
+                let file_level = d.line == 1 && d.column == 1;
+                let judges_placeholder = d
+                    .message
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .any(|word| read.placeholders.iter().any(|p| p == word));
+                (read.set_aside.contains(&d.line) && !file_level) || judges_placeholder
+            };
             if let Err(FileErrors(more)) = result {
-                problems.extend(more.into_iter().filter(|d| !read.set_aside.contains(&d.line)));
+                problems.extend(more.into_iter().filter(|d| !consequence(d)));
             }
             problems.sort_by_key(|d| (d.line, d.column));
             Err(FileErrors(problems))

@@ -48,6 +48,9 @@ pub(super) struct Read {
     pub text: String,
     pub problems: Vec<Diagnostic>,
     pub set_aside: BTreeSet<usize>,
+    /// Required keys read with a placeholder value: later checks that mention them
+    /// judge the placeholder, not the file.
+    pub placeholders: Vec<String>,
 }
 
 /// The file's lines as first read, and as patched so far.
@@ -98,14 +101,29 @@ impl<'a> Lines<'a> {
         }
     }
 
-    /// The key a line assigns, if it assigns one.
+    /// The key a line assigns, if it assigns one: the last part of a dotted key.
     fn key(&self, i: usize) -> Option<String> {
         let text = self.original[i].trim_start();
         if text.starts_with('[') || text.starts_with('#') {
             return None;
         }
         let key = text.split('=').next()?.trim();
-        (!key.is_empty() && text.contains('=')).then(|| key.trim_matches('"').to_string())
+        let key = key.rsplit('.').next().unwrap_or(key).trim().trim_matches('"');
+        (!key.is_empty() && text.contains('=')).then(|| key.to_string())
+    }
+
+    /// The value a line assigns, as written.
+    fn value(&self, i: usize) -> Option<&str> {
+        Some(self.original[i].split_once('=')?.1.trim())
+    }
+
+    fn is_header(&self, i: usize) -> bool {
+        self.original[i].trim_start().starts_with('[')
+    }
+
+    /// The offset in the current text where line `i` starts.
+    fn start_of(&self, i: usize) -> usize {
+        (0..i).map(|j| self.line(j).len() + 1).sum()
     }
 }
 
@@ -126,7 +144,13 @@ pub(super) fn read(path: &Path, source: &str) -> Read {
     let mut lines = Lines::new(source);
     let mut problems = Vec::new();
     let mut set_aside = BTreeSet::new();
-    while problems.len() < MAX_ERRORS {
+    let mut placeholders = Vec::new();
+    let mut truncated = false;
+    loop {
+        if problems.len() >= MAX_ERRORS {
+            truncated = true;
+            break;
+        }
         let text = lines.text();
         let error = match toml::from_str::<PolicyFile>(&text) {
             Ok(file) => {
@@ -136,6 +160,7 @@ pub(super) fn read(path: &Path, source: &str) -> Read {
                     text,
                     problems,
                     set_aside,
+                    placeholders,
                 };
             }
             Err(e) => e,
@@ -147,8 +172,8 @@ pub(super) fn read(path: &Path, source: &str) -> Read {
             .unwrap_or("invalid TOML")
             .trim()
             .to_string();
-        // A required key whose line was set aside: give it a placeholder and read on.
         if let Some(key) = quoted(&message, "missing field `") {
+            // A required key whose line was set aside: give it a placeholder and read on.
             let patched =
                 set_aside.iter().rev().map(|l: &usize| l - 1).find(|&i| {
                     lines.key(i).as_deref() == Some(key.as_str()) && lines.current[i].as_deref() == Some("")
@@ -156,47 +181,139 @@ pub(super) fn read(path: &Path, source: &str) -> Read {
             if let (Some(i), Some(value)) = (patched, placeholder(&key)) {
                 let indent: String = lines.original[i].chars().take_while(|c| c.is_whitespace()).collect();
                 lines.current[i] = Some(format!("{indent}{key} = {value}"));
+                placeholders.push(key);
                 continue;
             }
+            // Never written: said once, where its table starts; the file cannot be read on.
+            let at = error.span().map(|s| lines.locate(s.start).0);
+            let table = at
+                .map(|i| lines.line(i).trim().to_string())
+                .filter(|l| l.starts_with('['));
+            let span = error.span().map(|s| {
+                let o = lines.to_original(s.start);
+                o..o
+            });
+            let hint = missing_hint(&key, table.as_deref());
+            problems.push(Diagnostic::at(path, source, span, format!("{message}; {hint}")));
+            break;
         }
-        let span = error
-            .span()
-            .map(|s| lines.to_original(s.start)..lines.to_original(s.end.max(s.start)));
-        let (first, last) = match error.span() {
-            Some(s) => (
-                lines.locate(s.start).0,
-                lines.locate(s.end.saturating_sub(1).max(s.start)).0,
-            ),
-            None => {
-                problems.push(from_toml_error(path, source, &error));
-                break;
-            }
+        let Some(s) = error.span() else {
+            problems.push(from_toml_error(path, source, &error));
+            break;
+        };
+        let (located, end) = (
+            lines.locate(s.start).0,
+            lines.locate(s.end.saturating_sub(1).max(s.start)).0,
+        );
+        let mut first = located;
+        // An error at the end of the file (an unterminated string, array or table)
+        // belongs to the last line written.
+        while first > 0 && lines.line(first).trim().is_empty() {
+            first -= 1;
+        }
+        // A continuation line of a multi-line array or inline table: the line that
+        // opened it is the one to fix.
+        if lines.key(first).is_none()
+            && !lines.is_header(first)
+            && let Some(opener) = (0..first).rev().find(|&j| lines.key(j).is_some() || lines.is_header(j))
+            && lines.key(opener).is_some()
+            && lines
+                .value(opener)
+                .is_some_and(|v| v.starts_with('[') || v.starts_with('{'))
+        {
+            first = opener;
+        }
+        let last = end.max(first);
+        if set_aside.contains(&(first + 1)) {
+            // Setting lines aside did not clear this error: it was reported already.
+            break;
+        }
+        let span = if first == located {
+            Some(lines.to_original(s.start)..lines.to_original(s.end.max(s.start)))
+        } else {
+            let o = lines.to_original(lines.start_of(first));
+            Some(o..o)
         };
         let key = lines.key(first);
         let line_text = lines.original[first];
-        let hint = hint(&message, key.as_deref(), line_text);
         let mut diagnostic = Diagnostic::at(path, source, span, message.clone());
-        if let Some(h) = hint {
+        if let Some(h) = hint(&message, key.as_deref(), line_text) {
             diagnostic.message = format!("{}; {h}", diagnostic.message);
         }
-        let missing = message.starts_with("missing field");
         problems.push(diagnostic);
-        if missing || set_aside.contains(&(first + 1)) {
-            // A required key absent from the file, or an error the set-aside lines do
-            // not clear: the file cannot be read further.
-            break;
-        }
-        for i in first..=last {
-            lines.current[i] = Some(String::new());
-            set_aside.insert(i + 1);
+        let indent: String = line_text.chars().take_while(|c| c.is_whitespace()).collect();
+        if let Some(header) = mended_header(line_text) {
+            // A table header missing its closing brackets: mended, so the keys under it
+            // stay in their table.
+            lines.current[first] = Some(header);
+            set_aside.insert(first + 1);
+        } else if let (Some(k), Some(v)) = (&key, bare_word(&message, line_text)) {
+            // A bare word where TOML wants a string: read on with the fix the hint gives.
+            lines.current[first] = Some(format!("{indent}{k} = \"{v}\""));
+            set_aside.insert(first + 1);
+        } else {
+            for i in first..=last {
+                lines.current[i] = Some(String::new());
+                set_aside.insert(i + 1);
+            }
         }
     }
     problems.sort_by_key(|d| (d.line, d.column));
+    if truncated {
+        let last_line = problems.last().map_or(1, |d| d.line);
+        let mut more = Diagnostic::at(
+            path,
+            source,
+            None,
+            format!("more problems may follow: fix these {MAX_ERRORS} and run validate again"),
+        );
+        more.line = last_line;
+        problems.push(more);
+    }
     Read {
         file: None,
         text: lines.text(),
         problems,
         set_aside,
+        placeholders,
+    }
+}
+
+/// A table header without its closing brackets, closed.
+fn mended_header(line: &str) -> Option<String> {
+    let text = line.trim();
+    let closing = if text.starts_with("[[") { "]]" } else { "]" };
+    (text.starts_with('[') && !text.ends_with(closing)).then(|| format!("{}{closing}", text.trim_end_matches(']')))
+}
+
+/// The unquoted word of a `key = word` line where TOML wanted a string (not a number
+/// key, not an array or inline table).
+fn bare_word(message: &str, line: &str) -> Option<String> {
+    let unquoted = message.contains("must be quoted")
+        || message.contains("expected literal")
+        || message.contains("invalid boolean");
+    let value = line.split_once('=')?.1.trim();
+    let key = line.split_once('=')?.0.trim();
+    let key = key.rsplit('.').next().unwrap_or(key).trim().trim_matches('"');
+    (unquoted
+        && !value.is_empty()
+        && !NUMBER_KEYS.contains(&key)
+        && value.chars().all(|c| c.is_alphanumeric() || "-_./:".contains(c)))
+    .then(|| value.to_string())
+}
+
+/// What to add for a required key the file never wrote, by the table it belongs in.
+fn missing_hint(key: &str, table: Option<&str>) -> String {
+    match (key, table) {
+        ("target", None) => {
+            "add a [target] table, e.g. [target] with backend = \"aws\", cluster = \"...\", service = \"...\"".into()
+        }
+        ("rule", None) => {
+            "add at least one [[rule]] table, e.g. name = \"cpu\", metric = \"ecs_cpu\", target = 70".into()
+        }
+        ("backend", _) => "add backend = \"aws\" (or \"local\", \"sim\") to the [target] table".into(),
+        (k, Some(t)) => format!("add it to this {t} table, e.g. {k} = {}", example(k)),
+        (k, None) => format!("add it, e.g. {k} = {}", example(k)),
     }
 }
 
@@ -224,7 +341,15 @@ fn hint(message: &str, key: Option<&str>, line: &str) -> Option<String> {
     let value = line.split_once('=').map(|(_, v)| v.trim()).unwrap_or("");
     let value = value.split(" #").next().unwrap_or(value).trim();
     let key_name = key.unwrap_or("the key");
-    if message.contains("must be quoted") || message.contains("invalid string") || message.contains("expected literal")
+    if (value.starts_with('{') || value.starts_with('['))
+        && (message.contains("must be quoted") || message.contains("invalid boolean"))
+    {
+        return Some("text is quoted in TOML, inside [ ] and { } too: e.g. { Service = \"search\" }".into());
+    }
+    if message.contains("must be quoted")
+        || message.contains("invalid string")
+        || message.contains("expected literal")
+        || message.contains("invalid boolean")
     {
         return Some(if value.is_empty() {
             format!(
@@ -281,7 +406,8 @@ fn hint(message: &str, key: Option<&str>, line: &str) -> Option<String> {
 fn example(key: &str) -> &'static str {
     match key {
         k if DURATION_KEYS.contains(&k) => "\"60s\"",
-        "min" | "max" | "spare" | "fallback_count" | "max_step" => "2",
+        "min" | "max" | "spare" | "fallback_count" => "2",
+        "max_step" => "2 (or a share in quotes, \"50%\")",
         "tolerance" => "0.1",
         "scale_in_headroom" | "learned_share" => "0.7",
         "max_scale_out_factor" => "2.0",
@@ -337,6 +463,52 @@ mod tests {
             p[3].starts_with("p.toml:12:") && p[3].contains("did you mean `period`?"),
             "{p:#?}"
         );
+    }
+
+    const GOOD: &str = "name = \"x\"\nmin = 1\nmax = 2\n[target]\nbackend = \"sim\"\nservice = \"s\"\n[[rule]]\nname = \"cpu\"\nmetric = \"ecs_cpu\"\ntarget = 70\n";
+
+    #[test]
+    fn an_unterminated_string_at_the_end_is_reported_once_on_its_line_and_hides_nothing() {
+        for quotes in ["\'\'\'", "\"\"\""] {
+            let p = problems(&format!(
+                "{}period = {quotes}10s",
+                GOOD.replace("min = 1", "interval = 60\nmin = 1")
+            ));
+            assert_eq!(p.len(), 2, "{p:#?}");
+            assert!(p[0].starts_with("p.toml:2:"), "{p:#?}");
+            assert!(p[1].starts_with("p.toml:12:"), "{p:#?}");
+        }
+    }
+
+    #[test]
+    fn a_broken_table_header_is_mended_so_its_keys_stay_in_their_table() {
+        for (broken, mended) in [("[target]", "[target"), ("[[rule]]", "[[rule]")] {
+            let p = problems(&GOOD.replace(broken, mended));
+            assert_eq!(p.len(), 1, "{p:#?}");
+        }
+    }
+
+    #[test]
+    fn a_bare_word_is_read_on_as_the_string_the_hint_suggests() {
+        // Read on as "latency": no follow-on errors about latency-only options.
+        let p = problems(&GOOD.replace(
+            "metric = \"ecs_cpu\"\ntarget = 70",
+            "metric = latency\ntarget = \"50ms\"\npercentile = \"p99\"",
+        ));
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert!(p[0].contains("write metric = \"latency\""), "{p:#?}");
+    }
+
+    #[test]
+    fn an_unclosed_inline_table_is_one_problem_on_its_own_line() {
+        let p = problems(&format!("{GOOD}dimensions = {{ Service = \"s\"\nperiod = \"10s\"\n"));
+        assert!(!p.is_empty() && p.iter().all(|d| !d.contains("p.toml:13:")), "{p:#?}");
+    }
+
+    #[test]
+    fn a_never_written_target_table_is_asked_for_as_a_table() {
+        let p = problems("min = 1\nmax = 2\n");
+        assert!(p[0].contains("add a [target] table"), "{p:#?}");
     }
 
     #[test]

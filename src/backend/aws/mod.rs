@@ -25,34 +25,7 @@ use crate::decide::{Capacity, Sample};
 use crate::policy::{Policy, Target};
 use breaker::{Breaker, Breakers};
 
-/// Connection settings of the `aws` backend.
-#[derive(Debug, Clone)]
-pub struct AwsSettings {
-    /// Region; default: the standard AWS configuration chain (AWS_REGION, profile, IMDS/ECS).
-    pub region: Option<String>,
-    /// Endpoint override for VPC endpoints, proxies or a local test server.
-    pub endpoint_url: Option<String>,
-    /// Limit on one attempt of one call.
-    pub call_timeout: Duration,
-    /// Attempts per call, the first included (1 disables retries).
-    pub max_attempts: u32,
-    /// Consecutive failures that open an API's circuit, and how long it stays open.
-    pub breaker_threshold: u32,
-    pub breaker_open_for: Duration,
-}
-
-impl Default for AwsSettings {
-    fn default() -> Self {
-        Self {
-            region: None,
-            endpoint_url: None,
-            call_timeout: Duration::from_secs(5),
-            max_attempts: 3,
-            breaker_threshold: 5,
-            breaker_open_for: Duration::from_secs(30),
-        }
-    }
-}
+pub use crate::settings::AwsSettings;
 
 pub struct AwsBackend {
     ecs: aws_sdk_ecs::Client,

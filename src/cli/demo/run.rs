@@ -282,8 +282,18 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
         })
         .collect();
     let happenings = happenings(&events, start);
+    // The step up and how long its level lasts.
     let step = plan.first_step_up().map(|s| {
-        let high = plan.steps.get(1).map_or(Duration::ZERO, |st| st.duration);
+        let mut start = Duration::ZERO;
+        let high = plan
+            .steps
+            .iter()
+            .find(|st| {
+                let found = start == s;
+                start += st.duration;
+                found
+            })
+            .map_or(Duration::ZERO, |st| st.duration);
         (s.as_secs_f64(), (s + high).as_secs_f64())
     });
     let summary = summary::summarize(&Recorded {

@@ -163,6 +163,9 @@ pub struct Summary {
     pub replica_pids: Vec<u32>,
 }
 
+/// How soon after a death its replacement starts (the supervisor checks every 250 ms).
+const REPLACED_WITHIN: f64 = 5.0;
+
 fn p99_over(seconds: &[Second], from: f64, to: f64) -> Option<f64> {
     let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).ok()?;
     for (i, s) in seconds.iter().enumerate() {
@@ -183,8 +186,10 @@ fn first(happenings: &[Happening], kind: Kind, after: f64, pid: Option<u32>) -> 
 pub fn summarize(r: &Recorded) -> Summary {
     let step = r.step.map(|s| s.0);
     let first_out = step.and_then(|s| r.decisions.iter().find(|d| d.t >= s && d.to > d.from));
+    // The scale-out's replica: one started after the decision, ready.
     let ready_after_out = first_out
-        .and_then(|d| first(r.happenings, Kind::Ready, d.t, None))
+        .and_then(|d| first(r.happenings, Kind::Started, d.t, None))
+        .and_then(|started| first(r.happenings, Kind::Ready, started.t, Some(started.pid)))
         .map(|h| h.t);
     let client_p99 = match r.step {
         Some((step, high_until)) => Phases {
@@ -200,7 +205,9 @@ pub fn summarize(r: &Recorded) -> Summary {
     // the second before it, hence the windows reach one second back.
     let kill = r.kill.map(|k| {
         let died = first(r.happenings, Kind::Died, k.t, Some(k.pid)).map_or(k.t, |h| h.t);
-        let replacement = first(r.happenings, Kind::Started, died, None);
+        // The supervisor starts a replacement within a tick or two of noticing the death;
+        // a replica started later is a scale-out's, not the kill's.
+        let replacement = first(r.happenings, Kind::Started, died, None).filter(|s| s.t <= died + REPLACED_WITHIN);
         let ready = replacement.and_then(|s| first(r.happenings, Kind::Ready, s.t, Some(s.pid)));
         (k, replacement.map(|s| s.pid), ready.map(|h| h.t))
     });
@@ -453,5 +460,31 @@ mod tests {
         assert_eq!(s.replacement_pid, Some(300));
         assert!((s.recovery_s.unwrap() - 2.5).abs() < 1e-9);
         assert!(table(&s).contains("pid 100 killed, pid 300 replaced it, ready after 2.5 s"));
+    }
+
+    #[test]
+    fn a_replica_started_long_after_a_kill_is_not_its_replacement() {
+        let (seconds, decisions, mut happenings) = run();
+        // The kill at 5 s, before the step: the pool had only pid 100, and nothing
+        // replaced it until the scale-out's replica at 13.2 s.
+        happenings.push(at(5.1, 100, Kind::Died));
+        happenings.sort_by(|a, b| a.t.total_cmp(&b.t));
+        let targets = targets();
+        let s = summarize(&Recorded {
+            seconds: &seconds,
+            decisions: &decisions,
+            happenings: &happenings,
+            step: Some((10.0, 30.0)),
+            kill: Some(Kill { t: 5.0, pid: 100 }),
+            targets: &targets,
+        });
+        assert_eq!(s.replacement_pid, None);
+        assert!(table(&s).contains("no replacement started"));
+        // The scale-out's own replica still ends the "during" phase.
+        assert!(
+            (s.client_p99.during_ms.unwrap() - 40.0).abs() < 0.5,
+            "{:?}",
+            s.client_p99
+        );
     }
 }
