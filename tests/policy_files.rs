@@ -247,7 +247,10 @@ fn malformed_toml_is_located() {
     // Every problem in one run: the malformed line and what is missing besides it.
     let e = errors("min = 1\nmax = \n");
     assert_eq!(e.len(), 2, "{e:?}");
-    assert!(e[0].starts_with("p.toml:1:1: missing field `target`; add it"), "{e:?}");
+    assert!(
+        e[0].starts_with("p.toml:1:1: missing field `target`; add a [target] table"),
+        "{e:?}"
+    );
     assert!(
         e[1].starts_with("p.toml:2:7: string values must be quoted") && e[1].contains("`max` has no value"),
         "{e:?}"
