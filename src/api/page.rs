@@ -49,6 +49,7 @@ fn sparkline(spark: &Spark) -> String {
             .x_label_area_size(18)
             .y_label_area_size(48)
             .build_cartesian_2d(-60f64..0f64, 0f64..ymax)?;
+        let minutes = |v: &f64| format!("{v:.0}");
         let ticks = |v: &f64| {
             if spark.count || ymax >= 20.0 {
                 format!("{v:.0}")
@@ -62,6 +63,7 @@ fn sparkline(spark: &Spark) -> String {
             .x_labels(4)
             .y_labels(if spark.count { (ymax as usize + 1).min(6) } else { 4 })
             .y_label_formatter(&ticks)
+            .x_label_formatter(&minutes)
             .y_desc(spark.unit)
             .x_desc("minutes ago")
             .draw()?;
