@@ -321,7 +321,7 @@ pub fn escape(s: &str) -> String {
 pub fn html(title: &str, description: &str, table: &str, svg: &str) -> String {
     format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{t}</title>\
-         <style>body{{font-family:sans-serif;margin:24px}}pre{{background:#f6f6f6;padding:12px}}</style></head>\
+         <style>body{{font-family:sans-serif;margin:24px}}pre{{background:#f6f6f6;padding:12px;white-space:pre-wrap}}</style></head>\
          <body><h1>{t}</h1><p>{d}</p><pre>{table}</pre><figure class=\"chart\">{svg}</figure></body></html>\n",
         t = escape(title),
         d = escape(description),

@@ -337,7 +337,8 @@ pub fn status(s: &Shared) -> Status {
                     RuleStatus {
                         name: r.name.clone(),
                         value: v.and_then(|v| v.value),
-                        target: r.goal.target(),
+                        // The target the last decision applied (a learned one), else as written.
+                        target: v.map_or(r.goal.target(), |v| v.target),
                         age_seconds: v.and_then(|v| v.age_seconds),
                         vote: v.map(|v| v.vote),
                         reason: v.map(|v| v.reason.clone()),

@@ -223,17 +223,19 @@ pub fn render(s: &Shared) -> String {
             }));
             for (i, rule) in entry.controller.policy.rules.iter().enumerate() {
                 let (unit, factor) = rule.measures.unit();
+                // As the status says: the target the last decision applied.
+                let target = p.rules.get(i).map_or(rule.goal.target(), |r| r.target);
                 let values: Vec<(f64, f64)> = entry
                     .series
                     .iter()
                     .filter_map(|pt| pt.values.get(i).copied().flatten().map(|v| (ago(pt.at), v * factor)))
                     .collect();
                 html.push_str(&sparkline(&Spark {
-                    title: format!("{} ({unit}) vs {}", rule.name, rule.measures.show(rule.goal.target())),
+                    title: format!("{} ({unit}) vs {}", rule.name, rule.measures.show(target)),
                     unit,
                     points: &values,
                     band: None,
-                    target: Some(rule.goal.target() * factor),
+                    target: Some(target * factor),
                     count: false,
                 }));
             }
