@@ -180,6 +180,13 @@ impl Recorder {
         self.seconds.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// The last complete second (the one before the second in progress): a copy of that
+    /// second only, for a live view once a second.
+    pub fn last_complete(&self) -> Option<Second> {
+        let seconds = self.seconds.lock().unwrap_or_else(|p| p.into_inner());
+        seconds.len().checked_sub(2).and_then(|i| seconds.get(i)).cloned()
+    }
+
     pub fn failed(&self) -> u64 {
         self.total_failed.load(Ordering::Relaxed)
     }

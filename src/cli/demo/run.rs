@@ -214,24 +214,23 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
                 pid,
             });
         }
-        let seconds = recorder.seconds();
-        let last = seconds.len().checked_sub(2).and_then(|i| seconds.get(i));
+        let last = recorder.last_complete();
         let last_decision = shared
             .registry()
             .policies
             .values()
             .next()
             .and_then(|e| e.last().cloned());
-        let seen = last_decision
+        let (policy_latency_ms, policy_cpu) = last_decision
             .as_ref()
-            .map(|d| DecisionLine::new(0.0, &d.decision, &d.explanation, &targets));
+            .map_or((None, None), |d| targets.seen(&d.decision));
         let tick = Tick {
             t: t.as_secs(),
-            rps: last.map_or(0, |s| s.ok),
-            failed: last.map_or(0, |s| s.failed),
-            client_p99_ms: last.and_then(loadgen::Second::p99_ms),
-            policy_latency_ms: seen.as_ref().and_then(|d| d.policy_latency_ms),
-            policy_cpu: seen.as_ref().and_then(|d| d.policy_cpu),
+            rps: last.as_ref().map_or(0, |s| s.ok),
+            failed: last.as_ref().map_or(0, |s| s.failed),
+            client_p99_ms: last.as_ref().and_then(loadgen::Second::p99_ms),
+            policy_latency_ms,
+            policy_cpu,
             desired: pool.desired,
             ready: pool.ready,
         };
@@ -239,7 +238,7 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
             &tick,
             &targets,
             recorder.failed(),
-            seen.as_ref().map_or("", |d| &d.explanation),
+            last_decision.as_ref().map_or("", |d| &d.explanation),
         );
         if live {
             let width = 200;

@@ -33,6 +33,17 @@ impl Targets {
         Self { latency_rule, cpu_rule }
     }
 
+    /// What a decision saw of the latency rule (ms) and the CPU rule (%).
+    pub fn seen(&self, decision: &Decision) -> (Option<f64>, Option<f64>) {
+        let value = |name: Option<&String>| {
+            name.and_then(|n| decision.rules.iter().find(|v| &v.rule == n).and_then(|v| v.value))
+        };
+        (
+            value(self.latency_rule.as_ref().map(|r| &r.0)).map(|s| s * 1000.0),
+            value(self.cpu_rule.as_ref().map(|r| &r.0)),
+        )
+    }
+
     /// "p99" for a 0.99 quantile.
     pub fn percentile_name(&self) -> String {
         self.latency_rule
@@ -59,9 +70,6 @@ pub struct DecisionLine {
 
 impl DecisionLine {
     pub fn new(t: f64, decision: &Decision, explanation: &str, targets: &Targets) -> Self {
-        let value = |name: Option<&String>| {
-            name.and_then(|n| decision.rules.iter().find(|v| &v.rule == n).and_then(|v| v.value))
-        };
         // Every rule that asked for as much as the decision's recommendation drove it.
         let driver = (decision.desired > decision.capacity.desired)
             .then(|| {
@@ -74,13 +82,14 @@ impl DecisionLine {
                 (!drivers.is_empty()).then(|| drivers.join(" and "))
             })
             .flatten();
+        let (policy_latency_ms, policy_cpu) = targets.seen(decision);
         Self {
             t,
             from: decision.capacity.desired,
             to: decision.desired,
             driver,
-            policy_latency_ms: value(targets.latency_rule.as_ref().map(|r| &r.0)).map(|s| s * 1000.0),
-            policy_cpu: value(targets.cpu_rule.as_ref().map(|r| &r.0)),
+            policy_latency_ms,
+            policy_cpu,
             explanation: explanation.to_string(),
         }
     }
