@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ecs_autoscaler::policy;
-use ecs_autoscaler::sim::{self, Comparison, PolicyScaler, Scaler, scenario};
+use autoscaler_core::policy;
+use autoscaler_sim::{self as sim, Comparison, PolicyScaler, Scaler, scenario};
 
 const RUNS: usize = 15;
 

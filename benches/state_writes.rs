@@ -8,10 +8,10 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 
+use autoscaler_core::decide::{Controller, Observation, Sample};
 use chrono::{Duration, TimeZone, Utc};
 use ecs_autoscaler::daemon::registry::{JournalEntry, Retained};
 use ecs_autoscaler::daemon::state::{FileStore, Snapshot, StateStore};
-use ecs_autoscaler::decide::{Controller, Observation, Sample};
 
 const POLICIES: usize = 20;
 const JOURNAL: usize = 200;
@@ -21,7 +21,7 @@ fn main() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let store = FileStore::new(dir.path().join("state.json"), JOURNAL);
     let t0 = Utc.with_ymd_and_hms(2026, 1, 5, 10, 0, 0).unwrap();
-    let policy = ecs_autoscaler::policy::load(Path::new("policies/latency-slo.toml")).expect("policy");
+    let policy = autoscaler_core::policy::load(Path::new("policies/latency-slo.toml")).expect("policy");
     let mut controllers: Vec<(String, Controller, VecDeque<JournalEntry>)> = (0..POLICIES)
         .map(|i| {
             (
@@ -38,7 +38,7 @@ fn main() {
         let mut appended = BTreeMap::new();
         for (key, c, journal) in controllers.iter_mut() {
             let obs = Observation {
-                capacity: ecs_autoscaler::decide::Capacity {
+                capacity: autoscaler_core::decide::Capacity {
                     desired: 4,
                     running: 4,
                     pending: 0,
@@ -47,7 +47,7 @@ fn main() {
                 metrics: [("p99", 0.04 + (r % 7) as f64 * 0.001), ("cpu", 55.0 + (r % 5) as f64)]
                     .into_iter()
                     .map(|(n, v)| {
-                        let reading = ecs_autoscaler::decide::Reading {
+                        let reading = autoscaler_core::decide::Reading {
                             value: v,
                             at: now - Duration::seconds(20),
                             base: None,

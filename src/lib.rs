@@ -1,14 +1,13 @@
-//! ecs-autoscaler: keeps an ECS service at the right size.
+//! ecs-autoscaler's imperative shell: everything that touches the world around the pure
+//! core (`autoscaler-core`) and the simulator (`autoscaler-sim`).
 //!
-//! See ARCHITECTURE.md for the map. In short: [`policy`] parses and validates policy
-//! files, [`decide`] is the pure decision core, [`sim`] drives that core in virtual time.
+//! See ARCHITECTURE.md for the map. The layers, each importing only those below it:
+//! [`api`] (the status API and page) over [`daemon`] (the control loop) over [`backend`]
+//! (metrics in, counts out: aws, local, sim) over [`settings`]. [`loadgen`] is the demo's
+//! load generator.
 
 pub mod api;
 pub mod backend;
-pub mod chart;
 pub mod daemon;
-pub mod decide;
 pub mod loadgen;
-pub mod policy;
 pub mod settings;
-pub mod sim;

@@ -53,7 +53,7 @@ impl Plan {
             if !(level.is_finite() && level >= 0.0) {
                 return Err(format!("level {level} must be zero or more"));
             }
-            let duration = crate::policy::duration::parse(duration.trim())?;
+            let duration = autoscaler_core::policy::duration::parse(duration.trim())?;
             steps.push(Step { level, duration });
         }
         if steps.is_empty() {

@@ -241,7 +241,7 @@ async fn ten_policies_cost_one_get_metric_data_and_one_describe_services_call_pe
     assert!(
         decisions
             .iter()
-            .all(|d| d.decision.action == ecs_autoscaler::decide::Action::Hold),
+            .all(|d| d.decision.action == autoscaler_core::decide::Action::Hold),
         "CPU on target"
     );
     eprintln!(
@@ -440,7 +440,7 @@ async fn record_reads_fourteen_days_and_simulate_replays_them() {
         err.contains("336 rows of 3600s") && err.contains("GetMetricData call(s)"),
         "{err}"
     );
-    let recording = ecs_autoscaler::sim::replay::read(&csv).unwrap();
+    let recording = autoscaler_sim::replay::read(&csv).unwrap();
     assert_eq!(recording.minutes.len() as i64, hours, "{err}");
     for (i, m) in recording.minutes.iter().enumerate() {
         let h = (m.timestamp.timestamp() - start) / 3600;

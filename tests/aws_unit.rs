@@ -6,6 +6,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+use autoscaler_core::decide::{MissingCause, Sample};
+use autoscaler_core::policy::{self, Policy};
 use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
 use aws_sdk_cloudwatch::types::{MessageData, MetricDataResult, StatusCode};
 use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
@@ -19,8 +21,6 @@ use chrono::{TimeZone, Utc};
 use ecs_autoscaler::backend::aws::queries;
 use ecs_autoscaler::backend::aws::{AwsBackend, AwsSettings};
 use ecs_autoscaler::backend::{BackendError, CapacityTarget, MetricSource};
-use ecs_autoscaler::decide::Sample;
-use ecs_autoscaler::policy::{self, Policy};
 
 const NOW: i64 = 1_767_603_600; // 2026-01-05T09:00:00Z, minute-aligned
 
@@ -66,7 +66,7 @@ fn result(id: &str, points: &[(i64, f64)]) -> MetricDataResult {
 fn value(s: &Sample) -> f64 {
     match s {
         Sample::Value(r) => r.value,
-        Sample::Missing { reason } => panic!("missing: {reason}"),
+        Sample::Missing { reason, .. } => panic!("missing: {reason}"),
     }
 }
 
@@ -187,8 +187,8 @@ async fn no_data_and_per_query_errors_are_missing_never_zero() {
     });
     let b = backend(mock_client!(aws_sdk_cloudwatch, [&rule]), no_ecs());
     let samples = b.read(&[&p], now()).await;
-    assert!(matches!(&samples[0]["cpu"], Sample::Missing { reason } if reason.contains("no datapoints")));
-    assert!(matches!(&samples[0]["p99"], Sample::Missing { reason } if reason.contains("not authorized for p99")));
+    assert!(matches!(&samples[0]["cpu"], Sample::Missing { reason, .. } if reason.contains("no datapoints")));
+    assert!(matches!(&samples[0]["p99"], Sample::Missing { reason, .. } if reason.contains("not authorized for p99")));
 }
 
 #[tokio::test]
@@ -223,12 +223,14 @@ async fn a_failing_cloudwatch_opens_its_circuit() {
     for _ in 0..2 {
         let s = b.read(&[&p], now()).await;
         assert!(
-            matches!(&s[0]["cpu"], Sample::Missing { reason } if reason.starts_with(ecs_autoscaler::backend::READ_FAILED) && reason.contains("GetMetricData"))
+            matches!(&s[0]["cpu"], Sample::Missing { cause: MissingCause::ReadFailed, reason } if reason.contains("GetMetricData"))
         );
     }
     let calls = rule.num_calls();
     let s = b.read(&[&p], now()).await;
-    assert!(matches!(&s[0]["cpu"], Sample::Missing { reason } if reason.contains("circuit open")));
+    assert!(
+        matches!(&s[0]["cpu"], Sample::Missing { cause: MissingCause::ReadFailed, reason } if reason.contains("circuit open"))
+    );
     assert_eq!(rule.num_calls(), calls, "an open circuit sends nothing");
 }
 
@@ -297,7 +299,7 @@ async fn errors_are_classified_by_whether_waiting_can_help() {
 async fn a_policy_for_another_region_is_refused() {
     let p = policy(CPU);
     let mut target = p.target.clone();
-    if let ecs_autoscaler::policy::Target::Aws { region, .. } = &mut target {
+    if let autoscaler_core::policy::Target::Aws { region, .. } = &mut target {
         *region = Some("eu-west-1".into());
     }
     let b = AwsBackend::from_clients(

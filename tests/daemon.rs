@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use autoscaler_sim::scenario;
 use chrono::{DateTime, Utc};
 use ecs_autoscaler::api;
 use ecs_autoscaler::backend::sim::SimBackend;
 use ecs_autoscaler::backend::{Clock, ScaledClock};
 use ecs_autoscaler::daemon::{Daemon, Shared};
 use ecs_autoscaler::settings::Settings;
-use ecs_autoscaler::sim::scenario;
 use serde_json::Value;
 
 const TOKEN: &str = "test-token-0123456789";
@@ -179,12 +179,12 @@ impl Running {
     }
 
     fn journal_len(&self, name: &str) -> usize {
-        self.shared.registry().policies.get(name).map_or(0, |e| e.journal.len())
+        self.shared.registry().policy(name).map_or(0, |e| e.journal().len())
     }
 
     fn scale_outs(&self, name: &str) -> usize {
-        self.shared.registry().policies.get(name).map_or(0, |e| {
-            e.journal
+        self.shared.registry().policy(name).map_or(0, |e| {
+            e.journal()
                 .iter()
                 .filter(|j| j.applied && j.decision.desired > j.decision.capacity.desired)
                 .count()
@@ -531,7 +531,7 @@ async fn a_flood_of_slow_clients_starves_neither_the_api_nor_the_loop() {
     setup.write_policy("search", &cpu_policy(4, "30s"));
     let d = setup.start(None).await;
     eventually("first decisions", || async { d.journal_len("search") > 2 }).await;
-    let decided = || -> u64 { d.shared.registry().policies["search"].decisions.values().sum() };
+    let decided = || -> u64 { d.shared.registry().policies()["search"].decisions().values().sum() };
     let (before, rss_before, started) = (decided(), rss_kb(), std::time::Instant::now());
     let mut slow = Vec::new();
     for _ in 0..300 {

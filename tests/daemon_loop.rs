@@ -1,109 +1,23 @@
-//! The control loop against a scripted backend on the real clock: schedule edges, failed
-//! updates, isolation between policies, and slow calls.
+//! The control loop against the scripted backend, on tokio's paused clock: time moves only
+//! when every task waits, so these tests measure the loop's own schedule, not the
+//! machine's load. Schedule edges, failed and slow updates, isolation between policies,
+//! slow reads, panics, and what a reload may not do.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use ecs_autoscaler::backend::{BackendError, CapacityTarget, Clock, MetricSource, SystemClock};
+use chrono::{DateTime, TimeZone, Utc};
+use ecs_autoscaler::backend::scripted::{Script, Scripted};
+use ecs_autoscaler::backend::{Clock, TokioClock};
+use ecs_autoscaler::daemon::registry::JournalEntry;
 use ecs_autoscaler::daemon::{Daemon, Shared};
-use ecs_autoscaler::decide::{Capacity, Reading, Sample};
-use ecs_autoscaler::policy::{Policy, Target};
 use ecs_autoscaler::settings::Settings;
+use tokio::time::Instant;
 
-/// A service per target: CPU always 100 %, counts as set, optional failures and slowness.
-#[derive(Default)]
-struct Scripted {
-    desired: Mutex<HashMap<String, u32>>,
-    fail_update: Mutex<bool>,
-    fail_capacity_for: Mutex<Option<String>>,
-    /// A target whose DescribeServices takes this long.
-    slow_capacity_for: Mutex<Option<(String, Duration)>>,
-    /// Reads fail (as a CloudWatch outage would).
-    fail_reads: Mutex<bool>,
-    /// Delays of the coming reads, in order; then none.
-    read_delays: Mutex<std::collections::VecDeque<Duration>>,
-    reads: Mutex<Vec<Instant>>,
-    updates: Mutex<Vec<(String, u32)>>,
-}
-
-fn key(t: &Target) -> String {
-    t.describe()
-}
-
-impl MetricSource for Scripted {
-    async fn read(&self, policies: &[&Policy], now: DateTime<Utc>) -> Vec<BTreeMap<String, Sample>> {
-        self.reads.lock().unwrap().push(Instant::now());
-        let delay = self.read_delays.lock().unwrap().pop_front().unwrap_or_default();
-        tokio::time::sleep(delay).await;
-        if *self.fail_reads.lock().unwrap() {
-            let reason = format!("{}GetMetricData: injected outage", ecs_autoscaler::backend::READ_FAILED);
-            return policies
-                .iter()
-                .map(|p| {
-                    p.rules
-                        .iter()
-                        .map(|r| (r.name.clone(), Sample::Missing { reason: reason.clone() }))
-                        .collect()
-                })
-                .collect();
-        }
-        policies
-            .iter()
-            .map(|p| {
-                p.rules
-                    .iter()
-                    .map(|r| {
-                        (
-                            r.name.clone(),
-                            Sample::Value(Reading {
-                                value: 100.0,
-                                at: now,
-                                base: None,
-                            }),
-                        )
-                    })
-                    .collect()
-            })
-            .collect()
-    }
-}
-
-impl CapacityTarget for Scripted {
-    async fn capacity(&self, target: &Target) -> Result<Capacity, BackendError> {
-        let slow = self.slow_capacity_for.lock().unwrap().clone();
-        if let Some((slow, delay)) = slow
-            && slow == key(target)
-        {
-            tokio::time::sleep(delay).await;
-        }
-        if self.fail_capacity_for.lock().unwrap().as_deref() == Some(&key(target)) {
-            return Err(BackendError::Unavailable {
-                call: "DescribeServices",
-                reason: "injected".into(),
-            });
-        }
-        let n = *self.desired.lock().unwrap().entry(key(target)).or_insert(2);
-        Ok(Capacity {
-            desired: n,
-            running: n,
-            pending: 0,
-            deployment_in_progress: false,
-        })
-    }
-
-    async fn set_desired(&self, target: &Target, desired: u32) -> Result<(), BackendError> {
-        self.updates.lock().unwrap().push((key(target), desired));
-        if *self.fail_update.lock().unwrap() {
-            return Err(BackendError::Unavailable {
-                call: "UpdateService",
-                reason: "injected".into(),
-            });
-        }
-        self.desired.lock().unwrap().insert(key(target), desired);
-        Ok(())
-    }
+/// A Monday, 10:00:00 UTC: the paused clock's start.
+fn origin() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 5, 10, 0, 0).unwrap()
 }
 
 fn policy(service: &str, interval: &str, extra: &str) -> String {
@@ -114,30 +28,38 @@ fn policy(service: &str, interval: &str, extra: &str) -> String {
 }
 
 struct Harness {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     backend: Arc<Scripted>,
     shared: Arc<Shared>,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
 }
 
-async fn start(policies: &[(&str, String)], backend: Scripted) -> Harness {
+async fn start(policies: &[(&str, String)], script: Script) -> Harness {
+    start_with(policies, script, &[]).await
+}
+
+async fn start_with(policies: &[(&str, String)], script: Script, env: &[(&str, &str)]) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let pdir = dir.path().join("policies");
     std::fs::create_dir(&pdir).unwrap();
     for (name, text) in policies {
         std::fs::write(pdir.join(format!("{name}.toml")), text).unwrap();
     }
-    let env = HashMap::from([
+    let mut vars = HashMap::from([
         ("ECS_AUTOSCALER_POLICIES_DIR".to_string(), pdir.display().to_string()),
         (
             "ECS_AUTOSCALER_STATE_FILE".to_string(),
             dir.path().join("state.json").display().to_string(),
         ),
+        // These tests are not about half-written files (see the settle tests below, on
+        // the real clock): the paused clock does not move the files' times.
+        ("ECS_AUTOSCALER_POLICY_SETTLE".to_string(), "0s".to_string()),
     ]);
-    let settings = Settings::load_with_env(None, Some(env)).unwrap();
-    let backend = Arc::new(backend);
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let settings = Settings::load_with_env(None, Some(vars)).unwrap();
+    let backend = Arc::new(Scripted::new(script));
+    let clock: Arc<dyn Clock> = Arc::new(TokioClock::new(origin()));
     let daemon = Daemon::new(settings, Arc::clone(&backend), clock);
     daemon.start().await.unwrap();
     let shared = daemon.shared();
@@ -150,7 +72,7 @@ async fn start(policies: &[(&str, String)], backend: Scripted) -> Harness {
             .await
     });
     Harness {
-        _dir: dir,
+        dir,
         backend,
         shared,
         stop,
@@ -159,23 +81,30 @@ async fn start(policies: &[(&str, String)], backend: Scripted) -> Harness {
 }
 
 impl Harness {
-    fn journal(&self, name: &str) -> Vec<ecs_autoscaler::daemon::registry::JournalEntry> {
+    fn journal(&self, name: &str) -> Vec<JournalEntry> {
         self.shared
             .registry()
-            .policies
-            .get(name)
-            .map_or(vec![], |e| e.journal.iter().cloned().collect())
+            .policy(name)
+            .map_or(vec![], |e| e.journal().iter().cloned().collect())
+    }
+
+    fn last_error(&self, name: &str) -> Option<String> {
+        self.shared
+            .registry()
+            .policy(name)
+            .and_then(|e| e.last_error().map(str::to_string))
     }
 
     async fn stop(self) {
         let _ = self.stop.send(());
-        tokio::time::timeout(Duration::from_secs(10), self.task)
+        tokio::time::timeout(Duration::from_secs(60), self.task)
             .await
             .unwrap()
             .unwrap();
     }
 }
 
+/// Waits (in the clock's time) until `check` holds.
 async fn wait_until(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
@@ -187,34 +116,53 @@ async fn wait_until(what: &str, limit: Duration, mut check: impl FnMut() -> bool
     panic!("timed out waiting until {what}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_schedule_edge_evaluates_the_policy_at_once() {
-    // Evaluated hourly, but a window opens every second: each opening wakes the policy.
-    let extra = "[[schedule]]\nname = \"every-second\"\ncron = \"* * * * * *\"\nduration = \"1h\"\nmin = 3\n";
-    let h = start(&[("sched", policy("s", "1h", extra))], Scripted::default()).await;
-    wait_until("three evaluations", Duration::from_secs(6), || {
-        h.journal("sched").len() >= 3
+    // Evaluated hourly; a window opens 10 s after start and raises min to 3. Only the
+    // wake-up at its edge can evaluate the policy before the hour is up.
+    let extra = "[[schedule]]\nname = \"soon\"\ncron = \"10 0 10 * * *\"\nduration = \"1h\"\nmin = 3\n";
+    let h = start(
+        &[("sched", policy("s", "1h", extra))],
+        Script {
+            value: Some(50.0),
+            ..Script::default()
+        },
+    )
+    .await;
+    wait_until("a second evaluation", Duration::from_secs(30), || {
+        h.journal("sched").len() >= 2
     })
     .await;
+    let journal = h.journal("sched");
     assert!(
-        h.journal("sched")
-            .iter()
-            .any(|j| j.decision.bounds.schedules == vec!["every-second".to_string()])
+        journal[0].decision.bounds.schedules.is_empty(),
+        "the window is shut at start: {}",
+        journal[0].explanation
     );
+    let edge = origin() + chrono::Duration::seconds(10);
+    let woken = &journal[1];
+    assert_eq!(woken.decision.bounds.schedules, vec!["soon".to_string()]);
+    assert!(
+        woken.decision.at >= edge && woken.decision.at - edge < chrono::Duration::milliseconds(100),
+        "evaluated at {}, the window opened at {edge}",
+        woken.decision.at
+    );
+    assert_eq!(woken.decision.desired, 3, "{}", woken.explanation);
     h.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_failed_update_starts_no_cooldown_and_is_retried() {
-    let backend = Scripted::default();
-    *backend.fail_update.lock().unwrap() = true;
     let h = start(
         &[("svc", policy("s", "1s", "[scale_out]\ncooldown = \"1h\"\n"))],
-        backend,
+        Script {
+            fail_update: true,
+            ..Script::default()
+        },
     )
     .await;
     wait_until("two attempts", Duration::from_secs(5), || {
-        h.backend.updates.lock().unwrap().len() >= 2
+        h.backend.updates().len() >= 2
     })
     .await;
     let journal = h.journal("svc");
@@ -224,35 +172,36 @@ async fn a_failed_update_starts_no_cooldown_and_is_retried() {
             .all(|j| !j.applied && j.error.as_deref().is_some_and(|e| e.contains("injected")))
     );
     assert_eq!(
-        h.shared.registry().policies["svc"].controller.history.last_scale_out,
+        h.shared.registry().policy("svc").unwrap().history().last_scale_out,
         None
     );
 
-    *h.backend.fail_update.lock().unwrap() = false;
+    h.backend.edit(|s| s.fail_update = false);
     wait_until("an applied update", Duration::from_secs(5), || {
         h.journal("svc").iter().any(|j| j.applied)
     })
     .await;
-    let tried = h.backend.updates.lock().unwrap().len();
+    let tried = h.backend.updates().len();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(
-        h.backend.updates.lock().unwrap().len(),
+        h.backend.updates().len(),
         tried,
         "now inside the cooldown: no more updates"
     );
     h.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn one_failing_policy_does_not_block_another() {
-    let backend = Scripted::default();
-    *backend.fail_capacity_for.lock().unwrap() = Some("sim broken".into());
     let h = start(
         &[
             ("broken", policy("broken", "1s", "")),
             ("fine", policy("fine", "1s", "")),
         ],
-        backend,
+        Script {
+            fail_capacity_for: Some("sim broken".into()),
+            ..Script::default()
+        },
     )
     .await;
     wait_until("the healthy policy decides", Duration::from_secs(5), || {
@@ -260,29 +209,27 @@ async fn one_failing_policy_does_not_block_another() {
     })
     .await;
     assert!(h.journal("broken").is_empty());
-    let err = h.shared.registry().policies["broken"].last_error.clone().unwrap();
+    let err = h.last_error("broken").unwrap();
     assert!(err.contains("DescribeServices failed: injected"), "{err}");
     h.stop().await;
 }
 
-/// Due times sit on a fixed grid. One read takes 2.5 s on a 1 s interval: the ticks it
-/// overlaps are skipped (not replayed in a burst when it ends) and the next read starts
-/// on the grid (not 1 s after the slow one ended, which would drift).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// Due times sit on a fixed grid. One round takes 2.5 s on a 1 s interval (its update
+/// is slow): the ticks it overlaps are skipped (not replayed in a burst when it ends) and
+/// the next read starts on the grid (not 1 s after the slow one ended, which would drift).
+#[tokio::test(start_paused = true)]
 async fn a_slow_round_neither_replays_missed_ticks_nor_shifts_the_grid() {
-    let backend = Scripted::default();
-    backend
-        .read_delays
-        .lock()
-        .unwrap()
-        .extend([Duration::ZERO, Duration::from_millis(2500)]);
-    let h = start(&[("svc", policy("s", "1s", ""))], backend).await;
-    wait_until("six reads", Duration::from_secs(10), || {
-        h.backend.reads.lock().unwrap().len() >= 6
-    })
+    let h = start(
+        &[("svc", policy("s", "1s", "[scale_out]\ncooldown = \"1h\"\n"))],
+        Script {
+            update_delay: Duration::from_millis(2500),
+            ..Script::default()
+        },
+    )
     .await;
-    let reads = h.backend.reads.lock().unwrap().clone();
-    let skipped = h.shared.registry().policies["svc"].skipped;
+    wait_until("six reads", Duration::from_secs(10), || h.backend.reads().len() >= 6).await;
+    let reads: Vec<Instant> = h.backend.reads().into_iter().map(|(at, _)| at).collect();
+    let skipped = h.shared.registry().policy("svc").unwrap().skipped_ticks();
     h.stop().await;
     let origin = reads[0];
     for (i, pair) in reads.windows(2).enumerate() {
@@ -303,24 +250,19 @@ async fn a_slow_round_neither_replays_missed_ticks_nor_shifts_the_grid() {
 
 /// One slow target (DescribeServices takes 5 s) does not hold up a healthy policy: its
 /// decisions stay on their 1 s schedule, and the slow one is cut at its deadline.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_slow_target_does_not_hold_up_a_healthy_policy() {
-    let backend = Scripted::default();
-    *backend.slow_capacity_for.lock().unwrap() = Some(("sim slow".into(), Duration::from_secs(5)));
     let h = start(
         &[("slow", policy("slow", "1s", "")), ("fine", policy("fine", "1s", ""))],
-        backend,
+        Script {
+            slow_capacity_for: Some(("sim slow".into(), Duration::from_secs(5))),
+            ..Script::default()
+        },
     )
     .await;
     tokio::time::sleep(Duration::from_millis(4600)).await;
     let fine: Vec<_> = h.journal("fine").iter().map(|j| j.decision.at).collect();
-    let (slow_error, slow_decisions) = {
-        let reg = h.shared.registry();
-        (
-            reg.policies["slow"].last_error.clone(),
-            reg.policies["slow"].journal.len(),
-        )
-    };
+    let (slow_error, slow_decisions) = (h.last_error("slow"), h.journal("slow").len());
     h.stop().await;
     assert!(
         fine.len() >= 4,
@@ -336,13 +278,77 @@ async fn a_slow_target_does_not_hold_up_a_healthy_policy() {
     assert!(err.contains("deadline"), "{err}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// One slow metric query (20 s) in a batched read: the other policy of the batch decides
+/// on its own schedule (blind once, at its deadline), and from then on it is read apart
+/// from the slow one, with data again.
+#[tokio::test(start_paused = true)]
+async fn a_slow_metric_read_delays_no_other_policy_past_its_interval() {
+    let h = start(
+        &[("slow", policy("slow", "2s", "")), ("fine", policy("fine", "2s", ""))],
+        Script {
+            slow_read_for: Some(("sim slow".into(), Duration::from_secs(20))),
+            value: Some(50.0),
+            ..Script::default()
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(21)).await;
+    let fine = h.journal("fine");
+    h.stop().await;
+    assert!(
+        fine.len() >= 10,
+        "the healthy policy decided {} times in 21 s on a 2 s interval",
+        fine.len()
+    );
+    for pair in fine.windows(2) {
+        let gap = (pair[1].decision.at - pair[0].decision.at).num_milliseconds();
+        assert!(gap <= 2100, "healthy decisions {gap} ms apart");
+    }
+    let with_data = fine.iter().filter(|j| !j.decision.blind).count();
+    assert!(
+        with_data >= fine.len() - 1,
+        "blind at most once: {} of {} decisions had data",
+        with_data,
+        fine.len()
+    );
+}
+
+/// A policy whose evaluation panics says so in its status, and is evaluated again at its
+/// next tick: the panic silences nothing.
+#[tokio::test(start_paused = true)]
+async fn a_panicking_evaluation_is_reported_and_runs_again_at_its_next_tick() {
+    let h = start(
+        &[("boom", policy("boom", "1s", "")), ("fine", policy("fine", "1s", ""))],
+        Script {
+            panic_for: Some("sim boom".into()),
+            ..Script::default()
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let err = h.last_error("boom").expect("the panic is the policy's error");
+    assert!(err.contains("panicked") && err.contains("scripted panic"), "{err}");
+    assert!(h.journal("boom").is_empty());
+    // It is tried again: once the target behaves, it decides on its next tick.
+    h.backend.edit(|s| s.panic_for = None);
+    wait_until("a decision after the panics", Duration::from_millis(1100), || {
+        !h.journal("boom").is_empty()
+    })
+    .await;
+    assert!(h.journal("fine").len() >= 3, "the other policy went on meanwhile");
+    let skipped = h.shared.registry().policy("boom").unwrap().skipped_ticks();
+    assert_eq!(skipped, 0, "no tick was lost to a policy left in flight");
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_idle_daemon_does_not_reload_in_a_loop() {
     let h = start(
         &[("svc", policy("s", "1h", "")), ("bad", "min = \n".into())],
-        Scripted::default(),
+        Script::default(),
     )
     .await;
+    real_pause(Duration::from_millis(300)).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     // Reading the policy files raises inotify access events; they must not trigger reloads.
     assert!(
@@ -350,22 +356,29 @@ async fn an_idle_daemon_does_not_reload_in_a_loop() {
         "{} reloads while nothing changed",
         h.shared.reloads()
     );
-    let dir = h.shared.settings.policies_dir.clone();
+    let dir = h.dir.path().join("policies");
     std::fs::write(dir.join("svc.toml"), policy("s", "30m", "")).unwrap();
-    wait_until("the edit is picked up", Duration::from_secs(5), || {
-        h.shared.registry().policies["svc"].controller.policy.interval == Duration::from_secs(1800)
-    })
-    .await;
+    for _ in 0..100 {
+        if h.shared.registry().policy("svc").unwrap().policy().interval == Duration::from_secs(1800) {
+            break;
+        }
+        real_pause(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        h.shared.registry().policy("svc").unwrap().policy().interval,
+        Duration::from_secs(1800),
+        "the edit is picked up"
+    );
     h.stop().await;
 }
 
 /// While reads fail, the metric's age keeps growing on /metrics and the failure is the
 /// policy's error; nothing is scaled.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_metric_outage_is_visible_while_it_lasts() {
-    let h = start(&[("svc", policy("s", "1s", ""))], Scripted::default()).await;
+    let h = start(&[("svc", policy("s", "1s", ""))], Script::default()).await;
     wait_until("a decision", Duration::from_secs(5), || !h.journal("svc").is_empty()).await;
-    *h.backend.fail_reads.lock().unwrap() = true;
+    h.backend.edit(|s| s.fail_reads = true);
     let age = |text: &str| -> f64 {
         text.lines()
             .find_map(|l| l.strip_prefix("ecs_autoscaler_metric_age_seconds{policy=\"svc\",rule=\"cpu\"} "))
@@ -380,10 +393,14 @@ async fn a_metric_outage_is_visible_while_it_lasts() {
         second >= first + 1.0,
         "the age froze while blind: {first} then {second}"
     );
-    let err = h.shared.registry().policies["svc"]
-        .last_error
-        .clone()
-        .unwrap_or_default();
+    let err = h.last_error("svc").unwrap_or_default();
     assert!(err.contains("injected outage"), "{err}");
     h.stop().await;
+}
+
+/// Lets real time pass without moving the paused clock: for the file watcher's thread.
+async fn real_pause(d: Duration) {
+    tokio::task::spawn_blocking(move || std::thread::sleep(d))
+        .await
+        .unwrap();
 }

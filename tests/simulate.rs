@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use ecs_autoscaler::policy;
-use ecs_autoscaler::sim::{self, Comparison, PolicyScaler, Resolution, Run, Scenario, TargetTracking, scenario};
+use autoscaler_core::policy;
+use autoscaler_sim::{self as sim, Comparison, PolicyScaler, Resolution, Run, Scenario, TargetTracking, scenario};
 
 fn scenario(name: &str) -> Scenario {
     scenario::load(Path::new(&format!("scenarios/{name}.toml"))).unwrap_or_else(|e| panic!("{e}"))
@@ -123,7 +123,7 @@ fn target_tracking_never_scales_in_within_fifteen_minutes_of_a_scale_out() {
 
 #[test]
 fn an_alarm_counts_the_minute_in_progress() {
-    use ecs_autoscaler::policy::Measure;
+    use autoscaler_core::policy::Measure;
     use sim::cloudwatch::{Alarm, alarm_datapoints, latest};
     let minute = Alarm {
         period: 60,
@@ -136,7 +136,8 @@ fn an_alarm_counts_the_minute_in_progress() {
         healthy: 2,
         ..Default::default()
     };
-    let seconds = vec![busy; 150];
+    let mut seconds = sim::timeline::Timeline::whole(150);
+    (0..150).for_each(|_| seconds.push(busy));
     // At 2:20 with 10 s of delay, data up to 2:10 is published.
     let points = alarm_datapoints(&seconds, Measure::Cpu, minute, 140, 3, none).expect("three datapoints");
     assert_eq!(points.iter().map(|p| p.start).collect::<Vec<_>>(), [120, 60, 0]);

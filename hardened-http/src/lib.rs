@@ -20,4 +20,4 @@ mod phase;
 mod server;
 
 pub use listener::{bind, refuse_new_connections};
-pub use server::{DrainReport, Handler, Limits, Observer, ResponseBody, serve};
+pub use server::{DrainReport, Handler, Limits, Observer, ResponseBody, error_body, serve};

@@ -390,8 +390,14 @@ struct Adapter<S, O> {
     stage: watch::Receiver<Stage>,
 }
 
+/// The body of every error answer, here and in the services served: a stable code for
+/// programs and a message for people.
+pub fn error_body(code: &str, message: &str) -> serde_json::Value {
+    serde_json::json!({"error": code, "message": message})
+}
+
 fn json_error(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
-    let body = serde_json::json!({"error": code, "message": message}).to_string();
+    let body = error_body(code, message).to_string();
     let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = status;
     r.headers_mut()

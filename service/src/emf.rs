@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use ops_telemetry::emf::Metric;
+use serde_json::Value;
 
 use crate::telemetry::Percentiles;
 
@@ -33,40 +34,30 @@ pub fn next_boundary(now_ms: i64, period: Duration) -> (i64, Duration) {
 /// a 5xx (ErrorCount), and the latency percentiles. Without answered requests there is no
 /// latency to report, so the autoscaler sees "no data" for latency rather than a fake zero.
 pub fn record(namespace: &str, dimensions: &[(String, String)], window: Percentiles, timestamp_ms: i64) -> Value {
+    let metric = |name, unit, value: f64| Metric {
+        name,
+        unit,
+        value,
+        storage_resolution: Some(1),
+    };
     let mut metrics = vec![
-        json!({"Name": "RequestCount", "Unit": "Count", "StorageResolution": 1}),
-        json!({"Name": "ArrivalCount", "Unit": "Count", "StorageResolution": 1}),
-        json!({"Name": "ErrorCount", "Unit": "Count", "StorageResolution": 1}),
+        metric("RequestCount", "Count", window.count as f64),
+        metric("ArrivalCount", "Count", window.arrivals as f64),
+        metric("ErrorCount", "Count", window.errors as f64),
     ];
     if window.count > 0 {
-        for name in ["LatencyP50", "LatencyP90", "LatencyP99"] {
-            metrics.push(json!({"Name": name, "Unit": "Milliseconds", "StorageResolution": 1}));
-        }
+        metrics.push(metric("LatencyP50", "Milliseconds", window.p50_ms));
+        metrics.push(metric("LatencyP90", "Milliseconds", window.p90_ms));
+        metrics.push(metric("LatencyP99", "Milliseconds", window.p99_ms));
     }
-    let keys: Vec<&str> = dimensions.iter().map(|(k, _)| k.as_str()).collect();
-    let mut record = json!({
-        "_aws": {
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{"Namespace": namespace, "Dimensions": [keys], "Metrics": metrics}]
-        },
-        "RequestCount": window.count,
-        "ArrivalCount": window.arrivals,
-        "ErrorCount": window.errors,
-    });
-    if window.count > 0 {
-        record["LatencyP50"] = json!(window.p50_ms);
-        record["LatencyP90"] = json!(window.p90_ms);
-        record["LatencyP99"] = json!(window.p99_ms);
-    }
-    for (k, v) in dimensions {
-        record[k.as_str()] = json!(v);
-    }
-    record
+    let dims: Vec<(&str, &str)> = dimensions.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    ops_telemetry::emf::record(namespace, &dims, &metrics, timestamp_ms)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn a_record_declares_every_metric_it_carries() {

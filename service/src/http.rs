@@ -26,7 +26,7 @@ fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
 }
 
 pub fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    json(status, &serde_json::json!({"error": code, "message": message}))
+    json(status, &hardened_http::error_body(code, message))
 }
 
 /// 503 for work refused by the pool; clients and load balancers may retry after a second.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use hardened_http::Observer;
 use hdrhistogram::Histogram;
 use metrics::Unit;
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 use warp::http::{Method, StatusCode};
 
 pub const REQUESTS: &str = "search_requests_total";
@@ -28,10 +28,6 @@ const BUCKETS: &[f64] = &[
     0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
-/// How often the recorder folds recorded samples into its buckets. Without this the
-/// samples of every request are kept until the next scrape, and nothing scrapes on ECS.
-const UPKEEP: Duration = Duration::from_secs(5);
-
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// The process's Prometheus handle, installing the recorder (and describing every
@@ -39,21 +35,10 @@ static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 pub fn handle() -> Option<&'static PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
-            let handle = PrometheusBuilder::new()
-                .set_buckets_for_metric(Matcher::Full(DURATION.into()), BUCKETS)
-                .and_then(|b| b.set_buckets_for_metric(Matcher::Full(QUEUE.into()), BUCKETS))
-                .and_then(|b| b.install_recorder())
-                .ok()?;
+            // The recorder's upkeep runs from here on: without it the samples of every
+            // request are kept until the next scrape, and nothing scrapes on ECS.
+            let handle = ops_telemetry::prometheus::install(&[(DURATION, BUCKETS), (QUEUE, BUCKETS)]).ok()?;
             describe();
-            let upkeep = handle.clone();
-            let _ = std::thread::Builder::new()
-                .name("metrics-upkeep".into())
-                .spawn(move || {
-                    loop {
-                        std::thread::sleep(UPKEEP);
-                        upkeep.run_upkeep();
-                    }
-                });
             Some(handle)
         })
         .as_ref()

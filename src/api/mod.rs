@@ -2,23 +2,23 @@
 //! Prometheus metrics, an HTML page, and token-protected pause/resume/reload.
 
 mod page;
+mod status;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use autoscaler_core::digest::sha256_hex;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
+pub use status::{Leadership, PolicyStatus, RejectedFile, RuleStatus, StateStore, Status, status};
+
 use crate::daemon::Shared;
 use crate::daemon::registry::JournalEntry;
-use crate::decide::{Capacity, Gates, Vote};
-use crate::policy::Target;
 
 /// The routes, with every rejection answered as a JSON error.
 pub fn routes(shared: Arc<Shared>) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
@@ -69,7 +69,9 @@ pub fn routes(shared: Arc<Shared>) -> impl Filter<Extract = (Response,), Error =
             r
         });
     let index = warp::path::end().and(warp::get()).and(with()).map(|s: Arc<Shared>| {
-        let mut r = Response::new(page::render(&s).into());
+        // The snapshot is taken, and the lock let go, before the page is drawn.
+        let snapshot = self::status(&s);
+        let mut r = Response::new(page::render(&snapshot).into());
         r.headers_mut().insert(
             "content-type",
             warp::http::HeaderValue::from_static("text/html; charset=utf-8"),
@@ -124,7 +126,7 @@ fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    json(status, &serde_json::json!({"error": code, "message": message}))
+    json(status, &hardened_http::error_body(code, message))
 }
 
 async fn rejection(r: Rejection) -> Result<Response, Infallible> {
@@ -166,8 +168,9 @@ fn refusal(s: &Shared, header: Option<String>) -> Option<Response> {
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map_or("", |(_, token)| token.trim_start());
     // Hashing first makes the comparison independent of the lengths too.
-    let ok: bool = Sha256::digest(given.as_bytes())
-        .ct_eq(&Sha256::digest(token.as_bytes()))
+    let ok: bool = sha256_hex(given.as_bytes())
+        .as_bytes()
+        .ct_eq(sha256_hex(token.as_bytes()).as_bytes())
         .into();
     (!ok).then(|| {
         error(
@@ -215,190 +218,18 @@ fn decisions(s: &Shared, name: &str, q: &HashMap<String, String>) -> Response {
         );
     }
     let reg = s.registry();
-    let Some(entry) = reg.policies.get(name) else {
+    let Some(entry) = reg.policy(name) else {
         return error(
             StatusCode::NOT_FOUND,
             "unknown_policy",
             &format!("no policy named \"{name}\""),
         );
     };
-    let newest_first: Vec<&JournalEntry> = entry.journal.iter().rev().take(limit).collect();
+    let newest_first: Vec<&JournalEntry> = entry.journal().iter().rev().take(limit).collect();
     json(
         StatusCode::OK,
         &serde_json::json!({"policy": name, "decisions": newest_first}),
     )
-}
-
-#[derive(Serialize)]
-pub struct Status {
-    pub now: DateTime<Utc>,
-    pub backend: String,
-    pub ready: bool,
-    pub state: String,
-    /// This daemon's part: `single`, or `leader` / `follower` under the lease.
-    pub leadership: Leadership,
-    /// Where state is saved and how saving has gone (failures, bytes per save).
-    pub state_store: StateStore,
-    pub policies: Vec<PolicyStatus>,
-    pub rejected_files: Vec<RejectedFile>,
-    /// Valid policy files not loaded because their target is another backend's.
-    pub skipped_files: Vec<RejectedFile>,
-    /// Why the policy directory or S3 prefix cannot be read now; the policies in force stay.
-    pub policy_source_error: Option<String>,
-}
-
-#[derive(Serialize)]
-pub struct Leadership {
-    #[serde(flatten)]
-    pub role: crate::daemon::leadership::Role,
-    /// This daemon's name in the lease.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub me: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lease_ttl_s: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lease: Option<String>,
-}
-
-impl Leadership {
-    pub fn of(s: &Shared) -> Self {
-        let l = s.leadership();
-        Self {
-            role: s.role(),
-            me: l.map(|l| l.me().to_string()),
-            lease_ttl_s: l.map(|l| l.ttl().as_secs_f64()),
-            lease: l.map(|l| l.describe()),
-        }
-    }
-}
-
-#[derive(Serialize)]
-pub struct StateStore {
-    pub store: String,
-    #[serde(flatten)]
-    pub status: crate::daemon::state::SaveStatus,
-}
-
-#[derive(Serialize)]
-pub struct RejectedFile {
-    pub file: String,
-    pub error: String,
-}
-
-#[derive(Serialize)]
-pub struct PolicyStatus {
-    pub name: String,
-    pub file: String,
-    pub checksum: String,
-    pub target: Target,
-    pub min: u32,
-    pub max: u32,
-    pub dry_run: bool,
-    pub paused: bool,
-    pub load_error: Option<String>,
-    pub last_error: Option<String>,
-    pub capacity: Option<Capacity>,
-    pub rules: Vec<RuleStatus>,
-    /// When each direction may next act and why not now, from the decision core.
-    pub gates: Gates,
-    pub next_evaluation_in_s: i64,
-    /// Ticks skipped because an evaluation was still running.
-    pub skipped_ticks: u64,
-    pub last_decision: Option<JournalEntry>,
-}
-
-#[derive(Serialize)]
-pub struct RuleStatus {
-    pub name: String,
-    pub value: Option<f64>,
-    pub target: f64,
-    pub age_seconds: Option<f64>,
-    pub vote: Option<Vote>,
-    pub reason: Option<String>,
-}
-
-pub fn status(s: &Shared) -> Status {
-    let now = s.clock.now();
-    // Before the registry is locked: it locks it too.
-    let ready = s.is_ready();
-    let reg = s.registry();
-    let policies = reg
-        .policies
-        .iter()
-        .map(|(name, e)| {
-            let p = &e.controller.policy;
-            let h = &e.controller.history;
-            let last = e.last();
-            let rules = p
-                .rules
-                .iter()
-                .map(|r| {
-                    let v = last.and_then(|l| l.decision.rules.iter().find(|v| v.rule == r.name));
-                    RuleStatus {
-                        name: r.name.clone(),
-                        value: v.and_then(|v| v.value),
-                        // The target the last decision applied (a learned one), else as written.
-                        target: v.map_or(r.goal.target(), |v| v.target),
-                        age_seconds: v.and_then(|v| v.age_seconds),
-                        vote: v.map(|v| v.vote),
-                        reason: v.map(|v| v.reason.clone()),
-                    }
-                })
-                .collect();
-            PolicyStatus {
-                name: name.clone(),
-                file: e.file.display().to_string(),
-                checksum: e.checksum.clone(),
-                target: p.target.clone(),
-                min: p.min,
-                max: p.max,
-                dry_run: p.dry_run,
-                paused: e.paused,
-                load_error: e.load_error.clone(),
-                last_error: e.last_error.clone(),
-                capacity: last.map(|l| l.decision.capacity),
-                rules,
-                gates: crate::decide::gates(
-                    p,
-                    h,
-                    last.is_some_and(|l| l.decision.capacity.deployment_in_progress),
-                    now,
-                ),
-                next_evaluation_in_s: (e.next_due - now).num_seconds().max(0),
-                skipped_ticks: e.skipped,
-                last_decision: last.cloned(),
-            }
-        })
-        .collect();
-    Status {
-        now,
-        backend: format!("{:?}", s.settings.backend).to_lowercase(),
-        ready,
-        state: s.state_status(),
-        leadership: Leadership::of(s),
-        state_store: {
-            let (store, status) = s.state_store();
-            StateStore { store, status }
-        },
-        policies,
-        rejected_files: reg
-            .rejected
-            .iter()
-            .map(|(f, e)| RejectedFile {
-                file: f.display().to_string(),
-                error: e.clone(),
-            })
-            .collect(),
-        skipped_files: reg
-            .skipped
-            .iter()
-            .map(|(f, e)| RejectedFile {
-                file: f.display().to_string(),
-                error: e.clone(),
-            })
-            .collect(),
-        policy_source_error: s.source_error(),
-    }
 }
 
 /// Counts nothing: the API's own requests are not the daemon's business metrics.

@@ -4,6 +4,7 @@
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod local;
+pub mod scripted;
 pub mod sim;
 
 use std::collections::BTreeMap;
@@ -12,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use crate::decide::{Capacity, Sample};
-use crate::policy::{Policy, Target};
+use autoscaler_core::decide::{Capacity, Sample};
+use autoscaler_core::policy::{Policy, Target};
 
 /// Why a backend call did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,13 +27,10 @@ pub enum BackendError {
     Rejected { call: &'static str, reason: String },
 }
 
-/// How a [`Sample::Missing`] reason starts when the read itself failed (as opposed to no
-/// datapoint being published yet): the daemon reports it as the policy's error.
-pub const READ_FAILED: &str = "read failed: ";
-
 /// Reads metrics. One call per evaluation round covers every policy that is due, so a
-/// backend can batch its queries. A rule whose data could not be read gets a
-/// [`Sample::Missing`] with the reason; reading never fails as a whole.
+/// backend can batch its queries. A rule without data gets a [`Sample::Missing`] with its
+/// cause ([`autoscaler_core::decide::MissingCause::ReadFailed`] when the read itself
+/// failed, set alike by every backend) and the reason; reading never fails as a whole.
 pub trait MetricSource: Send + Sync + 'static {
     fn read(
         &self,
@@ -51,12 +49,8 @@ pub trait CapacityTarget: Send + Sync + 'static {
 /// Time as the daemon sees it. Real for production, accelerated for the `sim` backend.
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;
-    /// How long to wait in real time until the clock shows `t`.
+    /// How long to wait in real time (tokio's) until the clock shows `t`.
     fn real_until(&self, t: DateTime<Utc>) -> Duration;
-    /// Whether this is wall-clock time (cron schedules only fire on it).
-    fn is_real_time(&self) -> bool {
-        false
-    }
 }
 
 pub struct SystemClock;
@@ -66,10 +60,32 @@ impl Clock for SystemClock {
         Utc::now()
     }
     fn real_until(&self, t: DateTime<Utc>) -> Duration {
-        (t - Utc::now()).to_std().unwrap_or_default()
+        autoscaler_core::time::to_std(t - Utc::now())
     }
-    fn is_real_time(&self) -> bool {
-        true
+}
+
+/// Tokio's clock from `origin`: in a test with the clock paused, time moves only when
+/// every task waits, so a loop test runs in no time and no real-time window can fail it.
+pub struct TokioClock {
+    origin: DateTime<Utc>,
+    started: tokio::time::Instant,
+}
+
+impl TokioClock {
+    pub fn new(origin: DateTime<Utc>) -> Self {
+        Self {
+            origin,
+            started: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.origin + autoscaler_core::time::to_chrono(self.started.elapsed())
+    }
+    fn real_until(&self, t: DateTime<Utc>) -> Duration {
+        autoscaler_core::time::to_std(t - self.now())
     }
 }
 

@@ -7,10 +7,16 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 
 use super::{BackendError, CapacityTarget, Clock, MetricSource};
-use crate::decide::{Capacity, Sample};
-use crate::policy::{Policy, Target};
-use crate::sim::world::World;
-use crate::sim::{MetricReader, Scenario};
+use autoscaler_core::decide::{Capacity, Sample};
+use autoscaler_core::policy::{Policy, Target};
+use autoscaler_sim::timeline::Timeline;
+use autoscaler_sim::world::World;
+use autoscaler_sim::{MetricReader, Scenario};
+
+/// Simulated seconds each service keeps: enough for the longest look-back of any rule
+/// (three periods of up to an hour, a publication delay, `max_age` up to an hour). A
+/// daemon runs for months; its worlds must not grow with it.
+const KEPT: u64 = 4 * 3600;
 
 pub struct SimBackend {
     scenario: Scenario,
@@ -47,9 +53,9 @@ impl SimBackend {
         let mut services = self.services.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let world = services
             .entry(target.describe())
-            .or_insert_with(|| World::new(&self.scenario));
-        while (world.seconds.len() as u64) < t {
-            let next = world.seconds.len() as u64;
+            .or_insert_with(|| World::with_timeline(&self.scenario, Timeline::window(KEPT)));
+        while world.seconds.end() < t {
+            let next = world.seconds.end();
             world.step(next);
         }
         f(world, t)

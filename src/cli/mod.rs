@@ -87,7 +87,7 @@ pub enum Command {
         scenario: Option<PathBuf>,
         /// Also run these for comparison (repeatable).
         #[arg(long, value_enum)]
-        compare: Vec<ecs_autoscaler::sim::Comparison>,
+        compare: Vec<autoscaler_sim::Comparison>,
         /// Print the summaries and scaling actions as JSON.
         #[arg(long)]
         json: bool,
@@ -130,7 +130,7 @@ pub enum Command {
 }
 
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    ecs_autoscaler::policy::duration::parse(s)
+    autoscaler_core::policy::duration::parse(s)
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -185,7 +185,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Schema => {
             println!(
                 "{}",
-                serde_json::to_string_pretty(&ecs_autoscaler::policy::file::json_schema())?
+                serde_json::to_string_pretty(&autoscaler_core::policy::file::json_schema())?
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -4,13 +4,13 @@ use std::process::ExitCode;
 #[cfg(feature = "aws")]
 use anyhow::Context;
 #[cfg(feature = "aws")]
+use autoscaler_sim::replay;
+#[cfg(feature = "aws")]
 use ecs_autoscaler::backend::aws::record::{self, Recording, Requests};
 #[cfg(feature = "aws")]
 use ecs_autoscaler::backend::aws::sdk_config;
 #[cfg(feature = "aws")]
 use ecs_autoscaler::settings::Settings;
-#[cfg(feature = "aws")]
-use ecs_autoscaler::sim::replay;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -3,6 +3,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
+use autoscaler_core::policy::Backend;
+use autoscaler_sim as sim;
+use ecs_autoscaler::api;
 #[cfg(feature = "aws")]
 use ecs_autoscaler::backend::aws::{AwsBackend, sdk_config};
 use ecs_autoscaler::backend::local::LocalBackend;
@@ -11,8 +14,7 @@ use ecs_autoscaler::backend::{CapacityTarget, Clock, MetricSource, ScaledClock, 
 use ecs_autoscaler::daemon::Daemon;
 #[cfg(feature = "aws")]
 use ecs_autoscaler::daemon::{dynamodb, leadership::Leadership};
-use ecs_autoscaler::settings::{BackendKind, LogFormat, Settings};
-use ecs_autoscaler::{api, sim};
+use ecs_autoscaler::settings::{LogFormat, Settings};
 use tokio::signal::unix::{SignalKind, signal};
 
 pub struct Args {
@@ -31,7 +33,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         match settings.backend {
-            BackendKind::Sim => {
+            Backend::Sim => {
                 let scenario = match &settings.sim_scenario {
                     Some(p) => sim::scenario::load(p).map_err(|e| anyhow::anyhow!("{e}"))?,
                     None => sim::scenario::default_scenario(),
@@ -42,14 +44,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 serve(settings, backend, clock, args.once, args.json).await
             }
             #[cfg(feature = "aws")]
-            BackendKind::Aws => {
+            Backend::Aws => {
                 let backend = Arc::new(AwsBackend::connect(&settings.aws).await);
                 serve(settings, backend, Arc::new(SystemClock), args.once, args.json).await
             }
             // Refused by the settings in a build without the AWS SDK.
             #[cfg(not(feature = "aws"))]
-            BackendKind::Aws => anyhow::bail!("the aws backend needs a build with the default features"),
-            BackendKind::Local => {
+            Backend::Aws => anyhow::bail!("the aws backend needs a build with the default features"),
+            Backend::Local => {
                 let backend = Arc::new(LocalBackend::start(settings.local.clone()));
                 let result = serve(
                     settings,
@@ -166,23 +168,27 @@ async fn once_and_exit<B: MetricSource + CapacityTarget>(daemon: &Daemon<B>, jso
     let (loaded, rejected) = {
         let reg = shared.registry();
         let rejected: Vec<String> = reg
-            .rejected
+            .rejected()
             .values()
             .cloned()
-            .chain(reg.policies.values().filter_map(|e| e.load_error.clone()))
+            .chain(
+                reg.policies()
+                    .values()
+                    .filter_map(|e| e.load_error().map(str::to_string)),
+            )
             .collect();
-        (reg.policies.len(), rejected)
+        (reg.policies().len(), rejected)
     };
     for r in &rejected {
         eprintln!("{r}");
     }
-    for (file, why) in &shared.registry().skipped {
+    for (file, why) in shared.registry().skipped() {
         eprintln!("skipped {}: {why}", file.display());
     }
     if loaded == 0 {
         eprintln!(
             "error: no policy in force in {}: nothing evaluated",
-            shared.settings.policies_dir.display()
+            shared.settings.policies
         );
         return Ok(ExitCode::from(2));
     }
@@ -196,15 +202,10 @@ async fn once_and_exit<B: MetricSource + CapacityTarget>(daemon: &Daemon<B>, jso
     }
     let failed: Vec<(String, String)> = {
         let reg = shared.registry();
-        reg.policies
+        reg.policies()
             .iter()
             .filter(|(n, _)| !entries.iter().any(|e| &e.decision.policy == *n))
-            .map(|(n, e)| {
-                (
-                    n.clone(),
-                    e.last_error.clone().unwrap_or_else(|| "not evaluated".into()),
-                )
-            })
+            .map(|(n, e)| (n.clone(), e.last_error().unwrap_or("not evaluated").to_string()))
             .collect()
     };
     for (name, why) in &failed {

@@ -2,8 +2,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use ecs_autoscaler::policy::{self, Policy};
-use ecs_autoscaler::sim::{self, Comparison, PolicyScaler, Scaler, Scenario, families, replay, report, seeds};
+use autoscaler_core::policy::{self, Policy};
+use autoscaler_sim::{self as sim, Comparison, PolicyScaler, Scaler, Scenario, families, replay, report, seeds};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Embedded defaults, so `ecs-autoscaler simulate` works from any directory.

@@ -1,8 +1,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use ecs_autoscaler::daemon::registry::{PolicySource, Registry, read_capped};
-use ecs_autoscaler::policy;
+use autoscaler_core::policy;
+use ecs_autoscaler::daemon::registry::Registry;
+use ecs_autoscaler::daemon::source::{PolicySource, read_capped};
 
 /// Checks files and directories exactly as the daemon would load them together: each
 /// file on its own, then the rules across files (one policy per target, unique names,
@@ -36,10 +37,10 @@ pub fn run(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
     }
     let mut registry = Registry::default();
     let report = registry.apply(sources, false, chrono::Utc::now());
-    let mut good: Vec<_> = registry.policies.values().collect();
-    good.sort_by(|a, b| a.file.cmp(&b.file));
+    let mut good: Vec<_> = registry.policies().values().collect();
+    good.sort_by(|a, b| a.file().cmp(b.file()));
     for entry in &good {
-        println!("ok   {}: {}", entry.file.display(), entry.controller.policy.summary());
+        println!("ok   {}: {}", entry.file().display(), entry.policy().summary());
     }
     for (_, errors) in &report.rejected {
         eprintln!("{errors}");

@@ -2,7 +2,8 @@
 //! metrics, so an alarm fires when the daemon stops deciding (a frozen service size) or
 //! keeps failing against AWS, with no AWS call from the daemon.
 
-use serde_json::{Value, json};
+use ops_telemetry::emf::{self, Metric};
+use serde_json::Value;
 
 pub const NAMESPACE: &str = "ECSAutoscaler";
 
@@ -16,29 +17,28 @@ pub struct Round {
 }
 
 pub fn record(name: &str, round: Round, timestamp_ms: i64) -> Value {
-    json!({
-        "_aws": {
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": [["Autoscaler"]],
-                "Metrics": [
-                    {"Name": "Rounds", "Unit": "Count"},
-                    {"Name": "Decisions", "Unit": "Count"},
-                    {"Name": "BackendErrors", "Unit": "Count"}
-                ]
-            }]
-        },
-        "Autoscaler": name,
-        "Rounds": 1,
-        "Decisions": round.decisions,
-        "BackendErrors": round.backend_errors,
-    })
+    let count = |name, value: u64| Metric {
+        name,
+        unit: "Count",
+        value: value as f64,
+        storage_resolution: None,
+    };
+    emf::record(
+        NAMESPACE,
+        &[("Autoscaler", name)],
+        &[
+            count("Rounds", 1),
+            count("Decisions", round.decisions),
+            count("BackendErrors", round.backend_errors),
+        ],
+        timestamp_ms,
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn a_record_declares_every_metric_it_carries_under_one_dimension() {

@@ -102,8 +102,18 @@ pub struct Leadership {
     ttl: Duration,
     state: Mutex<State>,
     /// One claim at a time: the lease task's and a fence's would otherwise race, and a
-    /// refused one landing last would unseat the one that won.
-    claiming: tokio::sync::Mutex<()>,
+    /// refused one landing last would unseat the one that won. Whoever waits for it takes
+    /// the answer of the first claim sent after it asked, so however many fences and
+    /// renewals ask together, they wait for at most two claims.
+    claiming: tokio::sync::Mutex<Flights>,
+    /// Claims sent so far: a claim's number.
+    sent: std::sync::atomic::AtomicU64,
+}
+
+/// The last claim's number and answer.
+#[derive(Default)]
+struct Flights {
+    last: Option<(u64, Change, Option<u64>)>,
 }
 
 /// What one claim changed, for the daemon to act on.
@@ -129,7 +139,8 @@ impl Leadership {
                 },
                 held: None,
             }),
-            claiming: tokio::sync::Mutex::new(()),
+            claiming: tokio::sync::Mutex::new(Flights::default()),
+            sent: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -178,12 +189,29 @@ impl Leadership {
 
     /// Claims or renews the lease once; called every [`renew_every`].
     pub async fn tick(&self) -> Change {
-        self.claim_now().await.0
+        self.claim_after_now().await.0
     }
 
-    /// One claim; also the epoch this very claim confirmed, if it did.
+    /// The answer of a claim sent after this call: one already asked for by someone else,
+    /// if it was sent after this call, else one of its own.
+    async fn claim_after_now(&self) -> (Change, Option<u64>) {
+        use std::sync::atomic::Ordering;
+        let wanted = self.sent.load(Ordering::SeqCst) + 1;
+        let mut flights = self.claiming.lock().await;
+        if let Some((number, change, epoch)) = flights.last
+            && number >= wanted
+        {
+            return (change, epoch);
+        }
+        let number = self.sent.fetch_add(1, Ordering::SeqCst) + 1;
+        let (change, epoch) = self.claim_now().await;
+        flights.last = Some((number, change, epoch));
+        (change, epoch)
+    }
+
+    /// One claim, bounded by the renewal period: a store that hangs holds up no renewal
+    /// and no fence for longer.
     async fn claim_now(&self) -> (Change, Option<u64>) {
-        let _one = self.claiming.lock().await;
         let sent = Instant::now();
         let now_ms = chrono::Utc::now().timestamp_millis();
         let held = {
@@ -191,7 +219,14 @@ impl Leadership {
             self.expire(&mut s);
             s.held.map(|(e, _)| e)
         };
-        let result = self.store.claim(&self.me, held, now_ms, self.ttl).await;
+        let limit = renew_every(self.ttl);
+        let result = match tokio::time::timeout(limit, self.store.claim(&self.me, held, now_ms, self.ttl)).await {
+            Ok(r) => r,
+            Err(_) => Err(format!(
+                "the lease store did not answer within {}s",
+                limit.as_secs_f64()
+            )),
+        };
         let mut s = self.state();
         let was_leader = s.held.is_some();
         match result {
@@ -237,12 +272,17 @@ impl Leadership {
         }
     }
 
+    /// The longest a fence may take: the lease it confirms must still be valid after it.
+    pub fn fence_budget(&self) -> Duration {
+        self.ttl.saturating_sub(margin(self.ttl))
+    }
+
     /// The fence before acting: renews the lease, and says whether this very renewal
     /// confirmed that this daemon leads at `epoch`. A store that cannot be reached
     /// confirms nothing: the daemon does not act then, though its lease may not have run
     /// out, since someone may be taking over.
     pub async fn confirm(&self, epoch: u64) -> Result<(), String> {
-        match self.claim_now().await.1 {
+        match self.claim_after_now().await.1 {
             Some(e) if e == epoch => Ok(()),
             Some(e) => Err(format!(
                 "the lease moved to epoch {e} since this round began at {epoch}"

@@ -1,9 +1,11 @@
 //! Prometheus metrics of the daemon.
 //!
-//! Process-wide counters go through the `metrics` recorder; every one is described and
-//! set to zero at start, so a scrape never finds one missing. Per-policy series are
-//! rendered from the registry at scrape time: they appear with the policy and vanish
-//! with it, and a metric's age keeps growing while its reads fail.
+//! Process-wide counters go through the `metrics` recorder, whose upkeep keeps memory
+//! flat when nothing scrapes. Each name belongs to the module that emits it; this one
+//! describes them all at start and sets every counter to zero, so a scrape never finds
+//! one missing. Per-policy series are rendered from the registry at scrape time: they
+//! appear with the policy and vanish with it, and a metric's age keeps growing while its
+//! reads fail.
 
 use std::fmt::Write;
 use std::sync::OnceLock;
@@ -11,22 +13,19 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use metrics::Unit;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 
 use super::registry::Registry;
+use super::state;
 
 pub const ROUNDS: &str = "ecs_autoscaler_rounds_total";
 pub const ROUND_SECONDS: &str = "ecs_autoscaler_round_seconds";
 pub const BACKEND_SECONDS: &str = "ecs_autoscaler_backend_call_seconds";
 pub const BACKEND_ERRORS: &str = "ecs_autoscaler_backend_errors_total";
 pub const RELOAD_ERRORS: &str = "ecs_autoscaler_policy_rejections_total";
-pub const STATE_BYTES: &str = "ecs_autoscaler_state_bytes_written_total";
-pub const STATE_FAILURES: &str = "ecs_autoscaler_state_save_failures_total";
 pub const FENCED: &str = "ecs_autoscaler_fenced_updates_total";
 pub const LEADER: &str = "ecs_autoscaler_leader";
-pub const METRIC_QUERIES: &str = "ecs_autoscaler_cloudwatch_metric_queries_total";
-pub const API_CALLS: &str = "ecs_autoscaler_aws_api_calls_total";
-pub const REPLICA_DEATHS: &str = "ecs_autoscaler_local_replica_deaths_total";
+pub const PANICS: &str = "ecs_autoscaler_evaluation_panics_total";
 
 /// Backend calls, as labelled on the call metrics.
 pub const CALLS: [&str; 4] = ["read_metrics", "describe_service", "update_service", "read_policies"];
@@ -37,19 +36,17 @@ static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 pub fn handle() -> Option<&'static PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
-            let handle = PrometheusBuilder::new()
-                .set_buckets_for_metric(
-                    metrics_exporter_prometheus::Matcher::Full(BACKEND_SECONDS.into()),
+            let handle = ops_telemetry::prometheus::install(&[
+                (
+                    BACKEND_SECONDS,
                     &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0],
-                )
-                .and_then(|b| {
-                    b.set_buckets_for_metric(
-                        metrics_exporter_prometheus::Matcher::Full(ROUND_SECONDS.into()),
-                        &[0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0],
-                    )
-                })
-                .and_then(|b| b.install_recorder())
-                .ok()?;
+                ),
+                (
+                    ROUND_SECONDS,
+                    &[0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0],
+                ),
+            ])
+            .ok()?;
             describe();
             Some(handle)
         })
@@ -69,8 +66,6 @@ fn describe() {
         "Failed backend calls, by call (metric reads and policy-source reads included)."
     );
     metrics::describe_counter!(RELOAD_ERRORS, "Policy files or edits rejected.");
-    metrics::describe_counter!(STATE_BYTES, "Bytes written to the state store.");
-    metrics::describe_counter!(STATE_FAILURES, "State saves that failed.");
     metrics::describe_counter!(
         FENCED,
         "Scaling actions not taken because this daemon no longer held the lease when it was about to act."
@@ -80,30 +75,19 @@ fn describe() {
         "1 while this daemon may act (it holds the lease, or runs alone), else 0."
     );
     metrics::describe_counter!(
-        METRIC_QUERIES,
-        "CloudWatch metric queries sent (what GetMetricData bills for)."
+        PANICS,
+        "Policy evaluations that panicked; each policy is evaluated again at its next tick."
     );
-    metrics::describe_counter!(API_CALLS, "AWS API calls sent, by API.");
-    metrics::describe_counter!(
-        REPLICA_DEATHS,
-        "Local replicas that died without being asked to stop, by pool."
-    );
-    for c in [
-        ROUNDS,
-        RELOAD_ERRORS,
-        STATE_BYTES,
-        STATE_FAILURES,
-        METRIC_QUERIES,
-        FENCED,
-    ] {
+    for c in [ROUNDS, RELOAD_ERRORS, FENCED, PANICS] {
         metrics::counter!(c).absolute(0);
     }
     for call in CALLS {
         metrics::counter!(BACKEND_ERRORS, "call" => call).absolute(0);
     }
-    for api in ["GetMetricData", "DescribeServices", "UpdateService"] {
-        metrics::counter!(API_CALLS, "api" => api).absolute(0);
-    }
+    state::describe_metrics();
+    #[cfg(feature = "aws")]
+    crate::backend::aws::describe_metrics();
+    crate::backend::local::describe_metrics();
 }
 
 /// Times a backend call and counts its failure.
@@ -131,7 +115,7 @@ pub fn render(registry: &Registry, now: DateTime<Utc>) -> String {
         }
         out.push('\n');
     };
-    let policies = || registry.policies.iter().map(|(n, e)| (escape(n), e));
+    let policies = || registry.policies().iter().map(|(n, e)| (escape(n), e));
     family(
         "ecs_autoscaler_desired_tasks",
         "gauge",
@@ -160,7 +144,7 @@ pub fn render(registry: &Registry, now: DateTime<Utc>) -> String {
         "Age of each rule's newest datapoint (from the start of its period); keeps growing while reads fail.",
         policies()
             .flat_map(|(n, e)| {
-                e.last_datapoint.iter().map(move |(rule, at)| {
+                e.last_datapoint().iter().map(move |(rule, at)| {
                     let age = (now - *at).num_milliseconds() as f64 / 1000.0;
                     (format!("policy=\"{n}\",rule=\"{}\"", escape(rule)), age)
                 })
@@ -174,7 +158,7 @@ pub fn render(registry: &Registry, now: DateTime<Utc>) -> String {
         policies()
             .flat_map(|(n, e)| {
                 ["hold", "scale_out", "scale_in"].into_iter().map(move |a| {
-                    let count = e.decisions.get(a).copied().unwrap_or(0);
+                    let count = e.decisions().get(a).copied().unwrap_or(0);
                     (format!("policy=\"{n}\",action=\"{a}\""), count as f64)
                 })
             })
@@ -185,7 +169,7 @@ pub fn render(registry: &Registry, now: DateTime<Utc>) -> String {
         "counter",
         "Ticks skipped because the policy's previous evaluation was still running.",
         policies()
-            .map(|(n, e)| (format!("policy=\"{n}\""), e.skipped as f64))
+            .map(|(n, e)| (format!("policy=\"{n}\""), e.skipped_ticks() as f64))
             .collect(),
     );
     family(
@@ -193,7 +177,7 @@ pub fn render(registry: &Registry, now: DateTime<Utc>) -> String {
         "gauge",
         "1 while a policy is paused through the API.",
         policies()
-            .map(|(n, e)| (format!("policy=\"{n}\""), f64::from(u8::from(e.paused))))
+            .map(|(n, e)| (format!("policy=\"{n}\""), f64::from(u8::from(e.paused()))))
             .collect(),
     );
     family(
@@ -201,7 +185,7 @@ pub fn render(registry: &Registry, now: DateTime<Utc>) -> String {
         "gauge",
         "1 while the last edit of a policy's file is rejected (the previous version stays in force).",
         policies()
-            .map(|(n, e)| (format!("policy=\"{n}\""), f64::from(u8::from(e.load_error.is_some()))))
+            .map(|(n, e)| (format!("policy=\"{n}\""), f64::from(u8::from(e.load_error().is_some()))))
             .collect(),
     );
     family(
@@ -209,7 +193,7 @@ pub fn render(registry: &Registry, now: DateTime<Utc>) -> String {
         "gauge",
         "1 while a policy's last backend call failed.",
         policies()
-            .map(|(n, e)| (format!("policy=\"{n}\""), f64::from(u8::from(e.last_error.is_some()))))
+            .map(|(n, e)| (format!("policy=\"{n}\""), f64::from(u8::from(e.last_error().is_some()))))
             .collect(),
     );
     out

@@ -21,8 +21,8 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use chrono::{DateTime, Utc};
 
 use super::{BackendError, CapacityTarget, MetricSource};
-use crate::decide::{Capacity, Sample};
-use crate::policy::{Policy, Target};
+use autoscaler_core::decide::{Capacity, Sample};
+use autoscaler_core::policy::{Policy, Target};
 use breaker::{Breaker, Breakers};
 
 pub use crate::settings::AwsSettings;
@@ -44,7 +44,23 @@ pub struct AwsBackend {
     describes: coalesce::Coalescer<String, Result<Capacity, BackendError>>,
 }
 
-use crate::daemon::telemetry::{API_CALLS, BACKEND_ERRORS, METRIC_QUERIES};
+pub const METRIC_QUERIES: &str = "ecs_autoscaler_cloudwatch_metric_queries_total";
+pub const API_CALLS: &str = "ecs_autoscaler_aws_api_calls_total";
+
+/// The AWS APIs whose calls are counted.
+const APIS: [&str; 3] = ["GetMetricData", "DescribeServices", "UpdateService"];
+
+pub fn describe_metrics() {
+    metrics::describe_counter!(
+        METRIC_QUERIES,
+        "CloudWatch metric queries sent (what GetMetricData bills for)."
+    );
+    metrics::describe_counter!(API_CALLS, "AWS API calls sent, by API.");
+    metrics::counter!(METRIC_QUERIES).absolute(0);
+    for api in APIS {
+        metrics::counter!(API_CALLS, "api" => api).absolute(0);
+    }
+}
 
 impl AwsBackend {
     /// Credentials and region from the standard AWS chain (the ECS task role in production).
@@ -156,12 +172,7 @@ impl AwsBackend {
                     let messages: Vec<&str> = r.messages().iter().filter_map(|m| m.value()).collect();
                     errors.insert(
                         id.to_string(),
-                        format!(
-                            "{}CloudWatch answered {}: {}",
-                            super::READ_FAILED,
-                            code.as_str(),
-                            messages.join("; ")
-                        ),
+                        format!("CloudWatch answered {}: {}", code.as_str(), messages.join("; ")),
                     );
                 }
             }
@@ -283,18 +294,14 @@ impl MetricSource for AwsBackend {
             metrics::counter!(METRIC_QUERIES).increment(chunk.len() as u64);
             let failure = match self.metrics_breaker.admit(Instant::now()) {
                 Err(wait) => Some(format!(
-                    "{}GetMetricData circuit open after repeated failures; next try in {}s",
-                    super::READ_FAILED,
+                    "GetMetricData circuit open after repeated failures; next try in {}s",
                     wait.as_secs()
                 )),
                 Ok(call) => {
                     let result = self.fetch(&plan, chunk, &mut series, &mut errors).await;
                     let unavailable = matches!(&result, Err(e) if e.unavailable);
                     self.metrics_breaker.record(call, unavailable, Instant::now());
-                    result.err().map(|e| {
-                        metrics::counter!(BACKEND_ERRORS, "call" => "read_metrics").increment(1);
-                        format!("{}GetMetricData: {}", super::READ_FAILED, e.reason)
-                    })
+                    result.err().map(|e| format!("GetMetricData: {}", e.reason))
                 }
             };
             if let Some(reason) = failure {

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use aws_sdk_cloudwatch::types::{Dimension, Metric as CwMetric, MetricDataQuery, MetricStat};
 use chrono::{DateTime, TimeZone, Utc};
 
-use crate::decide::{Reading, Sample};
-use crate::policy::{Metric, Policy, Statistic, Target};
+use autoscaler_core::decide::{MissingCause, Reading, Sample};
+use autoscaler_core::policy::{Metric, Policy, Statistic, Target};
 
 /// GetMetricData accepts at most this many queries per call.
 pub const MAX_QUERIES_PER_CALL: usize = 500;
@@ -165,12 +165,12 @@ pub fn extract(
 ) -> Vec<BTreeMap<String, Sample>> {
     let mut out = vec![BTreeMap::new(); policies];
     for (pi, rule, why) in &plan.unplannable {
-        out[*pi].insert(rule.clone(), Sample::Missing { reason: why.clone() });
+        out[*pi].insert(rule.clone(), Sample::missing(MissingCause::Unsupported, why.clone()));
     }
     let now_s = now.timestamp();
     for p in &plan.planned {
         let sample = if let Some(e) = errors.get(&p.id) {
-            Sample::Missing { reason: e.clone() }
+            Sample::missing(MissingCause::ReadFailed, e.clone())
         } else {
             let points = series.get(&p.id).map(Vec::as_slice).unwrap_or_default();
             let usable = points
@@ -183,12 +183,13 @@ pub fn extract(
                     at: Utc.timestamp_opt(*t, 0).single().unwrap_or(now),
                     base: None,
                 }),
-                None if points.is_empty() => Sample::Missing {
-                    reason: "no datapoints in the query window".into(),
-                },
-                None => Sample::Missing {
-                    reason: "only partial or misaligned datapoints so far".into(),
-                },
+                None if points.is_empty() => {
+                    Sample::missing(MissingCause::NotPublished, "no datapoints in the query window")
+                }
+                None => Sample::missing(
+                    MissingCause::NotPublished,
+                    "only partial or misaligned datapoints so far",
+                ),
             }
         };
         out[p.policy].insert(p.rule.clone(), sample);

@@ -8,7 +8,7 @@ use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, 
 use aws_smithy_types::error::display::DisplayErrorContext;
 use chrono::{DateTime, TimeZone, Utc};
 
-use crate::sim::replay::Minute;
+use autoscaler_core::load::Minute;
 
 /// Where the request count comes from.
 #[derive(Debug, Clone)]

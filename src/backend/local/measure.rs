@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::LocalSettings;
 use super::scrape;
 use super::supervisor::{Pool, ReplicaState};
-use crate::decide::{Reading, Sample};
-use crate::policy::Measure;
+use crate::settings::LocalSettings;
+use autoscaler_core::decide::{MissingCause, Reading, Sample};
+use autoscaler_core::policy::Measure;
 
 pub(super) fn measure(
     settings: &LocalSettings,
@@ -26,8 +26,17 @@ pub(super) fn measure(
         .filter_map(|r| scrape::over(&r.scrapes, period))
         .collect();
     if deltas.is_empty() {
-        return Sample::Missing {
-            reason: format!("no replica has {}s of metrics yet", period.as_secs()),
+        let failed = pool
+            .replicas
+            .iter()
+            .filter(|r| r.state == ReplicaState::Ready)
+            .find_map(|r| r.scrape_error.clone());
+        return match failed {
+            Some(why) => Sample::missing(MissingCause::ReadFailed, why),
+            None => Sample::missing(
+                MissingCause::NotPublished,
+                format!("no replica has {}s of metrics yet", period.as_secs()),
+            ),
         };
     }
     let n = deltas.len() as f64;
@@ -41,19 +50,15 @@ pub(super) fn measure(
         Measure::RequestRate => Some(mean(&|d| d.requests / d.seconds)),
         Measure::Latency { quantile } => scrape::quantile(&deltas, quantile),
         Measure::ErrorRate | Measure::Other => {
-            return Sample::Missing {
-                reason: "the local backend does not measure this yet".into(),
-            };
+            return Sample::missing(MissingCause::Unsupported, "the local backend does not measure this yet");
         }
     };
     match value {
         Some(v) => Sample::Value(Reading {
             value: v,
-            at: now - chrono::Duration::from_std(period).unwrap_or_default(),
+            at: now - autoscaler_core::time::to_chrono(period),
             base: Some(deltas.len() as u32),
         }),
-        None => Sample::Missing {
-            reason: "no requests in the period".into(),
-        },
+        None => Sample::missing(MissingCause::NotPublished, "no requests in the period"),
     }
 }

@@ -15,7 +15,6 @@ pub mod scrape;
 mod supervisor;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -23,48 +22,20 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use super::{BackendError, CapacityTarget, MetricSource};
-use crate::decide::{Capacity, Sample};
-use crate::policy::{Policy, Target};
+use autoscaler_core::decide::{Capacity, MissingCause, Sample};
+use autoscaler_core::policy::{Policy, Target};
 use supervisor::{Pool, Shared};
 pub use supervisor::{PoolEvent, ReplicaState};
 
-/// How local replicas are run.
-#[derive(Debug, Clone)]
-pub struct LocalSettings {
-    /// A search-service binary; default: this binary's `replica` subcommand.
-    pub binary: Option<PathBuf>,
-    /// The port every replica of the pool shares.
-    pub port: u16,
-    /// Worker threads per replica; one behaves like a one-vCPU task.
-    pub workers: usize,
-    pub catalog_size: usize,
-    /// CPU burnt per search, to emulate a small task (see search-service `--search-cost`).
-    pub search_cost: Duration,
-    /// Replicas a pool starts with, before the first decision.
-    pub initial_replicas: u32,
-    /// Time a stopping replica gets to drain before SIGKILL.
-    pub drain_deadline: Duration,
-    /// Memory a replica is considered to have, for memory utilization rules.
-    pub memory_limit_bytes: f64,
-    /// Ask the kernel to hand a closing replica's queued connections to the others
-    /// (net.ipv4.tcp_migrate_req), so a scale-in resets no connection.
-    pub migrate_requests: bool,
-}
+pub use crate::settings::LocalSettings;
 
-impl Default for LocalSettings {
-    fn default() -> Self {
-        Self {
-            binary: None,
-            port: 8080,
-            workers: 1,
-            catalog_size: 100_000,
-            search_cost: Duration::ZERO,
-            initial_replicas: 2,
-            drain_deadline: Duration::from_secs(10),
-            memory_limit_bytes: 512.0 * 1024.0 * 1024.0,
-            migrate_requests: true,
-        }
-    }
+pub const REPLICA_DEATHS: &str = "ecs_autoscaler_local_replica_deaths_total";
+
+pub fn describe_metrics() {
+    metrics::describe_counter!(
+        REPLICA_DEATHS,
+        "Local replicas that died without being asked to stop, by pool."
+    );
 }
 
 /// A pool as it is at one moment, copied out so that callers hold no lock.
@@ -200,12 +171,10 @@ impl MetricSource for LocalBackend {
                     .iter()
                     .map(|rule| {
                         let sample = match (pool_name(&p.target, "read"), rule.modelled()) {
-                            (Err(e), _) => Sample::Missing { reason: e.to_string() },
-                            (_, Err(e)) => Sample::Missing { reason: e },
+                            (Err(e), _) => Sample::missing(MissingCause::Unsupported, e.to_string()),
+                            (_, Err(e)) => Sample::missing(MissingCause::Unsupported, e),
                             (Ok(name), Ok(m)) => match pools.get(name) {
-                                None => Sample::Missing {
-                                    reason: "the pool has not started yet".into(),
-                                },
+                                None => Sample::missing(MissingCause::NotPublished, "the pool has not started yet"),
                                 Some(pool) => measure::measure(&self.shared.settings, pool, m, rule.period, now),
                             },
                         };

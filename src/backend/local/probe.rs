@@ -6,8 +6,8 @@ use std::time::Duration;
 /// What one probe of a replica found.
 pub(super) struct Probe {
     pub ready: bool,
-    /// The `/metrics` text, fetched only from a ready replica.
-    pub metrics: Option<String>,
+    /// The `/metrics` text, fetched only from a ready replica, or why it could not be.
+    pub metrics: Option<Result<String, String>>,
 }
 
 /// One HTTP client for every probe; a replica that hangs costs at most `TIMEOUT`.
@@ -34,11 +34,11 @@ impl Prober {
     pub async fn probe(&self, admin: SocketAddr) -> Probe {
         let ready = self.get(admin, "/ready").await.is_ok_and(|(code, _)| code == 200);
         let metrics = if ready {
-            self.get(admin, "/metrics")
-                .await
-                .ok()
-                .filter(|(code, _)| *code == 200)
-                .map(|(_, body)| body)
+            Some(match self.get(admin, "/metrics").await {
+                Ok((200, body)) => Ok(body),
+                Ok((code, _)) => Err(format!("GET /metrics answered {code}")),
+                Err(e) => Err(format!("GET /metrics failed: {e}")),
+            })
         } else {
             None
         };

@@ -7,7 +7,7 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-use super::LocalSettings;
+use crate::settings::LocalSettings;
 
 /// A request to the spawner thread.
 pub(super) struct SpawnJob {

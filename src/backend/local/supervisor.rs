@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::LocalSettings;
 use super::probe::Prober;
 use super::process::{self, SpawnJob};
 use super::scrape;
+use crate::settings::LocalSettings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplicaState {
@@ -30,6 +30,8 @@ pub(super) struct Replica {
     stopping_since: Option<Instant>,
     pub child: Child,
     pub scrapes: Vec<scrape::Scrape>,
+    /// Why the last scrape of a ready replica failed, until one succeeds.
+    pub scrape_error: Option<String>,
 }
 
 /// A notable thing that happened to a pool, for the demo's report and the logs.
@@ -169,16 +171,22 @@ fn record(shared: &Shared, results: Vec<(String, u32, super::probe::Probe)>) {
             p.events.push(PoolEvent::Ready { pid, at: now, after });
             tracing::info!(pool = %pool, pid, ms = after.as_millis() as u64, "replica ready");
         }
-        if let Some(text) = probe.metrics {
-            match scrape::parse(&text, now, process::rss_bytes(pid)) {
-                Ok(s) => {
-                    r.scrapes.push(s);
-                    if r.scrapes.len() > 600 {
-                        r.scrapes.drain(..100);
-                    }
+        let scraped = probe
+            .metrics
+            .map(|m| m.and_then(|text| scrape::parse(&text, now, process::rss_bytes(pid))));
+        match scraped {
+            Some(Ok(s)) => {
+                r.scrapes.push(s);
+                if r.scrapes.len() > 600 {
+                    r.scrapes.drain(..100);
                 }
-                Err(e) => tracing::warn!(pool = %pool, pid, "{e}"),
+                r.scrape_error = None;
             }
+            Some(Err(e)) => {
+                tracing::warn!(pool = %pool, pid, "{e}");
+                r.scrape_error = Some(format!("replica {pid}: {e}"));
+            }
+            None => {}
         }
     }
 }
@@ -198,8 +206,7 @@ fn reap(name: &str, pool: &mut Pool, now: Instant, deadline: Duration) {
                     });
                 } else {
                     tracing::warn!(pool = %name, pid = r.pid, %status, "replica died: starting a replacement");
-                    metrics::counter!(crate::daemon::telemetry::REPLICA_DEATHS, "pool" => name.to_string())
-                        .increment(1);
+                    metrics::counter!(super::REPLICA_DEATHS, "pool" => name.to_string()).increment(1);
                     events.push(PoolEvent::Died {
                         pid: r.pid,
                         at: now,
@@ -286,6 +293,7 @@ async fn launch(shared: &Shared, pool: &str) {
                     stopping_since: None,
                     child,
                     scrapes: Vec::new(),
+                    scrape_error: None,
                 });
             }
             tracing::info!(pool = %pool, pid, "replica started");

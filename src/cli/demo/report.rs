@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use anyhow::Context;
-use ecs_autoscaler::chart::{self, Marker, Panel, Scale, Series};
+use autoscaler_charts::{self as chart, Marker, Panel, Scale, Series};
 use serde::Serialize;
 
 use super::summary::{self, DecisionLine, Summary};

@@ -114,7 +114,7 @@ fn live_line(tick: &Tick, targets: &Targets, failed: u64, reason: &str) -> Strin
 }
 
 async fn demo(args: Args) -> anyhow::Result<ExitCode> {
-    let policy = ecs_autoscaler::policy::parse(Path::new(POLICY_FILE), POLICY)
+    let policy = autoscaler_core::policy::parse(Path::new(POLICY_FILE), POLICY)
         .map_err(|e| anyhow::anyhow!("the embedded policy is invalid: {e}"))?;
     let targets = Targets::of(&policy);
     let work = tempfile::tempdir().context("creating a working directory")?;
@@ -217,7 +217,7 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
         let last = recorder.last_complete();
         let last_decision = shared
             .registry()
-            .policies
+            .policies()
             .values()
             .next()
             .and_then(|e| e.last().cloned());
@@ -271,9 +271,9 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     let origin = load_start(&shared, start);
     let decisions: Vec<DecisionLine> = shared
         .registry()
-        .policies
+        .policies()
         .values()
-        .flat_map(|e| e.journal.iter())
+        .flat_map(|e| e.journal().iter())
         .filter(|j| j.applied)
         .map(|j| {
             let t = (j.decision.at - origin).num_milliseconds() as f64 / 1000.0;

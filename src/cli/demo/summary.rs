@@ -4,9 +4,9 @@
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use ecs_autoscaler::decide::{Decision, Vote};
+use autoscaler_core::decide::{Decision, Vote};
+use autoscaler_core::policy::{Goal, Measure, Policy};
 use ecs_autoscaler::loadgen::Second;
-use ecs_autoscaler::policy::{Goal, Measure, Policy};
 
 /// The demo policy's figures the run is judged against, read from the policy itself.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -354,7 +354,7 @@ mod tests {
     }
 
     fn targets() -> Targets {
-        let policy = ecs_autoscaler::policy::parse(
+        let policy = autoscaler_core::policy::parse(
             std::path::Path::new("p.toml"),
             include_str!("../../../policies/local-latency-cpu.toml"),
         )

@@ -244,7 +244,7 @@ impl DynamoStore {
             .iter()
             .filter(|e| {
                 let at = e.decision.at;
-                let quiet = e.decision.action == crate::decide::Action::Hold && e.error.is_none();
+                let quiet = e.decision.action == autoscaler_core::decide::Action::Hold && e.error.is_none();
                 if !quiet {
                     return true;
                 }

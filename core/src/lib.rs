@@ -1,0 +1,16 @@
+//! The pure core of ecs-autoscaler: what a policy says and what it decides.
+//!
+//! - [`policy`]: policy files, their validation with `file:line:col` diagnostics, and the
+//!   checked [`policy::Policy`] the rest of the system reads.
+//! - [`decide`]: the decision core, a pure function of (policy, observation, history, now).
+//! - [`load`]: a service's load minute by minute, as recorded.
+//! - [`time`], [`digest`]: the conversions every layer shares, written once.
+//!
+//! Nothing here reads a clock, a file descriptor or the network; CI checks that the crate's
+//! dependency tree has no async runtime, AWS SDK or HTTP crate in it.
+
+pub mod decide;
+pub mod digest;
+pub mod load;
+pub mod policy;
+pub mod time;

@@ -1,0 +1,777 @@
+//! One test per rule of the decision contract (DESIGN.md, "Decision semantics").
+
+mod common;
+
+use autoscaler_core::decide::{
+    Action, Capacity, Controller, History, LimitKind, MissingCause, Outcome, Reading, Sample, Vote, decide,
+};
+use common::*;
+
+fn cpu(v: f64) -> [(&'static str, Sample); 1] {
+    cpu_at(v, t0())
+}
+
+/// A fresh CPU datapoint as seen at `now`.
+fn cpu_at(v: f64, now: chrono::DateTime<chrono::Utc>) -> [(&'static str, Sample); 1] {
+    [("cpu", value(v, now))]
+}
+
+#[test]
+fn utilization_proposes_ceil_of_base_times_ratio() {
+    let p = cpu_policy(1, 20, "");
+    let d = decide(&p, &obs(steady(4), &cpu(100.0)), &seasoned(), t0());
+    // ceil(4 * 100 / 70) = ceil(5.71) = 6
+    assert_eq!(d.desired, 6);
+    assert_eq!(d.action, Action::ScaleOut);
+    assert_eq!(d.rules[0].proposal, Some(6));
+    assert_eq!(d.rules[0].vote, Vote::Out);
+}
+
+#[test]
+fn exact_ratios_do_not_round_up_on_float_noise() {
+    let p = cpu_policy(1, 20, "");
+    // 3 tasks at 140 % of a 70 % target need exactly 6 tasks, not 7.
+    let d = decide(&p, &obs(steady(3), &cpu(140.0)), &seasoned(), t0());
+    assert_eq!(d.desired, 6);
+}
+
+#[test]
+fn base_is_running_tasks_not_pending_ones() {
+    let p = cpu_policy(1, 20, "");
+    let cap = Capacity {
+        desired: 4,
+        running: 2,
+        pending: 2,
+        deployment_in_progress: false,
+    };
+    // 2 running tasks at 140 / 70 need 4: the 2 pending ones already cover it.
+    let d = decide(&p, &obs(cap, &cpu(140.0)), &seasoned(), t0());
+    assert_eq!(d.action, Action::Hold);
+    assert!(d.limited_by(LimitKind::PendingCapacity), "{}", d.explain());
+    // A reading that says which tasks produced it is used as-is.
+    let with_base = [(
+        "cpu",
+        Sample::Value(Reading {
+            value: 140.0,
+            at: t0() - secs(60),
+            base: Some(3),
+        }),
+    )];
+    let d = decide(&p, &obs(cap, &with_base), &seasoned(), t0());
+    assert_eq!(d.desired, 6);
+}
+
+#[test]
+fn inside_the_tolerance_band_nothing_changes() {
+    let p = cpu_policy(1, 20, "");
+    for v in [63.5, 70.0, 76.9] {
+        let d = decide(&p, &obs(steady(4), &cpu(v)), &seasoned(), t0());
+        assert_eq!(d.action, Action::Hold, "cpu {v}: {}", d.explain());
+        assert!(d.rules[0].within_tolerance);
+        assert!(d.limited_by(LimitKind::Tolerance));
+    }
+    let d = decide(&p, &obs(steady(4), &cpu(78.0)), &seasoned(), t0());
+    assert_eq!(d.action, Action::ScaleOut);
+}
+
+#[test]
+fn latency_above_target_scales_out_bounded_by_the_max_factor() {
+    let p = policy(&format!("min = 1\nmax = 50\n{P99}"));
+    let slow = [("p99", value(0.300, t0()))];
+    let d = decide(&p, &obs(steady(4), &slow), &seasoned(), t0());
+    assert_eq!(d.desired, 8, "2x the running count: {}", d.explain());
+    let very_slow = [("p99", value(3.0, t0()))];
+    let d = decide(&p, &obs(steady(4), &very_slow), &seasoned(), t0());
+    assert_eq!(d.desired, 8, "20x above target is still capped at 2x");
+    let barely = [("p99", value(0.151, t0()))];
+    let d = decide(&p, &obs(steady(4), &barely), &seasoned(), t0());
+    assert_eq!(d.desired, 5, "just above target still adds a task");
+}
+
+#[test]
+fn latency_measured_before_new_tasks_came_into_service_waits_for_fresh_data() {
+    let p = policy(&format!("min = 1\nmax = 50\n{P99}"));
+    // measured on 2 tasks, 4 run now: the measurement predates the new capacity
+    let stale_capacity = [(
+        "p99",
+        Sample::Value(Reading {
+            value: 0.400,
+            at: t0() - secs(10),
+            base: Some(2),
+        }),
+    )];
+    let d = decide(&p, &obs(steady(4), &stale_capacity), &seasoned(), t0());
+    assert_eq!(d.action, Action::Hold, "{}", d.explain());
+    assert!(d.explain().contains("waiting for a fresh measurement"));
+    // measured on all 4: scale out
+    let fresh = [(
+        "p99",
+        Sample::Value(Reading {
+            value: 0.400,
+            at: t0() - secs(10),
+            base: Some(4),
+        }),
+    )];
+    let d = decide(&p, &obs(steady(4), &fresh), &seasoned(), t0());
+    assert_eq!(d.desired, 8);
+}
+
+#[test]
+fn latency_near_target_vetoes_scale_in() {
+    let p = policy(&format!("min = 1\nmax = 20\n{P99}{CPU}"));
+    let m = [("p99", value(0.120, t0())), ("cpu", value(20.0, t0()))];
+    let d = decide(&p, &obs(steady(6), &m), &seasoned(), t0());
+    assert_eq!(d.action, Action::Hold, "{}", d.explain());
+    assert_eq!(d.rules[0].vote, Vote::VetoIn);
+}
+
+#[test]
+fn latency_well_below_target_lets_the_others_scale_in() {
+    let p = policy(&format!("min = 1\nmax = 20\n{P99}{CPU}"));
+    let m = [("p99", value(0.050, t0())), ("cpu", value(35.0, t0()))];
+    let d = decide(&p, &obs(steady(6), &m), &seasoned(), t0());
+    assert_eq!(d.rules[0].vote, Vote::NoObjection);
+    assert_eq!(d.desired, 3, "ceil(6 * 35 / 70): {}", d.explain());
+}
+
+#[test]
+fn any_rule_asking_out_wins_with_the_largest_proposal() {
+    let p = policy(&format!(
+        "min = 1\nmax = 50\n{CPU}[[rule]]\nname = \"mem\"\nmetric = \"ecs_memory\"\ntarget = 50\n"
+    ));
+    let m = [("cpu", value(20.0, t0())), ("mem", value(100.0, t0()))];
+    let d = decide(&p, &obs(steady(4), &m), &seasoned(), t0());
+    assert_eq!(d.desired, 8, "{}", d.explain());
+}
+
+#[test]
+fn scale_in_needs_every_rule_and_goes_to_the_largest_proposal() {
+    let p = policy(&format!(
+        "min = 1\nmax = 50\n{CPU}[[rule]]\nname = \"mem\"\nmetric = \"ecs_memory\"\ntarget = 50\n"
+    ));
+    let m = [("cpu", value(35.0, t0())), ("mem", value(37.5, t0()))];
+    let d = decide(&p, &obs(steady(8), &m), &seasoned(), t0());
+    // cpu asks for 4, memory for 6: the larger wins
+    assert_eq!(d.desired, 6, "{}", d.explain());
+    let m = [("cpu", value(35.0, t0())), ("mem", value(50.0, t0()))];
+    let d = decide(&p, &obs(steady(8), &m), &seasoned(), t0());
+    assert_eq!(d.action, Action::Hold, "memory holds, so no scale-in");
+}
+
+#[test]
+fn missing_or_stale_data_never_scales_in() {
+    let p = policy(&format!("min = 1\nmax = 20\n{P99}{CPU}"));
+    let low_cpu = ("cpu", value(10.0, t0()));
+    let cases = [
+        vec![low_cpu.clone()],
+        vec![
+            low_cpu.clone(),
+            (
+                "p99",
+                Sample::Missing {
+                    cause: MissingCause::ReadFailed,
+                    reason: "GetMetricData failed".into(),
+                },
+            ),
+        ],
+        vec![
+            low_cpu.clone(),
+            (
+                "p99",
+                Sample::Value(Reading {
+                    value: 0.01,
+                    at: t0() - secs(600),
+                    base: None,
+                }),
+            ),
+        ],
+        vec![
+            low_cpu.clone(),
+            (
+                "p99",
+                Sample::Value(Reading {
+                    value: f64::NAN,
+                    at: t0(),
+                    base: None,
+                }),
+            ),
+        ],
+        vec![
+            low_cpu.clone(),
+            (
+                "p99",
+                Sample::Value(Reading {
+                    value: -1.0,
+                    at: t0(),
+                    base: None,
+                }),
+            ),
+        ],
+        vec![
+            low_cpu.clone(),
+            (
+                "p99",
+                Sample::Value(Reading {
+                    value: 0.01,
+                    at: t0() + secs(3600),
+                    base: None,
+                }),
+            ),
+        ],
+    ];
+    for m in cases {
+        let d = decide(&p, &obs(steady(8), &m), &seasoned(), t0());
+        assert_eq!(d.action, Action::Hold, "{}", d.explain());
+        assert_eq!(d.rules[0].vote, Vote::Missing);
+        assert!(d.limited_by(LimitKind::MissingData));
+    }
+}
+
+#[test]
+fn missing_data_does_not_block_a_scale_out() {
+    let p = policy(&format!("min = 1\nmax = 20\n{P99}{CPU}"));
+    let m = [("cpu", value(140.0, t0()))];
+    let d = decide(&p, &obs(steady(4), &m), &seasoned(), t0());
+    assert_eq!(d.desired, 8, "{}", d.explain());
+}
+
+#[test]
+fn fallback_raises_after_a_run_of_blindness_and_never_lowers() {
+    let p = cpu_policy(
+        2,
+        10,
+        "[missing_data]\naction = \"fallback\"\nfallback_count = 6\nafter = \"2m\"\n",
+    );
+    let mut c = seasoned_controller(p);
+    let blind = obs(steady(3), &[]);
+    assert_eq!(c.evaluate(&blind, t0()).action, Action::Hold);
+    assert_eq!(c.evaluate(&blind, t0() + secs(60)).action, Action::Hold);
+    let d = c.evaluate(&blind, t0() + secs(120));
+    assert_eq!(d.desired, 6, "{}", d.explain());
+    assert!(d.limited_by(LimitKind::Fallback));
+    let d = c.evaluate(&obs(steady(9), &[]), t0() + secs(180));
+    assert_eq!(d.action, Action::Hold, "the fallback never scales in");
+    // data comes back: the blindness streak resets
+    c.evaluate(
+        &obs(steady(9), &[("cpu", value(70.0, t0() + secs(240)))]),
+        t0() + secs(240),
+    );
+    assert_eq!(c.history.blind_since, None);
+}
+
+#[test]
+fn scale_in_goes_to_the_highest_recommendation_in_the_stabilization_window() {
+    // Evaluated every 100 s: an interval of 60 s makes that an unbroken run.
+    let p = cpu_policy(
+        1,
+        20,
+        "interval = \"60s\"\n[scale_in]\ncooldown = \"1s\"\nstabilization = \"300s\"\n",
+    );
+    let mut c = seasoned_controller(p);
+    // recommendations 8, then 6, then 4 within the window
+    c.evaluate(&obs(steady(8), &cpu(70.0)), t0());
+    c.evaluate(&obs(steady(8), &cpu_at(52.5, t0() + secs(100))), t0() + secs(100));
+    let d = c.evaluate(&obs(steady(8), &cpu_at(35.0, t0() + secs(200))), t0() + secs(200));
+    assert_eq!(d.action, Action::Hold, "8 was recommended 200s ago: {}", d.explain());
+    assert!(d.limited_by(LimitKind::Stabilization));
+    // at t0+301 the 8 has left the window; 6 (t0+100) is the highest left
+    let d = c.evaluate(&obs(steady(8), &cpu_at(35.0, t0() + secs(301))), t0() + secs(301));
+    assert_eq!(d.desired, 6, "{}", d.explain());
+}
+
+/// Load that came back right after a scale-in makes the next scale-ins wait for the longer
+/// `patience` window, for as long as the load keeps coming back; a plain policy is unchanged.
+#[test]
+fn a_reversed_scale_in_makes_scale_in_patient_while_the_load_keeps_returning() {
+    let p = cpu_policy(
+        1,
+        20,
+        "interval = \"10s\"\n[scale_out]\ncooldown = \"1s\"\n[scale_in]\ncooldown = \"1s\"\nstabilization = \"60s\"\npatience = \"10m\"\n",
+    );
+    let mut c = seasoned_controller(p);
+    let mut now = t0();
+    let mut desired = 8;
+    let step = |c: &mut Controller, v: f64, now: chrono::DateTime<chrono::Utc>, desired: &mut u32| {
+        let d = c.evaluate(&obs(steady(*desired), &cpu_at(v, now - secs(1))), now);
+        if d.should_apply() {
+            c.settle(&d, Outcome::Applied, d.at);
+            *desired = d.desired;
+        }
+        d
+    };
+    // Low load for 70 s: after the 60 s window it scales in (8 -> 4).
+    for _ in 0..8 {
+        step(&mut c, 35.0, now, &mut desired);
+        now += secs(10);
+    }
+    assert_eq!(desired, 4, "the plain window applies before any reversal");
+    // The load comes back within 5 minutes: a reversal (4 -> 8). (Evaluations stay within
+    // a minute of each other: a longer gap would restart the observed run.)
+    now += secs(50);
+    step(&mut c, 140.0, now, &mut desired);
+    assert_eq!(desired, 8);
+    assert_eq!(c.history.reversed_at, Some(now));
+    // Low again for 3 minutes, where the plain window would have scaled in after 60 s, and
+    // the load returns: a reversal avoided, which renews the patience.
+    now += secs(10);
+    for _ in 0..18 {
+        let d = step(&mut c, 35.0, now, &mut desired);
+        assert_eq!(desired, 8, "{}", d.explain());
+        now += secs(10);
+    }
+    step(&mut c, 70.0, now, &mut desired);
+    let renewed = c.history.reversed_at.unwrap();
+    assert_eq!(renewed, now, "renewed by the return");
+    // A long lull: held for the 10-minute patience window, then given back.
+    now += secs(10);
+    let low_from = now;
+    while now < low_from + secs(9 * 60) {
+        let d = step(&mut c, 35.0, now, &mut desired);
+        assert_eq!(
+            desired,
+            8,
+            "patient at +{}s: {}",
+            (now - low_from).num_seconds(),
+            d.explain()
+        );
+        if now > low_from + secs(60) {
+            assert!(d.explain().contains("patience"), "{}", d.explain());
+        }
+        now += secs(10);
+    }
+    while desired == 8 && now < low_from + secs(11 * 60) {
+        step(&mut c, 35.0, now, &mut desired);
+        now += secs(10);
+    }
+    assert_eq!(desired, 4, "given back once the patience window passed");
+    assert_eq!(
+        c.history.reversed_at,
+        Some(renewed),
+        "a lull longer than a reversal renews nothing"
+    );
+    // An hour after the last return the policy is plain again: a scale-in after 60 s.
+    now = renewed + secs(3600);
+    step(&mut c, 140.0, now, &mut desired);
+    assert_eq!(desired, 8);
+    now += secs(10);
+    let calm_from = now;
+    while desired == 8 && now < calm_from + secs(120) {
+        step(&mut c, 35.0, now, &mut desired);
+        now += secs(10);
+    }
+    assert_eq!(desired, 4, "plain again an hour after the last return");
+}
+
+#[test]
+fn cooldowns_are_separate_and_scale_out_cuts_scale_in_cooldown_short() {
+    let p = cpu_policy(
+        1,
+        20,
+        "[scale_out]\ncooldown = \"60s\"\n[scale_in]\ncooldown = \"300s\"\nstabilization = \"1s\"\n",
+    );
+    let mut c = seasoned_controller(p);
+    // Datapoints measured just before each evaluation: fresh after every change.
+    let cpu = |v: f64, now| {
+        [(
+            "cpu",
+            Sample::Value(Reading {
+                value: v,
+                at: now - secs(1),
+                base: None,
+            }),
+        )]
+    };
+    let d = c.evaluate(&obs(steady(8), &cpu(35.0, t0())), t0());
+    assert_eq!(d.desired, 4);
+    c.settle(&d, Outcome::Applied, d.at);
+    // inside the scale-in cooldown: no further scale-in...
+    let d = c.evaluate(&obs(steady(4), &cpu(17.5, t0() + secs(30))), t0() + secs(30));
+    assert_eq!(d.action, Action::Hold, "{}", d.explain());
+    assert!(d.limited_by(LimitKind::Cooldown));
+    // ...but a scale-out is allowed and ends that cooldown
+    let d = c.evaluate(&obs(steady(4), &cpu(140.0, t0() + secs(40))), t0() + secs(40));
+    assert_eq!(d.desired, 8);
+    c.settle(&d, Outcome::Applied, d.at);
+    assert_eq!(c.history.last_scale_in, None);
+    // inside the scale-out cooldown, neither another scale-out...
+    let d = c.evaluate(&obs(steady(8), &cpu(140.0, t0() + secs(70))), t0() + secs(70));
+    assert_eq!(d.action, Action::Hold);
+    assert!(d.limited_by(LimitKind::Cooldown));
+    // ...nor a scale-in
+    let d = c.evaluate(&obs(steady(8), &cpu(17.5, t0() + secs(80))), t0() + secs(80));
+    assert_eq!(d.action, Action::Hold);
+    // after it, both are free again
+    let d = c.evaluate(&obs(steady(8), &cpu(140.0, t0() + secs(101))), t0() + secs(101));
+    assert_eq!(d.desired, 16);
+}
+
+#[test]
+fn step_limits_apply_by_count_and_percent() {
+    let p = cpu_policy(
+        1,
+        100,
+        "[scale_out]\nmax_step = 3\n[scale_in]\nmax_step = \"25%\"\nstabilization = \"1s\"\n",
+    );
+    let d = decide(&p, &obs(steady(4), &cpu(210.0)), &seasoned(), t0());
+    assert_eq!(d.desired, 7, "{}", d.explain());
+    assert!(d.limited_by(LimitKind::Step));
+    let d = decide(&p, &obs(steady(20), &cpu(7.0)), &seasoned(), t0());
+    assert_eq!(d.desired, 15, "25% of 20 is 5: {}", d.explain());
+    let d = decide(&p, &obs(steady(2), &cpu(7.0)), &seasoned(), t0());
+    assert_eq!(d.desired, 1, "a percent step allows at least one task");
+}
+
+#[test]
+fn bounds_hold_even_outside_them_and_without_data() {
+    let p = cpu_policy(2, 5, "[scale_out]\ncooldown = \"1h\"\n");
+    let h = History {
+        last_scale_out: Some(t0() - secs(10)),
+        ..seasoned()
+    };
+    let d = decide(&p, &obs(steady(1), &[]), &h, t0());
+    assert_eq!(d.desired, 2, "below min with no data and in cooldown: {}", d.explain());
+    assert!(d.limited_by(LimitKind::Bounds));
+    let d = decide(&p, &obs(steady(9), &[]), &h, t0());
+    assert_eq!(d.desired, 5, "above max is brought down even without data");
+    let d = decide(&p, &obs(steady(4), &cpu(700.0)), &seasoned(), t0());
+    assert_eq!(d.desired, 5);
+}
+
+#[test]
+fn schedules_change_bounds_for_their_window() {
+    let p = cpu_policy(
+        1,
+        4,
+        "[[schedule]]\nname = \"business-hours\"\ncron = \"0 8 * * Mon-Fri\"\nduration = \"10h\"\nmin = 6\nmax = 12\n",
+    );
+    // Monday 10:00 is inside the window: min 6 applies
+    let d = decide(&p, &obs(steady(3), &cpu(70.0)), &seasoned(), t0());
+    assert_eq!(d.desired, 6, "{}", d.explain());
+    assert_eq!(d.bounds.schedules, vec!["business-hours".to_string()]);
+    assert!(d.limited_by(LimitKind::Schedule));
+    // Monday 19:00 is past it: the policy's 1..4
+    let d = decide(&p, &obs(steady(6), &cpu(70.0)), &seasoned(), t0() + secs(9 * 3600));
+    assert_eq!(d.desired, 4);
+    assert!(d.bounds.schedules.is_empty());
+    // Saturday 10:00: no window
+    let d = decide(&p, &obs(steady(3), &cpu(70.0)), &seasoned(), t0() + secs(5 * 86400));
+    assert_eq!(d.action, Action::Hold);
+}
+
+#[test]
+fn no_scale_in_during_a_deployment() {
+    let p = cpu_policy(1, 20, "[scale_in]\nstabilization = \"1s\"\n");
+    let cap = Capacity {
+        deployment_in_progress: true,
+        ..steady(8)
+    };
+    let d = decide(&p, &obs(cap, &cpu(20.0)), &seasoned(), t0());
+    assert_eq!(d.action, Action::Hold);
+    assert!(d.limited_by(LimitKind::Deployment));
+    let d = decide(&p, &obs(cap, &cpu(140.0)), &seasoned(), t0());
+    assert_eq!(d.action, Action::ScaleOut, "a deployment does not block scale-out");
+}
+
+#[test]
+fn an_outside_change_is_noticed_and_becomes_the_baseline() {
+    let p = cpu_policy(1, 20, "");
+    let mut c = seasoned_controller(p);
+    let d = c.evaluate(&obs(steady(4), &cpu(70.0)), t0());
+    assert_eq!(d.external_change, None);
+    let d = c.evaluate(&obs(steady(7), &cpu(70.0)), t0() + secs(15));
+    let x = d.external_change.expect("change noticed");
+    assert_eq!((x.expected, x.observed), (4, 7));
+    assert!(d.explain().contains("changed outside the autoscaler"));
+    assert_eq!(d.desired, 7, "in tolerance: the new count is kept");
+    let d = c.evaluate(&obs(steady(7), &cpu(70.0)), t0() + secs(30));
+    assert_eq!(d.external_change, None, "reported once");
+}
+
+#[test]
+fn dry_run_computes_everything_and_changes_nothing() {
+    let p = cpu_policy(1, 20, "dry_run = true\n");
+    let mut c = seasoned_controller(p);
+    let d = c.evaluate(&obs(steady(4), &cpu(140.0)), t0());
+    assert_eq!(d.desired, 8);
+    assert_eq!(d.action, Action::ScaleOut);
+    assert!(!d.should_apply());
+    assert!(d.limited_by(LimitKind::DryRun));
+    assert_eq!(c.history.last_scale_out, None, "no cooldown starts without a change");
+}
+
+#[test]
+fn spare_tasks_are_kept_above_what_the_metrics_ask() {
+    let p = cpu_policy(1, 20, "spare = 1\n");
+    let d = decide(&p, &obs(steady(2), &cpu(105.0)), &seasoned(), t0());
+    // ceil(2 * 1.5) = 3, plus one spare
+    assert_eq!(d.desired, 4, "{}", d.explain());
+    assert!(d.limited_by(LimitKind::Spare));
+    // 4 tasks carrying the load of 3 at target: no further change
+    let d = decide(&p, &obs(steady(4), &cpu(52.5)), &seasoned(), t0());
+    assert_eq!(d.action, Action::Hold, "{}", d.explain());
+}
+
+#[test]
+fn a_fresh_or_lost_state_waits_one_observed_stabilization_window_before_scaling_in() {
+    let p = cpu_policy(1, 20, "interval = \"10s\"\n[scale_in]\nstabilization = \"300s\"\n");
+    let mut c = Controller::new(p);
+    // No state: 6 tasks at 10 % CPU would go to 1 at once; they wait for a window instead.
+    for i in 0..30 {
+        let now = t0() + secs(10 * i);
+        let d = c.evaluate(&obs(steady(6), &cpu_at(10.0, now)), now);
+        assert_eq!(d.action, Action::Hold, "at {}s: {}", 10 * i, d.explain());
+        assert!(d.limited_by(LimitKind::Conservative), "{}", d.explain());
+        let until = d.gates.scale_in.as_ref().and_then(|b| b.until).unwrap();
+        assert_eq!(until, t0() + secs(300), "the gate says when");
+    }
+    let now = t0() + secs(300);
+    let d = c.evaluate(&obs(steady(6), &cpu_at(10.0, now)), now);
+    assert_eq!(d.action, Action::ScaleIn, "a whole window observed: {}", d.explain());
+
+    // A gap in evaluations (the daemon was down) breaks the observed run.
+    let mut c = seasoned_controller(c.policy.clone());
+    let later = t0() + secs(3600);
+    let d = c.evaluate(&obs(steady(6), &cpu_at(10.0, later)), later);
+    assert!(d.limited_by(LimitKind::Conservative), "{}", d.explain());
+    let d = c.evaluate(&obs(steady(6), &cpu_at(140.0, later + secs(10))), later + secs(10));
+    assert_eq!(d.action, Action::ScaleOut, "scale-out is never held back");
+}
+
+#[test]
+fn no_rule_acts_twice_on_one_datapoint() {
+    // One unchanged CPU datapoint must not drive 2 -> 4 -> 8 -> 16 as cooldowns expire.
+    let p = cpu_policy(1, 64, "[scale_out]\ncooldown = \"60s\"\n");
+    let mut c = seasoned_controller(p);
+    let reading = [("cpu", value(140.0, t0()))];
+    let d = c.evaluate(&obs(steady(2), &reading), t0());
+    assert_eq!(d.desired, 4);
+    c.settle(&d, Outcome::Applied, d.at);
+    for later in [70, 130, 180] {
+        let now = t0() + secs(later);
+        let d = c.evaluate(&obs(steady(4), &reading), now);
+        assert_eq!(d.action, Action::Hold, "{}", d.explain());
+        assert!(
+            d.rules[0].reason.contains("before the count changed"),
+            "{}",
+            d.explain()
+        );
+    }
+    // A datapoint measured since the change acts.
+    let now = t0() + secs(240);
+    let d = c.evaluate(&obs(steady(4), &[("cpu", value(140.0, now))]), now);
+    assert_eq!(d.desired, 8, "{}", d.explain());
+}
+
+#[test]
+fn the_explanation_names_rules_values_and_limits() {
+    let p = policy(&format!("min = 1\nmax = 20\n{P99}{CPU}"));
+    let m = [("cpu", value(20.0, t0()))];
+    let d = decide(&p, &obs(steady(8), &m), &seasoned(), t0());
+    let text = d.explain();
+    assert!(text.starts_with("hold at 8"), "{text}");
+    assert!(text.contains("p99: no data"), "{text}");
+    assert!(text.contains("cpu: 20 vs target 70 on 8 task(s) asks for 3"), "{text}");
+    assert!(text.contains("no scale-in while p99 has no usable data"), "{text}");
+}
+
+/// Failures guard like latency: above the target one more task (none while tasks are
+/// starting), at least half the target vetoes scale-in, a trickle below lets the other
+/// rules decide.
+#[test]
+fn failed_requests_add_a_task_and_veto_scale_in() {
+    let p = policy(
+        "min = 1\nmax = 20\n[scale_in]\nstabilization = \"1s\"\n[[rule]]\nname = \"cpu\"\nmetric = \"ecs_cpu\"\ntarget = 70\n\
+         [[rule]]\nname = \"errors\"\nmetric = \"error_rate\"\ntarget = 1\nnamespace = \"S\"\nmetric_name = \"ErrorCount\"\nperiod = \"10s\"\n",
+    );
+    let errors = |v: f64, base: u32| {
+        Sample::Value(Reading {
+            value: v,
+            at: t0() - secs(5),
+            base: Some(base),
+        })
+    };
+    let d = decide(
+        &p,
+        &obs(steady(4), &[("cpu", value(70.0, t0())), ("errors", errors(5.0, 4))]),
+        &seasoned(),
+        t0(),
+    );
+    assert_eq!((d.action, d.desired), (Action::ScaleOut, 5), "{}", d.explain());
+    assert!(
+        d.explain().contains("5 failed requests/s per task above 1"),
+        "{}",
+        d.explain()
+    );
+    let starting = Capacity {
+        running: 2,
+        pending: 2,
+        ..steady(4)
+    };
+    let d = decide(
+        &p,
+        &obs(starting, &[("cpu", value(70.0, t0())), ("errors", errors(5.0, 2))]),
+        &seasoned(),
+        t0(),
+    );
+    assert_eq!(d.action, Action::Hold, "tasks starting already: {}", d.explain());
+    assert!(d.explain().contains("2 task(s) starting already"), "{}", d.explain());
+    let d = decide(
+        &p,
+        &obs(steady(4), &[("cpu", value(20.0, t0())), ("errors", errors(0.5, 4))]),
+        &seasoned(),
+        t0(),
+    );
+    assert_eq!(
+        d.action,
+        Action::Hold,
+        "half the target vetoes the scale-in cpu asks for: {}",
+        d.explain()
+    );
+    let d = decide(
+        &p,
+        &obs(steady(4), &[("cpu", value(20.0, t0())), ("errors", errors(0.1, 4))]),
+        &seasoned(),
+        t0(),
+    );
+    assert_eq!(
+        d.action,
+        Action::ScaleIn,
+        "a trickle does not hold capacity: {}",
+        d.explain()
+    );
+}
+
+const LEARNING_DEMAND: &str = "[[rule]]\nname = \"demand\"\nmetric = \"request_rate\"\ntarget = 1400\n\
+    namespace = \"S\"\nmetric_name = \"ArrivalCount\"\nperiod = \"10s\"\nmax_age = \"60s\"\nlearn_from = \"p99\"\n";
+const ERRORS: &str = "[[rule]]\nname = \"errors\"\nmetric = \"error_rate\"\ntarget = 1\n\
+    namespace = \"S\"\nmetric_name = \"ErrorCount\"\nperiod = \"10s\"\nmax_age = \"60s\"\n";
+
+fn learning_policy() -> autoscaler_core::policy::Policy {
+    policy(&format!("min = 1\nmax = 50\n{P99}\n{LEARNING_DEMAND}\n{ERRORS}"))
+}
+
+/// Watched for an hour, `n` tasks in service all along.
+fn serving(n: u32) -> History {
+    History {
+        serving: Some((n, t0() - secs(3600))),
+        ..seasoned()
+    }
+}
+
+fn demand_readings(rate: f64, p99: f64, errors: f64) -> [(&'static str, Sample); 3] {
+    [
+        ("demand", value(rate, t0())),
+        ("p99", value(p99, t0())),
+        ("errors", value(errors, t0())),
+    ]
+}
+
+#[test]
+fn latency_breaking_its_slo_below_the_demand_target_teaches_the_target() {
+    // Written for 2,000 requests/s per task at the SLO (1,400 = 0.7 x 2,000); these tasks
+    // break it at 1,000.
+    let p = learning_policy();
+    let d = decide(
+        &p,
+        &obs(steady(4), &demand_readings(1000.0, 0.300, 0.0)),
+        &serving(4),
+        t0(),
+    );
+    assert_eq!(d.learned["demand"].per_task, 1000.0, "{d:?}");
+    let demand = d.rules.iter().find(|v| v.rule == "demand").unwrap();
+    assert!((demand.target - 700.0).abs() < 1e-9, "{demand:?}");
+    // 4 tasks x 1,000 / 700 = 5.7: the demand rule sizes the step, not one task at a time.
+    assert_eq!(demand.proposal, Some(6), "{}", demand.reason);
+    assert!(
+        demand.reason.contains("the rate at which p99 broke its SLO"),
+        "{}",
+        demand.reason
+    );
+    assert_eq!(d.desired, 8, "the latency guard still doubles: {}", d.explain());
+}
+
+#[test]
+fn latency_within_its_slo_above_the_assumed_knee_raises_the_target() {
+    let p = learning_policy();
+    let d = decide(
+        &p,
+        &obs(steady(4), &demand_readings(3000.0, 0.050, 0.0)),
+        &serving(4),
+        t0(),
+    );
+    assert_eq!(d.learned["demand"].per_task, 3000.0);
+    let demand = d.rules.iter().find(|v| v.rule == "demand").unwrap();
+    assert!((demand.target - 2100.0).abs() < 1e-9, "{demand:?}");
+    assert_eq!(demand.proposal, Some(6), "4 x 3,000 / 2,100 = 5.7: {}", demand.reason);
+}
+
+#[test]
+fn a_shedding_service_is_no_evidence_that_it_copes() {
+    // Latency of what is served stays low while requests fail: not capacity.
+    let p = learning_policy();
+    let d = decide(
+        &p,
+        &obs(steady(4), &demand_readings(3000.0, 0.050, 5.0)),
+        &serving(4),
+        t0(),
+    );
+    assert!(d.learned.is_empty(), "{:?}", d.learned);
+}
+
+#[test]
+fn readings_of_a_fleet_that_just_changed_teach_nothing() {
+    let p = learning_policy();
+    // Four tasks have served for only 40 s: the reading (60 s old) was measured on three,
+    // and a backlog could still be draining.
+    let fresh = History {
+        serving: Some((4, t0() - secs(40))),
+        ..seasoned()
+    };
+    let d = decide(&p, &obs(steady(4), &demand_readings(1000.0, 0.300, 0.0)), &fresh, t0());
+    assert!(d.learned.is_empty(), "{:?}", d.learned);
+    let starting = Capacity {
+        desired: 6,
+        running: 4,
+        pending: 2,
+        deployment_in_progress: true,
+    };
+    let d = decide(
+        &p,
+        &obs(starting, &demand_readings(1000.0, 0.300, 0.0)),
+        &serving(4),
+        t0(),
+    );
+    assert!(d.learned.is_empty(), "mid-rollout: {:?}", d.learned);
+}
+
+#[test]
+fn what_was_learned_is_remembered_and_forgotten_after_a_day() {
+    let p = learning_policy();
+    let mut c = Controller {
+        policy: p,
+        history: serving(4),
+    };
+    c.evaluate(&obs(steady(4), &demand_readings(1000.0, 0.300, 0.0)), t0());
+    assert_eq!(c.history.learned["demand"].per_task, 1000.0);
+    // A quiet hour later: nothing to learn from, the knee is kept.
+    let later = t0() + secs(3600);
+    let quiet = [
+        ("demand", value(300.0, later)),
+        ("p99", value(0.010, later)),
+        ("errors", value(0.0, later)),
+    ];
+    let d = c.evaluate(&obs(steady(4), &quiet), later);
+    let demand = d.rules.iter().find(|v| v.rule == "demand").unwrap();
+    assert!((demand.target - 700.0).abs() < 1e-9, "{demand:?}");
+    // A day after the last evidence the policy's own target applies again.
+    let next_day = t0() + secs(24 * 3600 + 60);
+    let quiet = [
+        ("demand", value(300.0, next_day)),
+        ("p99", value(0.010, next_day)),
+        ("errors", value(0.0, next_day)),
+    ];
+    let d = c.evaluate(&obs(steady(4), &quiet), next_day);
+    let demand = d.rules.iter().find(|v| v.rule == "demand").unwrap();
+    assert_eq!(demand.target, 1400.0, "{demand:?}");
+    assert!(d.learned.is_empty());
+}

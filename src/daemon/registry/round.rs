@@ -1,0 +1,88 @@
+//! What one evaluation of a policy writes into the registry: the datapoints seen, the
+//! decision, what acting on it did, the journal, the chart points and the counters.
+
+use std::collections::BTreeMap;
+
+use autoscaler_core::decide::{Action, Decision, Observation, Outcome, Sample};
+use chrono::{DateTime, Utc};
+
+use super::Registry;
+use super::entry::{JournalEntry, Point};
+
+/// How long the status page's charts look back.
+const SERIES_WINDOW: chrono::Duration = chrono::Duration::hours(1);
+
+impl Registry {
+    /// Remembers the newest datapoint of each rule, so its age keeps growing while reads fail.
+    pub(crate) fn note_datapoints(&mut self, name: &str, metrics: &BTreeMap<String, Sample>) {
+        let Some(entry) = self.policies.get_mut(name) else {
+            return;
+        };
+        for (rule, sample) in metrics {
+            if let Sample::Value(r) = sample {
+                let newest = entry.last_datapoint.entry(rule.clone()).or_insert(r.at);
+                *newest = (*newest).max(r.at);
+            }
+        }
+    }
+
+    /// The policy's decision on `obs` at `now`, recorded in its history.
+    pub(crate) fn evaluate(&mut self, name: &str, obs: &Observation, now: DateTime<Utc>) -> Option<Decision> {
+        Some(self.policies.get_mut(name)?.controller.evaluate(obs, now))
+    }
+
+    /// Records an evaluation that reached no decision.
+    pub(crate) fn fail(&mut self, name: &str, error: String) {
+        if let Some(entry) = self.policies.get_mut(name) {
+            entry.last_error = Some(error);
+        }
+    }
+
+    /// Records a decision and what acting on it did (`outcome`, None when nothing was to
+    /// be done), keeping at most `journal_size` decisions. `read_failure` is the error of
+    /// a failed metric read, shown when acting went well.
+    pub(crate) fn record(
+        &mut self,
+        name: &str,
+        entry: JournalEntry,
+        outcome: Option<Outcome>,
+        read_failure: Option<String>,
+        journal_size: usize,
+    ) {
+        let Some(pe) = self.policies.get_mut(name) else { return };
+        let now = entry.decision.at;
+        if let Some(outcome) = outcome {
+            pe.controller.settle(&entry.decision, outcome, now);
+        }
+        pe.last_error = entry.error.clone().or(read_failure);
+        let action = match entry.decision.action {
+            Action::Hold => "hold",
+            Action::ScaleOut => "scale_out",
+            Action::ScaleIn => "scale_in",
+        };
+        *pe.decisions.entry(action).or_insert(0) += 1;
+        let values = pe.controller.policy.rules.iter().map(|r| {
+            entry
+                .decision
+                .rules
+                .iter()
+                .find(|v| v.rule == r.name)
+                .and_then(|v| v.value)
+        });
+        pe.series.push_back(Point {
+            at: now,
+            desired: entry.decision.desired,
+            running: entry.decision.capacity.running,
+            values: values.collect(),
+        });
+        while pe.series.front().is_some_and(|p| p.at < now - SERIES_WINDOW) {
+            pe.series.pop_front();
+        }
+        pe.journal.push_back(entry);
+        pe.journal_unsaved += 1;
+        while pe.journal.len() > journal_size {
+            pe.journal.pop_front();
+        }
+        pe.journal_unsaved = pe.journal_unsaved.min(pe.journal.len());
+    }
+}
