@@ -227,6 +227,54 @@ async fn readiness_needs_a_policy_and_the_bearer_scheme_is_case_insensitive() {
 
 #[test]
 fn durations_are_bounded_so_no_arithmetic_can_overflow() {
+    // What the bound is for: the longest duration a policy may hold, in every window at
+    // once, goes through the core's arithmetic (windows reach back, cooldowns forward)
+    // for forty days of hourly decisions, acted on, without overflowing. A bound raised
+    // past what the clock's range allows fails here, not in production.
+    use autoscaler_core::decide::{Capacity, Controller, Observation, Outcome, Reading, Sample};
+    let longest = autoscaler_core::policy::duration::format(autoscaler_core::policy::checker::MAX_DURATION);
+    let text = format!(
+        "min = 1\nmax = 10\ninterval = \"1h\"\n[scale_out]\ncooldown = \"{l}\"\n\
+         [scale_in]\ncooldown = \"{l}\"\nstabilization = \"{l}\"\npatience = \"{l}\"\n\
+         [missing_data]\naction = \"fallback\"\nfallback_count = 2\nafter = \"{l}\"\n\
+         [target]\nbackend = \"sim\"\nservice = \"s\"\n\
+         [[rule]]\nname = \"cpu\"\nmetric = \"ecs_cpu\"\ntarget = 70\nmax_age = \"1h\"\n\
+         [[schedule]]\nname = \"w\"\ncron = \"0 0 * * *\"\nduration = \"{l}\"\nmin = 2\n",
+        l = longest
+    );
+    let p =
+        autoscaler_core::policy::parse(Path::new("longest.toml"), &text).expect("the limits themselves are accepted");
+    let mut c = Controller::new(p);
+    let t0 = chrono::Utc::now();
+    let mut desired = 1;
+    for hour in 0..24 * 40 {
+        let now = t0 + chrono::Duration::hours(hour);
+        let cpu = if (hour / 24) % 2 == 0 { 140.0 } else { 10.0 };
+        let obs = Observation {
+            capacity: Capacity {
+                desired,
+                running: desired,
+                pending: 0,
+                deployment_in_progress: false,
+            },
+            metrics: [(
+                "cpu".to_string(),
+                Sample::Value(Reading {
+                    value: cpu,
+                    at: now - chrono::Duration::minutes(1),
+                    base: None,
+                }),
+            )]
+            .into(),
+        };
+        let d = c.evaluate(&obs, now);
+        assert!((d.bounds.min..=d.bounds.max).contains(&d.desired), "{}", d.explain());
+        if d.should_apply() {
+            c.settle(&d, Outcome::Applied, now);
+            desired = d.desired;
+        }
+    }
+
     let dir = tempfile::tempdir().unwrap();
     for (extra, message) in [
         ("interval = \"300000y\"", "at most 7 days"),

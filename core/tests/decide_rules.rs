@@ -496,6 +496,8 @@ fn dry_run_computes_everything_and_changes_nothing() {
     assert_eq!(d.action, Action::ScaleOut);
     assert!(!d.should_apply());
     assert!(d.limited_by(LimitKind::DryRun));
+    // Even told it was applied, the core records no action from a dry run.
+    c.settle(&d, Outcome::Applied, d.at);
     assert_eq!(c.history.last_scale_out, None, "no cooldown starts without a change");
 }
 

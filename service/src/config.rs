@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// The largest request body the service reads.
+pub const MAX_BODY_BYTES: u64 = 16 * 1024;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Json,
@@ -120,7 +123,7 @@ impl Config {
             header_timeout: self.header_timeout,
             idle_timeout: self.idle_timeout,
             body_timeout: self.body_timeout,
-            max_body_bytes: crate::http::MAX_BODY_BYTES,
+            max_body_bytes: MAX_BODY_BYTES,
             drain_grace: self.drain_grace,
             shutdown_deadline: self.shutdown_deadline,
             ..hardened_http::Limits::default()

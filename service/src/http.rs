@@ -13,13 +13,13 @@ use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use crate::App;
+use crate::app::App;
 use crate::catalog::Product;
 use crate::params::{self, SearchParams};
 use crate::pool::Refused;
 
+pub use crate::config::MAX_BODY_BYTES;
 pub use crate::params::{MAX_LIMIT, MAX_OFFSET, MAX_QUERY_CHARS};
-pub const MAX_BODY_BYTES: u64 = 16 * 1024;
 
 fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
     warp::reply::with_status(warp::reply::json(body), status).into_response()

@@ -1,11 +1,12 @@
 //! The product search service: the workload ecs-autoscaler was made for.
 //!
-//! `catalog` generates the products, `index` answers searches, `params` parses a search
+//! `app` is the state every request shares, `catalog` generates the products, `index` answers searches, `params` parses a search
 //! request, `pool` runs the work on worker threads behind an admission limit, `http` is
 //! the warp API (served through `hardened_http`), `telemetry` the Prometheus metrics and
 //! the latency window, `emf` the CloudWatch records, `config` the flags. [`run`] ties
 //! them together.
 
+pub mod app;
 pub mod catalog;
 pub mod config;
 pub mod emf;
@@ -17,58 +18,12 @@ pub mod telemetry;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
-use catalog::Product;
+pub use app::{App, Store};
 use config::Config;
-use index::Index;
-
-pub struct Store {
-    pub products: Vec<Product>,
-    pub index: Index,
-    /// Products generated at start; the rest were created through the API.
-    pub generated: usize,
-}
-
-/// State shared by every request.
-pub struct App {
-    pub store: RwLock<Store>,
-    pub ready: AtomicBool,
-    pub pool: pool::Pool,
-    pub window: Arc<telemetry::Window>,
-    /// CPU to burn per search (see `--search-cost`).
-    pub search_cost: Duration,
-    /// Products the API may add to the in-memory catalog.
-    pub max_created: usize,
-}
-
-impl App {
-    pub fn new(config: &Config) -> Self {
-        let started = Instant::now();
-        let products = catalog::generate(config.catalog_size);
-        let index = Index::build(&products);
-        metrics::gauge!(telemetry::CATALOG).set(products.len() as f64);
-        tracing::info!(
-            products = products.len(),
-            ms = started.elapsed().as_millis() as u64,
-            "catalog indexed"
-        );
-        Self {
-            store: RwLock::new(Store {
-                generated: products.len(),
-                products,
-                index,
-            }),
-            ready: AtomicBool::new(false),
-            pool: pool::Pool::start(config.worker_count(), config.max_in_flight, config.queue_deadline),
-            window: Arc::default(),
-            search_cost: config.search_cost,
-            max_created: config.max_created,
-        }
-    }
-}
 
 /// Binds the listener, with SO_REUSEPORT if asked, so replicas can share a port.
 pub fn bind(addr: SocketAddr, reuse_port: bool) -> std::io::Result<tokio::net::TcpListener> {

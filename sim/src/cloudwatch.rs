@@ -1,7 +1,6 @@
 //! Metric delivery as CloudWatch does it: datapoints per period, published after a delay.
 
-use super::timeline::Timeline;
-use super::world::Second;
+use super::timeline::{Second, Timeline};
 use autoscaler_core::policy::Measure;
 
 /// A datapoint: the period's start (seconds into the run), its value, and the tasks behind it.

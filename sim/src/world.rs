@@ -17,48 +17,11 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 use super::scenario::{FailureKind, Scenario};
+pub use super::timeline::Second;
 use super::timeline::Timeline;
 
 const TRAFFIC_STREAM: u64 = 1;
 const TASK_STREAM: u64 = 2;
-
-/// One simulated second, as recorded for metrics, the timeline and the summary.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Second {
-    pub offered: f64,
-    pub served: f64,
-    pub failed: f64,
-    /// Failed by a task in service (timed out in its queue): what the service counts
-    /// itself. Requests sent to a crashed task or to no task at all fail at the load
-    /// balancer, where only the ALB's 5xx count sees them.
-    pub failed_in_service: f64,
-    pub desired: u32,
-    pub healthy: u32,
-    pub provisioning: u32,
-    /// Targets the load balancer sent requests to: the healthy tasks and crashed ones it
-    /// has not noticed yet.
-    pub targets: u32,
-    /// Tasks launched in this second.
-    pub launched: u32,
-    /// Average CPU % of healthy tasks; None without any.
-    pub cpu: Option<f64>,
-    pub memory: Option<f64>,
-    /// Response time distribution of the second's slow tail: shift + Exp(mean). With
-    /// uneven tasks it is the distribution of the task at the 99th percentile.
-    pub latency_shift: f64,
-    pub latency_mean: f64,
-}
-
-impl Second {
-    /// The q-quantile (0..1) of this second's response time.
-    pub fn latency_quantile(&self, q: f64) -> f64 {
-        self.latency_shift + self.latency_mean * -(1.0 - q).ln()
-    }
-
-    pub fn p99(&self) -> f64 {
-        self.latency_quantile(0.99)
-    }
-}
 
 #[derive(Debug, Clone, Copy)]
 struct Task {

@@ -1,5 +1,6 @@
 //! Subcommands. Each returns an exit code; errors are reported with their context by main.
 
+mod args;
 mod demo;
 mod healthcheck;
 mod record;
@@ -10,6 +11,7 @@ mod validate;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use args::parse_duration;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -127,10 +129,6 @@ pub enum Command {
         #[arg(long, default_value = "2s", value_parser = parse_duration)]
         timeout: std::time::Duration,
     },
-}
-
-pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    autoscaler_core::policy::duration::parse(s)
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {

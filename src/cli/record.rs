@@ -19,10 +19,10 @@ pub struct Args {
     #[arg(long)]
     pub service: String,
     /// How far back (at most 15d, CloudWatch's one-minute retention).
-    #[arg(long, default_value = "14d", value_parser = super::parse_duration)]
+    #[arg(long, default_value = "14d", value_parser = crate::cli::args::parse_duration)]
     pub since: std::time::Duration,
     /// One row per this much time (a multiple of 60s); requests are written per minute.
-    #[arg(long, default_value = "60s", value_parser = super::parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = crate::cli::args::parse_duration)]
     pub period: std::time::Duration,
     /// Count requests at the ALB: CloudWatch's TargetGroup dimension (with --load-balancer).
     #[arg(long)]

@@ -15,6 +15,8 @@ use chrono::{DateTime, Utc};
 use metrics::Unit;
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use autoscaler_core::decide::Action;
+
 use super::registry::Registry;
 use super::state;
 
@@ -157,7 +159,7 @@ pub fn render(registry: &Registry, now: DateTime<Utc>) -> String {
         "Decisions taken since the policy was loaded, by action.",
         policies()
             .flat_map(|(n, e)| {
-                ["hold", "scale_out", "scale_in"].into_iter().map(move |a| {
+                Action::ALL.into_iter().map(|a| a.label()).map(move |a| {
                     let count = e.decisions().get(a).copied().unwrap_or(0);
                     (format!("policy=\"{n}\",action=\"{a}\""), count as f64)
                 })

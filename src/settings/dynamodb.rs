@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use autoscaler_core::policy::duration;
 
-use super::SettingsError;
+use super::error::SettingsError;
 use super::file::RawDynamo;
 
 /// The `dynamodb` state backend.

@@ -5,7 +5,24 @@ use std::path::PathBuf;
 use autoscaler_core::policy::Backend;
 use serde::Deserialize;
 
-use super::{LogFormat, StateBackend};
+/// Where histories and journals are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StateBackend {
+    /// One file (`state_file`): one daemon.
+    File,
+    /// A DynamoDB table shared by several daemons, one of which leads under a lease.
+    Dynamodb,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line, for CloudWatch Logs.
+    Json,
+    /// Human-readable, for a terminal.
+    Pretty,
+}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

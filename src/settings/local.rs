@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use autoscaler_core::policy::duration;
 
-use super::SettingsError;
+use super::error::SettingsError;
 use super::file::RawLocal;
 
 #[derive(Debug, Clone)]

@@ -6,6 +6,7 @@
 
 mod aws;
 mod dynamodb;
+mod error;
 mod file;
 mod local;
 mod policies;
@@ -15,33 +16,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use autoscaler_core::policy::{Backend, duration};
-use serde::Deserialize;
 
 pub use aws::AwsSettings;
 pub use dynamodb::DynamoSettings;
 use dynamodb::dynamo_settings;
+pub use error::SettingsError;
 use file::RawSettings;
+pub use file::{LogFormat, StateBackend};
 pub use local::LocalSettings;
 pub use policies::PolicyLocation;
-
-/// Where histories and journals are kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StateBackend {
-    /// One file (`state_file`): one daemon.
-    File,
-    /// A DynamoDB table shared by several daemons, one of which leads under a lease.
-    Dynamodb,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// One JSON object per line, for CloudWatch Logs.
-    Json,
-    /// Human-readable, for a terminal.
-    Pretty,
-}
 
 /// Validated settings.
 #[derive(Debug, Clone)]
@@ -84,10 +67,6 @@ pub struct Settings {
 
 /// Environment variables that override the file (nested keys use `__`).
 pub const ENV_PREFIX: &str = "ECS_AUTOSCALER";
-
-#[derive(Debug, thiserror::Error)]
-#[error("settings: {0}")]
-pub struct SettingsError(String);
 
 impl Settings {
     /// Reads `file` (if given; it must exist) and the environment.

@@ -38,7 +38,7 @@ impl Controller {
     }
 
     pub fn evaluate(&mut self, obs: &Observation, now: DateTime<Utc>) -> Decision {
-        let decision = super::decide(&self.policy, obs, &self.history, now);
+        let decision = super::decision::decide(&self.policy, obs, &self.history, now);
         self.history.record_evaluation(&self.policy, &decision);
         decision
     }
@@ -50,7 +50,13 @@ impl Controller {
     /// - unknown: the next reading of the count is not an outside change whatever it is,
     ///   and every datapoint from before now counts as measured on another count, so one
     ///   datapoint still cannot act twice.
+    ///
+    /// A decision that was not to be applied (a hold, a dry run) changes nothing, whatever
+    /// the outcome says.
     pub fn settle(&mut self, decision: &Decision, outcome: Outcome, now: DateTime<Utc>) {
+        if !decision.should_apply() {
+            return;
+        }
         match outcome {
             Outcome::Applied => self.history.record_applied(decision),
             Outcome::Refused | Outcome::NotSent => {}
@@ -59,5 +65,100 @@ impl Controller {
                 self.history.last_change = Some(now);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::decide::{Capacity, Reading, Sample};
+
+    fn controller(extra: &str) -> Controller {
+        let text = format!(
+            "min = 1\nmax = 10\n{extra}\n[scale_out]\ncooldown = \"60s\"\n[target]\nbackend = \"sim\"\nservice = \"s\"\n\
+             [[rule]]\nname = \"cpu\"\nmetric = \"ecs_cpu\"\ntarget = 50\n"
+        );
+        let policy = crate::policy::parse(Path::new("p.toml"), &text).unwrap();
+        Controller::new(policy)
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 5, 10, 0, 0).unwrap()
+    }
+
+    /// A scale-out from 2 to 4 (CPU twice the target).
+    fn scale_out(c: &mut Controller) -> Decision {
+        let obs = Observation {
+            capacity: Capacity {
+                desired: 2,
+                running: 2,
+                pending: 0,
+                deployment_in_progress: false,
+            },
+            metrics: [(
+                "cpu".to_string(),
+                Sample::Value(Reading {
+                    value: 100.0,
+                    at: now() - chrono::Duration::seconds(60),
+                    base: None,
+                }),
+            )]
+            .into(),
+        };
+        let d = c.evaluate(&obs, now());
+        assert_eq!((d.capacity.desired, d.desired), (2, 4), "{}", d.explain());
+        d
+    }
+
+    #[test]
+    fn an_applied_action_starts_its_cooldown_and_is_the_new_baseline() {
+        let mut c = controller("");
+        let d = scale_out(&mut c);
+        c.settle(&d, Outcome::Applied, now());
+        assert_eq!(c.history.last_scale_out, Some(now()));
+        assert_eq!(c.history.last_desired, Some(4));
+        assert_eq!(c.history.last_change, Some(now()));
+    }
+
+    #[test]
+    fn a_refused_or_unsent_action_leaves_no_trace_so_the_next_round_tries_again() {
+        for outcome in [Outcome::Refused, Outcome::NotSent] {
+            let mut c = controller("");
+            let d = scale_out(&mut c);
+            let before = c.history.clone();
+            c.settle(&d, outcome, now());
+            assert_eq!(c.history, before, "{outcome:?}");
+            assert_eq!(c.history.last_scale_out, None, "{outcome:?}: no cooldown");
+        }
+    }
+
+    #[test]
+    fn an_action_of_unknown_outcome_calls_no_count_an_outside_change_and_acts_on_no_old_datapoint() {
+        let mut c = controller("");
+        let d = scale_out(&mut c);
+        c.settle(&d, Outcome::Unknown, now());
+        assert_eq!(
+            c.history.last_desired, None,
+            "whatever the count is next, it is not news"
+        );
+        assert_eq!(
+            c.history.last_change,
+            Some(now()),
+            "readings from before now act no more"
+        );
+        assert_eq!(c.history.last_scale_out, None, "no cooldown: it may not have happened");
+    }
+
+    #[test]
+    fn a_dry_run_is_never_settled_as_applied() {
+        let mut c = controller("dry_run = true");
+        let d = scale_out(&mut c);
+        let before = c.history.clone();
+        c.settle(&d, Outcome::Applied, now());
+        assert_eq!(c.history, before);
     }
 }

@@ -2,29 +2,11 @@
 //! the page all read this one answer; nothing else re-derives a cooldown.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use super::history::{History, max_gap};
-use super::types::LimitKind;
+use super::types::{Block, Gates, LimitKind};
 use crate::policy::Policy;
 use crate::time::to_chrono;
-
-/// What keeps a direction closed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Block {
-    pub kind: LimitKind,
-    /// When it opens by itself; `None` when only a change (of the policy, of the
-    /// deployment) opens it.
-    pub until: Option<DateTime<Utc>>,
-    pub reason: String,
-}
-
-/// Each direction: `None` when open now.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Gates {
-    pub scale_out: Option<Block>,
-    pub scale_in: Option<Block>,
-}
 
 fn cooldown(what: &str, last: Option<DateTime<Utc>>, length: std::time::Duration, now: DateTime<Utc>) -> Option<Block> {
     let until = last? + to_chrono(length);

@@ -6,8 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::learn::LearnedCapacity;
-use super::types::{Action, Decision};
+use super::types::{Action, Decision, LearnedCapacity};
 use crate::policy::Policy;
 use crate::time::to_chrono;
 

@@ -13,30 +13,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
-use super::types::{Capacity, RuleVerdict, Vote};
+use super::types::{Capacity, Evidence, LearnedCapacity, RuleVerdict, Vote};
 use crate::policy::{Goal, Policy, Rule};
 use crate::time::to_chrono;
-
-/// What a request_rate rule has learned about the service's capacity.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct LearnedCapacity {
-    /// Requests per task per second at which the SLO is reached.
-    pub per_task: f64,
-    /// When the evidence was last set or confirmed.
-    pub at: DateTime<Utc>,
-    pub evidence: Evidence,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Evidence {
-    /// The SLO broke at this rate.
-    Broke,
-    /// The SLO held, without failures, at this rate.
-    Held,
-}
 
 /// Evidence not confirmed for this long is dropped and the policy's own target applies
 /// again: a deploy or a new data set changes what a task serves. A day sees the daily

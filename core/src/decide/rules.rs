@@ -83,148 +83,28 @@ pub fn evaluate(
         };
     }
     let ratio = value / target;
-    let mut within_tolerance = false;
-    let (proposal, vote, reason) = match rule.goal {
-        Goal::Track { tolerance, .. } => {
-            // The band is around the current count: with base == desired and no spare this is
-            // exactly |v/t - 1| <= tolerance, and it keeps the vote monotone in the value when
-            // spare tasks or pending tasks make base and desired differ.
-            let want = f64::from(base) * ratio + f64::from(spare);
-            let deviation = want / f64::from(current.max(1)) - 1.0;
-            if current > 0 && deviation.abs() <= tolerance {
-                within_tolerance = true;
-                (
-                    Some(current),
-                    Vote::Hold,
-                    format!(
-                        "{} vs target {} is within tolerance {}",
-                        fmt(value),
-                        fmt(target),
-                        fmt(tolerance)
-                    ),
-                )
-            } else {
-                let proposal = ceil_count(want);
-                let vote = compare(proposal, current);
-                let spare_note = if spare > 0 {
-                    format!(" + {spare} spare")
-                } else {
-                    String::new()
-                };
-                (
-                    Some(proposal),
-                    vote,
-                    format!(
-                        "{} vs target {} on {} task(s) asks for {}{}",
-                        fmt(value),
-                        fmt(target),
-                        base,
-                        proposal,
-                        spare_note
-                    ),
-                )
-            }
-        }
+    let call = Call {
+        value,
+        target,
+        ratio,
+        base,
+        current,
+        capacity,
+        spare,
+    };
+    let Judged {
+        proposal,
+        vote,
+        reason,
+        within_tolerance,
+    } = match rule.goal {
+        Goal::Track { tolerance, .. } => track(&call, tolerance),
         Goal::LatencyGuard {
             scale_in_headroom,
             max_factor,
             ..
-        } => {
-            let ms = |s: f64| format!("{:.0}ms", s * 1000.0);
-            if ratio > 1.0 && capacity.running > base {
-                // Latency is not proportional to capacity: a measurement taken before the
-                // newest tasks came into service says nothing about how they cope. Wait for one
-                // that includes them instead of compounding scale-outs on stale evidence.
-                (
-                    Some(current),
-                    Vote::Hold,
-                    format!(
-                        "{} above SLO {} measured on {} task(s); {} run now, waiting for a fresh measurement",
-                        ms(value),
-                        ms(target),
-                        base,
-                        capacity.running
-                    ),
-                )
-            } else if ratio > 1.0 {
-                let proportional = ceil_count(f64::from(base) * ratio.min(max_factor));
-                let proposal = proportional.max(base + 1);
-                let vote = compare(proposal, current);
-                let note = if vote == Vote::Out {
-                    format!("{} above SLO {}, asks for {}", ms(value), ms(target), proposal)
-                } else {
-                    format!(
-                        "{} above SLO {}, pending tasks already cover {}",
-                        ms(value),
-                        ms(target),
-                        proposal
-                    )
-                };
-                (Some(proposal), if vote == Vote::In { Vote::Hold } else { vote }, note)
-            } else if ratio >= scale_in_headroom {
-                (
-                    None,
-                    Vote::VetoIn,
-                    format!(
-                        "{} within {:.0}% of SLO {}, no scale-in",
-                        ms(value),
-                        (1.0 - scale_in_headroom) * 100.0,
-                        ms(target)
-                    ),
-                )
-            } else {
-                (
-                    None,
-                    Vote::NoObjection,
-                    format!("{} well below SLO {}", ms(value), ms(target)),
-                )
-            }
-        }
-        Goal::ErrorGuard { .. } => {
-            if ratio > 1.0 && capacity.pending > 0 {
-                // Tasks already starting may be the cure (replacements of crashed ones, or
-                // the last scale-out): wait for them rather than add one per datapoint.
-                (
-                    None,
-                    Vote::VetoIn,
-                    format!(
-                        "{} failed requests/s per task above {}; {} task(s) starting already",
-                        fmt(value),
-                        fmt(target),
-                        capacity.pending
-                    ),
-                )
-            } else if ratio > 1.0 {
-                // Failures say capacity is short, not by how much: one task at a time.
-                let proposal = current.max(capacity.running).saturating_add(1);
-                (
-                    Some(proposal),
-                    Vote::Out,
-                    format!(
-                        "{} failed requests/s per task above {}, asks for {}",
-                        fmt(value),
-                        fmt(target),
-                        proposal
-                    ),
-                )
-            } else if ratio >= ERROR_VETO_SHARE {
-                (
-                    None,
-                    Vote::VetoIn,
-                    format!(
-                        "{} failed requests/s per task, at least half of {}: no scale-in",
-                        fmt(value),
-                        fmt(target)
-                    ),
-                )
-            } else {
-                (
-                    None,
-                    Vote::NoObjection,
-                    format!("{} failed requests/s per task, well below {}", fmt(value), fmt(target)),
-                )
-            }
-        }
+        } => latency_guard(&call, scale_in_headroom, max_factor),
+        Goal::ErrorGuard { .. } => error_guard(&call),
     };
     RuleVerdict {
         rule: rule.name.clone(),
@@ -235,6 +115,183 @@ pub fn evaluate(
         vote,
         within_tolerance,
         reason,
+    }
+}
+
+/// What a rule's judgement is made of, once its reading is usable.
+struct Call {
+    value: f64,
+    target: f64,
+    ratio: f64,
+    /// Tasks that produced the value.
+    base: u32,
+    current: u32,
+    capacity: Capacity,
+    spare: u32,
+}
+
+struct Judged {
+    proposal: Option<u32>,
+    vote: Vote,
+    reason: String,
+    within_tolerance: bool,
+}
+
+impl Judged {
+    fn new(proposal: Option<u32>, vote: Vote, reason: String) -> Self {
+        Self {
+            proposal,
+            vote,
+            reason,
+            within_tolerance: false,
+        }
+    }
+}
+
+/// Proportional tracking: `ceil(base × value / target) + spare`, no change inside the band.
+fn track(c: &Call, tolerance: f64) -> Judged {
+    let (value, target, base, current, spare) = (c.value, c.target, c.base, c.current, c.spare);
+    // The band is around the current count: with base == desired and no spare this is
+    // exactly |v/t - 1| <= tolerance, and it keeps the vote monotone in the value when
+    // spare tasks or pending tasks make base and desired differ.
+    let want = f64::from(base) * c.ratio + f64::from(spare);
+    let deviation = want / f64::from(current.max(1)) - 1.0;
+    if current > 0 && deviation.abs() <= tolerance {
+        return Judged {
+            within_tolerance: true,
+            ..Judged::new(
+                Some(current),
+                Vote::Hold,
+                format!(
+                    "{} vs target {} is within tolerance {}",
+                    fmt(value),
+                    fmt(target),
+                    fmt(tolerance)
+                ),
+            )
+        };
+    }
+    let proposal = ceil_count(want);
+    let vote = compare(proposal, current);
+    let spare_note = if spare > 0 {
+        format!(" + {spare} spare")
+    } else {
+        String::new()
+    };
+    Judged::new(
+        Some(proposal),
+        vote,
+        format!(
+            "{} vs target {} on {} task(s) asks for {}{}",
+            fmt(value),
+            fmt(target),
+            base,
+            proposal,
+            spare_note
+        ),
+    )
+}
+
+/// The latency SLO guard: above target scale out (at least one task, at most
+/// `max_factor` × base), between the headroom and the target veto scale-in.
+fn latency_guard(c: &Call, scale_in_headroom: f64, max_factor: f64) -> Judged {
+    let (value, target, ratio, base, current, capacity) = (c.value, c.target, c.ratio, c.base, c.current, c.capacity);
+    let ms = |s: f64| format!("{:.0}ms", s * 1000.0);
+    if ratio > 1.0 && capacity.running > base {
+        // Latency is not proportional to capacity: a measurement taken before the
+        // newest tasks came into service says nothing about how they cope. Wait for one
+        // that includes them instead of compounding scale-outs on stale evidence.
+        Judged::new(
+            Some(current),
+            Vote::Hold,
+            format!(
+                "{} above SLO {} measured on {} task(s); {} run now, waiting for a fresh measurement",
+                ms(value),
+                ms(target),
+                base,
+                capacity.running
+            ),
+        )
+    } else if ratio > 1.0 {
+        let proportional = ceil_count(f64::from(base) * ratio.min(max_factor));
+        let proposal = proportional.max(base + 1);
+        let vote = compare(proposal, current);
+        let note = if vote == Vote::Out {
+            format!("{} above SLO {}, asks for {}", ms(value), ms(target), proposal)
+        } else {
+            format!(
+                "{} above SLO {}, pending tasks already cover {}",
+                ms(value),
+                ms(target),
+                proposal
+            )
+        };
+        Judged::new(Some(proposal), if vote == Vote::In { Vote::Hold } else { vote }, note)
+    } else if ratio >= scale_in_headroom {
+        Judged::new(
+            None,
+            Vote::VetoIn,
+            format!(
+                "{} within {:.0}% of SLO {}, no scale-in",
+                ms(value),
+                (1.0 - scale_in_headroom) * 100.0,
+                ms(target)
+            ),
+        )
+    } else {
+        Judged::new(
+            None,
+            Vote::NoObjection,
+            format!("{} well below SLO {}", ms(value), ms(target)),
+        )
+    }
+}
+
+/// The failed-request guard: above target one more task, any failures veto scale-in.
+fn error_guard(c: &Call) -> Judged {
+    let (value, target, ratio, current, capacity) = (c.value, c.target, c.ratio, c.current, c.capacity);
+    if ratio > 1.0 && capacity.pending > 0 {
+        // Tasks already starting may be the cure (replacements of crashed ones, or
+        // the last scale-out): wait for them rather than add one per datapoint.
+        Judged::new(
+            None,
+            Vote::VetoIn,
+            format!(
+                "{} failed requests/s per task above {}; {} task(s) starting already",
+                fmt(value),
+                fmt(target),
+                capacity.pending
+            ),
+        )
+    } else if ratio > 1.0 {
+        // Failures say capacity is short, not by how much: one task at a time.
+        let proposal = current.max(capacity.running).saturating_add(1);
+        Judged::new(
+            Some(proposal),
+            Vote::Out,
+            format!(
+                "{} failed requests/s per task above {}, asks for {}",
+                fmt(value),
+                fmt(target),
+                proposal
+            ),
+        )
+    } else if ratio >= ERROR_VETO_SHARE {
+        Judged::new(
+            None,
+            Vote::VetoIn,
+            format!(
+                "{} failed requests/s per task, at least half of {}: no scale-in",
+                fmt(value),
+                fmt(target)
+            ),
+        )
+    } else {
+        Judged::new(
+            None,
+            Vote::NoObjection,
+            format!("{} failed requests/s per task, well below {}", fmt(value), fmt(target)),
+        )
     }
 }
 

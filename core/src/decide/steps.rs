@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 
 use super::combine::push;
-use super::gates::Gates;
 use super::history::History;
+use super::types::Gates;
 use super::types::{Capacity, Limit, LimitKind};
 use crate::policy::Policy;
 use crate::time::to_chrono;

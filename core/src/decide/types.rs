@@ -146,6 +146,19 @@ pub enum Action {
     ScaleIn,
 }
 
+impl Action {
+    pub const ALL: [Action; 3] = [Action::Hold, Action::ScaleOut, Action::ScaleIn];
+
+    /// The name it is serialized and counted under: "hold", "scale_out", "scale_in".
+    pub fn label(self) -> &'static str {
+        match self {
+            Action::Hold => "hold",
+            Action::ScaleOut => "scale_out",
+            Action::ScaleIn => "scale_in",
+        }
+    }
+}
+
 /// The bounds in force at decision time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bounds {
@@ -182,10 +195,10 @@ pub struct Decision {
     pub blind: bool,
     /// When each direction could act, as of this decision.
     #[serde(default)]
-    pub gates: super::gates::Gates,
+    pub gates: Gates,
     /// What the policy's request_rate rules have learned about the service's capacity, by rule.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub learned: BTreeMap<String, super::learn::LearnedCapacity>,
+    pub learned: BTreeMap<String, LearnedCapacity>,
 }
 
 impl Decision {
@@ -223,4 +236,40 @@ impl Decision {
         }
         text
     }
+}
+
+/// What keeps a direction closed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Block {
+    pub kind: LimitKind,
+    /// When it opens by itself; `None` when only a change (of the policy, of the
+    /// deployment) opens it.
+    pub until: Option<DateTime<Utc>>,
+    pub reason: String,
+}
+
+/// Each direction: `None` when open now.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gates {
+    pub scale_out: Option<Block>,
+    pub scale_in: Option<Block>,
+}
+
+/// What a request_rate rule has learned about the service's capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LearnedCapacity {
+    /// Requests per task per second at which the SLO is reached.
+    pub per_task: f64,
+    /// When the evidence was last set or confirmed.
+    pub at: DateTime<Utc>,
+    pub evidence: Evidence,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Evidence {
+    /// The SLO broke at this rate.
+    Broke,
+    /// The SLO held, without failures, at this rate.
+    Held,
 }

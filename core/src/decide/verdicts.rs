@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::history::History;
-use super::learn::{self, LearnedCapacity};
+use super::learn;
 use super::rules;
+use super::types::LearnedCapacity;
 use super::types::{Capacity, Observation, RuleVerdict, Vote};
 use crate::policy::{Goal, Measure, Policy};
 

@@ -140,31 +140,80 @@ fn placeholder(key: &str) -> Option<&'static str> {
     })
 }
 
+/// What a read has found and changed so far.
+struct Reading<'a> {
+    path: &'a Path,
+    source: &'a str,
+    lines: Lines<'a>,
+    problems: Vec<Diagnostic>,
+    set_aside: BTreeSet<usize>,
+    placeholders: Vec<String>,
+}
+
+/// What to do after one TOML error.
+enum Next {
+    ReadAgain,
+    Stop,
+}
+
 pub(super) fn read(path: &Path, source: &str) -> Read {
-    let mut lines = Lines::new(source);
-    let mut problems = Vec::new();
-    let mut set_aside = BTreeSet::new();
-    let mut placeholders = Vec::new();
+    let mut r = Reading {
+        path,
+        source,
+        lines: Lines::new(source),
+        problems: Vec::new(),
+        set_aside: BTreeSet::new(),
+        placeholders: Vec::new(),
+    };
     let mut truncated = false;
     loop {
-        if problems.len() >= MAX_ERRORS {
+        if r.problems.len() >= MAX_ERRORS {
             truncated = true;
             break;
         }
-        let text = lines.text();
+        let text = r.lines.text();
         let error = match toml::from_str::<PolicyFile>(&text) {
             Ok(file) => {
-                problems.sort_by_key(|d: &Diagnostic| (d.line, d.column));
+                r.problems.sort_by_key(|d: &Diagnostic| (d.line, d.column));
                 return Read {
                     file: Some(file),
                     text,
-                    problems,
-                    set_aside,
-                    placeholders,
+                    problems: r.problems,
+                    set_aside: r.set_aside,
+                    placeholders: r.placeholders,
                 };
             }
             Err(e) => e,
         };
+        if let Next::Stop = r.take(&error) {
+            break;
+        }
+    }
+    r.problems.sort_by_key(|d| (d.line, d.column));
+    if truncated {
+        let last_line = r.problems.last().map_or(1, |d| d.line);
+        let mut more = Diagnostic::at(
+            path,
+            source,
+            None,
+            format!("more problems may follow: fix these {MAX_ERRORS} and run validate again"),
+        );
+        more.line = last_line;
+        r.problems.push(more);
+    }
+    Read {
+        file: None,
+        text: r.lines.text(),
+        problems: r.problems,
+        set_aside: r.set_aside,
+        placeholders: r.placeholders,
+    }
+}
+
+impl Reading<'_> {
+    /// Reports one TOML error with its fix, and sets its line aside (or mends it) so that
+    /// the next read gets past it.
+    fn take(&mut self, error: &toml::de::Error) -> Next {
         let message = error
             .message()
             .lines()
@@ -173,38 +222,57 @@ pub(super) fn read(path: &Path, source: &str) -> Read {
             .trim()
             .to_string();
         if let Some(key) = quoted(&message, "missing field `") {
-            // A required key whose line was set aside: give it a placeholder and read on.
-            let patched =
-                set_aside.iter().rev().map(|l: &usize| l - 1).find(|&i| {
-                    lines.key(i).as_deref() == Some(key.as_str()) && lines.current[i].as_deref() == Some("")
-                });
-            if let (Some(i), Some(value)) = (patched, placeholder(&key)) {
-                let indent: String = lines.original[i].chars().take_while(|c| c.is_whitespace()).collect();
-                lines.current[i] = Some(format!("{indent}{key} = {value}"));
-                placeholders.push(key);
-                continue;
-            }
-            // Never written: said once, where its table starts; the file cannot be read on.
-            let at = error.span().map(|s| lines.locate(s.start).0);
-            let table = at
-                .map(|i| lines.line(i).trim().to_string())
-                .filter(|l| l.starts_with('['));
-            let span = error.span().map(|s| {
-                let o = lines.to_original(s.start);
-                o..o
-            });
-            let hint = missing_hint(&key, table.as_deref());
-            problems.push(Diagnostic::at(path, source, span, format!("{message}; {hint}")));
-            break;
+            return self.missing(error, &message, key);
         }
         let Some(s) = error.span() else {
-            problems.push(from_toml_error(path, source, &error));
-            break;
+            self.problems.push(from_toml_error(self.path, self.source, error));
+            return Next::Stop;
         };
-        let (located, end) = (
-            lines.locate(s.start).0,
-            lines.locate(s.end.saturating_sub(1).max(s.start)).0,
-        );
+        let lines = &self.lines;
+        let located = lines.locate(s.start).0;
+        let end = lines.locate(s.end.saturating_sub(1).max(s.start)).0;
+        let first = self.offending_line(located);
+        let last = end.max(first);
+        if self.set_aside.contains(&(first + 1)) {
+            // Setting lines aside did not clear this error: it was reported already.
+            return Next::Stop;
+        }
+        let lines = &self.lines;
+        let span = if first == located {
+            Some(lines.to_original(s.start)..lines.to_original(s.end.max(s.start)))
+        } else {
+            let o = lines.to_original(lines.start_of(first));
+            Some(o..o)
+        };
+        let key = lines.key(first);
+        let line_text = lines.original[first];
+        let mut diagnostic = Diagnostic::at(self.path, self.source, span, message.clone());
+        if let Some(h) = hint(&message, key.as_deref(), line_text) {
+            diagnostic.message = format!("{}; {h}", diagnostic.message);
+        }
+        self.problems.push(diagnostic);
+        let indent: String = line_text.chars().take_while(|c| c.is_whitespace()).collect();
+        if let Some(header) = mended_header(line_text) {
+            // A table header missing its closing brackets: mended, so the keys under it
+            // stay in their table.
+            self.lines.current[first] = Some(header);
+            self.set_aside.insert(first + 1);
+        } else if let (Some(k), Some(v)) = (&key, bare_word(&message, line_text)) {
+            // A bare word where TOML wants a string: read on with the fix the hint gives.
+            self.lines.current[first] = Some(format!("{indent}{k} = \"{v}\""));
+            self.set_aside.insert(first + 1);
+        } else {
+            for i in first..=last {
+                self.lines.current[i] = Some(String::new());
+                self.set_aside.insert(i + 1);
+            }
+        }
+        Next::ReadAgain
+    }
+
+    /// The line to fix for an error located on `located`.
+    fn offending_line(&self, located: usize) -> usize {
+        let lines = &self.lines;
         let mut first = located;
         // An error at the end of the file (an unterminated string, array or table)
         // belongs to the last line written.
@@ -223,59 +291,41 @@ pub(super) fn read(path: &Path, source: &str) -> Read {
         {
             first = opener;
         }
-        let last = end.max(first);
-        if set_aside.contains(&(first + 1)) {
-            // Setting lines aside did not clear this error: it was reported already.
-            break;
-        }
-        let span = if first == located {
-            Some(lines.to_original(s.start)..lines.to_original(s.end.max(s.start)))
-        } else {
-            let o = lines.to_original(lines.start_of(first));
-            Some(o..o)
-        };
-        let key = lines.key(first);
-        let line_text = lines.original[first];
-        let mut diagnostic = Diagnostic::at(path, source, span, message.clone());
-        if let Some(h) = hint(&message, key.as_deref(), line_text) {
-            diagnostic.message = format!("{}; {h}", diagnostic.message);
-        }
-        problems.push(diagnostic);
-        let indent: String = line_text.chars().take_while(|c| c.is_whitespace()).collect();
-        if let Some(header) = mended_header(line_text) {
-            // A table header missing its closing brackets: mended, so the keys under it
-            // stay in their table.
-            lines.current[first] = Some(header);
-            set_aside.insert(first + 1);
-        } else if let (Some(k), Some(v)) = (&key, bare_word(&message, line_text)) {
-            // A bare word where TOML wants a string: read on with the fix the hint gives.
-            lines.current[first] = Some(format!("{indent}{k} = \"{v}\""));
-            set_aside.insert(first + 1);
-        } else {
-            for i in first..=last {
-                lines.current[i] = Some(String::new());
-                set_aside.insert(i + 1);
-            }
-        }
+        first
     }
-    problems.sort_by_key(|d| (d.line, d.column));
-    if truncated {
-        let last_line = problems.last().map_or(1, |d| d.line);
-        let mut more = Diagnostic::at(
-            path,
-            source,
-            None,
-            format!("more problems may follow: fix these {MAX_ERRORS} and run validate again"),
-        );
-        more.line = last_line;
-        problems.push(more);
-    }
-    Read {
-        file: None,
-        text: lines.text(),
-        problems,
-        set_aside,
-        placeholders,
+
+    /// A required key is missing: one whose line was set aside gets a placeholder and the
+    /// read goes on; one never written is said once, where its table starts.
+    fn missing(&mut self, error: &toml::de::Error, message: &str, key: String) -> Next {
+        let lines = &self.lines;
+        let patched = self
+            .set_aside
+            .iter()
+            .rev()
+            .map(|l: &usize| l - 1)
+            .find(|&i| lines.key(i).as_deref() == Some(key.as_str()) && lines.current[i].as_deref() == Some(""));
+        if let (Some(i), Some(value)) = (patched, placeholder(&key)) {
+            let indent: String = lines.original[i].chars().take_while(|c| c.is_whitespace()).collect();
+            self.lines.current[i] = Some(format!("{indent}{key} = {value}"));
+            self.placeholders.push(key);
+            return Next::ReadAgain;
+        }
+        let at = error.span().map(|s| lines.locate(s.start).0);
+        let table = at
+            .map(|i| lines.line(i).trim().to_string())
+            .filter(|l| l.starts_with('['));
+        let span = error.span().map(|s| {
+            let o = lines.to_original(s.start);
+            o..o
+        });
+        let hint = missing_hint(&key, table.as_deref());
+        self.problems.push(Diagnostic::at(
+            self.path,
+            self.source,
+            span,
+            format!("{message}; {hint}"),
+        ));
+        Next::Stop
     }
 }
 

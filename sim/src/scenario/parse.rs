@@ -8,11 +8,9 @@ use autoscaler_core::policy::diagnostic::{FileErrors, from_toml_error};
 use autoscaler_core::policy::file::Located;
 use chrono::{DateTime, Utc};
 
+use super::faults::{Fault, FaultWindow, Faults};
 use super::file::*;
-use super::{
-    CloudWatchModel, Diurnal, Failure, FailureKind, Fault, FaultWindow, Faults, LoadKind, Phase, Scenario,
-    ServiceModel, Traffic,
-};
+use super::model::{CloudWatchModel, Diurnal, Failure, FailureKind, LoadKind, Phase, Scenario, ServiceModel, Traffic};
 
 /// The longest scenario, and so the longest window anything in one lasts.
 const MAX_RUN: Duration = Duration::from_secs(30 * 86_400);

@@ -24,19 +24,10 @@ use chrono::{DateTime, Utc};
 use super::{BackendError, CapacityTarget, MetricSource};
 use autoscaler_core::decide::{Capacity, MissingCause, Sample};
 use autoscaler_core::policy::{Policy, Target};
+pub use supervisor::{EventKind, PoolEvent, REPLICA_DEATHS, ReplicaState, describe_metrics};
 use supervisor::{Pool, Shared};
-pub use supervisor::{PoolEvent, ReplicaState};
 
 pub use crate::settings::LocalSettings;
-
-pub const REPLICA_DEATHS: &str = "ecs_autoscaler_local_replica_deaths_total";
-
-pub fn describe_metrics() {
-    metrics::describe_counter!(
-        REPLICA_DEATHS,
-        "Local replicas that died without being asked to stop, by pool."
-    );
-}
 
 /// A pool as it is at one moment, copied out so that callers hold no lock.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -22,6 +22,15 @@ pub enum ReplicaState {
     Draining,
 }
 
+pub const REPLICA_DEATHS: &str = "ecs_autoscaler_local_replica_deaths_total";
+
+pub fn describe_metrics() {
+    metrics::describe_counter!(
+        REPLICA_DEATHS,
+        "Local replicas that died without being asked to stop, by pool."
+    );
+}
+
 pub(super) struct Replica {
     pub pid: u32,
     pub admin: SocketAddr,
@@ -61,6 +70,29 @@ pub enum PoolEvent {
         at: Instant,
         status: String,
     },
+}
+
+/// What happened to a replica, without the particulars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Started,
+    Ready,
+    Stopping,
+    Stopped,
+    Died,
+}
+
+impl PoolEvent {
+    /// The replica, when, and what happened to it.
+    pub fn summary(&self) -> (u32, Instant, EventKind) {
+        match self {
+            PoolEvent::Started { pid, at } => (*pid, *at, EventKind::Started),
+            PoolEvent::Ready { pid, at, .. } => (*pid, *at, EventKind::Ready),
+            PoolEvent::Stopping { pid, at } => (*pid, *at, EventKind::Stopping),
+            PoolEvent::Stopped { pid, at, .. } => (*pid, *at, EventKind::Stopped),
+            PoolEvent::Died { pid, at, .. } => (*pid, *at, EventKind::Died),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -206,7 +238,7 @@ fn reap(name: &str, pool: &mut Pool, now: Instant, deadline: Duration) {
                     });
                 } else {
                     tracing::warn!(pool = %name, pid = r.pid, %status, "replica died: starting a replacement");
-                    metrics::counter!(super::REPLICA_DEATHS, "pool" => name.to_string()).increment(1);
+                    metrics::counter!(REPLICA_DEATHS, "pool" => name.to_string()).increment(1);
                     events.push(PoolEvent::Died {
                         pid: r.pid,
                         at: now,

@@ -14,9 +14,9 @@ use ecs_autoscaler::daemon::{Daemon, Shared};
 use ecs_autoscaler::loadgen::{self, Mode, Plan, Recorder};
 use ecs_autoscaler::settings::Settings;
 
+use super::args::{Args, Load};
 use super::report::{self, Report, Tick};
-use super::summary::{self, DecisionLine, Happening, Kill, Kind, Recorded, Targets};
-use super::{Args, Load};
+use super::summary::{self, DecisionLine, Happening, Kill, Recorded, Targets};
 
 const POLICY_FILE: &str = "local-latency-cpu.toml";
 const POLICY: &str = include_str!("../../../policies/local-latency-cpu.toml");
@@ -76,16 +76,10 @@ fn happenings(events: &[PoolEvent], start: Instant) -> Vec<Happening> {
     events
         .iter()
         .map(|e| {
-            let (pid, when, kind) = match e {
-                PoolEvent::Started { pid, at } => (pid, at, Kind::Started),
-                PoolEvent::Ready { pid, at, .. } => (pid, at, Kind::Ready),
-                PoolEvent::Stopping { pid, at } => (pid, at, Kind::Stopping),
-                PoolEvent::Stopped { pid, at, .. } => (pid, at, Kind::Stopped),
-                PoolEvent::Died { pid, at, .. } => (pid, at, Kind::Died),
-            };
+            let (pid, when, kind) = e.summary();
             Happening {
-                t: at(when),
-                pid: *pid,
+                t: at(&when),
+                pid,
                 kind,
             }
         })
@@ -322,7 +316,7 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
 
 /// The wall-clock time of the load's start, for placing decisions on the timeline.
 fn load_start(shared: &Shared, start: Instant) -> chrono::DateTime<chrono::Utc> {
-    shared.clock.now() - chrono::Duration::from_std(start.elapsed()).unwrap_or_default()
+    shared.clock.now() - autoscaler_core::time::to_chrono(start.elapsed())
 }
 
 #[cfg(test)]

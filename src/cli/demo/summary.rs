@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use autoscaler_core::decide::{Decision, Vote};
 use autoscaler_core::policy::{Goal, Measure, Policy};
+pub use ecs_autoscaler::backend::local::EventKind as Kind;
 use ecs_autoscaler::loadgen::Second;
 
 /// The demo policy's figures the run is judged against, read from the policy itself.
@@ -101,15 +102,6 @@ pub struct Happening {
     pub t: f64,
     pub pid: u32,
     pub kind: Kind,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Started,
-    Ready,
-    Stopping,
-    Stopped,
-    Died,
 }
 
 /// The demo's kill: which replica and when.

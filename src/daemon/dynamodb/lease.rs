@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use futures::future::BoxFuture;
 
-use super::{Table, describe};
+use super::table::{Table, describe};
 use crate::daemon::leadership::{Claim, LeaseRecord, LeaseStore};
 
 pub struct DynamoLease {

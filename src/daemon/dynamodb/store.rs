@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use futures::{StreamExt, TryStreamExt};
 
-use super::{Table, describe};
+use super::table::{Table, describe};
 use crate::daemon::registry::{JournalEntry, Retained};
 use crate::daemon::state::{Loaded, Snapshot, StateStore};
 
@@ -182,7 +182,7 @@ impl DynamoStore {
     }
 
     async fn put_journal(&self, key: &str, entries: &[JournalEntry]) -> Result<u64, String> {
-        let expires = (chrono::Utc::now() + chrono::Duration::from_std(self.table.journal_ttl).unwrap_or_default())
+        let expires = (chrono::Utc::now() + autoscaler_core::time::to_chrono(self.table.journal_ttl))
             .timestamp()
             .to_string();
         let mut written = 0u64;
@@ -248,9 +248,9 @@ impl DynamoStore {
                 if !quiet {
                     return true;
                 }
-                let due = held.get(key).is_none_or(|last| {
-                    at < *last || at - *last >= chrono::Duration::from_std(CHECKPOINT).unwrap_or_default()
-                });
+                let due = held
+                    .get(key)
+                    .is_none_or(|last| at < *last || at - *last >= autoscaler_core::time::to_chrono(CHECKPOINT));
                 if due {
                     held.insert(key.to_string(), at);
                 }

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use autoscaler_core::policy::{self, Policy, Target};
 use chrono::{DateTime, Utc};
 
-use super::Registry;
 use super::entry::{PolicyEntry, Retained};
+use super::table::Registry;
 use crate::daemon::source::{PolicySource, SourceRead};
 
 /// What one re-read changed.
@@ -291,8 +291,8 @@ impl Registry {
 
 #[cfg(test)]
 mod tests {
+    use super::super::table::MAX_QUERIES_PER_ROUND;
     use super::*;
-    use crate::daemon::registry::MAX_QUERIES_PER_ROUND;
 
     const GOOD: &str = "min = 1\nmax = 4\n[target]\nbackend = \"sim\"\nservice = \"s\"\n[[rule]]\nname = \"cpu\"\nmetric = \"ecs_cpu\"\ntarget = 70\n";
 

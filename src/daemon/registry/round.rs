@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use autoscaler_core::decide::{Action, Decision, Observation, Outcome, Sample};
+use autoscaler_core::decide::{Decision, Observation, Outcome, Sample};
 use chrono::{DateTime, Utc};
 
-use super::Registry;
 use super::entry::{JournalEntry, Point};
+use super::table::Registry;
 
 /// How long the status page's charts look back.
 const SERIES_WINDOW: chrono::Duration = chrono::Duration::hours(1);
@@ -55,12 +55,7 @@ impl Registry {
             pe.controller.settle(&entry.decision, outcome, now);
         }
         pe.last_error = entry.error.clone().or(read_failure);
-        let action = match entry.decision.action {
-            Action::Hold => "hold",
-            Action::ScaleOut => "scale_out",
-            Action::ScaleIn => "scale_in",
-        };
-        *pe.decisions.entry(action).or_insert(0) += 1;
+        *pe.decisions.entry(entry.decision.action.label()).or_insert(0) += 1;
         let values = pe.controller.policy.rules.iter().map(|r| {
             entry
                 .decision

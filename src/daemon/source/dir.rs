@@ -6,8 +6,8 @@ use std::time::SystemTime;
 
 use autoscaler_core::policy;
 
+use super::read::{PolicySource, SourceRead};
 use super::settle::Settle;
-use super::{PolicySource, SourceRead};
 
 /// Reads a policy file, at most one byte past the size limit (the parser refuses it).
 pub fn read_capped(path: &Path) -> Result<String, String> {

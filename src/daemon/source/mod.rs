@@ -4,6 +4,7 @@
 //! not read until it has been quiet for a while (`settle.rs`).
 
 mod dir;
+mod read;
 #[cfg(feature = "aws")]
 mod s3;
 pub mod settle;
@@ -12,32 +13,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use dir::{read_capped, read_dir};
+pub use read::{PolicySource, SourceRead};
 pub use settle::Settle;
 
 use crate::settings::{AwsSettings, PolicyLocation};
-
-/// A file (or object) of the policy source as read.
-pub struct PolicySource {
-    pub path: PathBuf,
-    pub content: Result<String, String>,
-}
-
-/// One read of the whole source.
-#[derive(Default)]
-pub struct SourceRead {
-    pub files: Vec<PolicySource>,
-    /// Files present but still being written: neither loaded nor dropped this time.
-    pub settling: Vec<PathBuf>,
-}
-
-impl From<Vec<PolicySource>> for SourceRead {
-    fn from(files: Vec<PolicySource>) -> Self {
-        Self {
-            files,
-            settling: Vec::new(),
-        }
-    }
-}
 
 pub enum Source {
     Dir {

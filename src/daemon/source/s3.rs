@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use autoscaler_core::policy::MAX_FILE_BYTES;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
-use super::PolicySource;
+use super::read::PolicySource;
 
 /// Objects directly under a prefix. Listing gives each object's ETag, so an unchanged
 /// object is not fetched again.

@@ -14,7 +14,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::{JournalEntry, Loaded, Retained, Snapshot, StateStore};
+use super::store::{Loaded, Snapshot, StateStore};
+use crate::daemon::registry::{JournalEntry, Retained};
 
 const FORMAT: &str = "ecs-autoscaler-state";
 const VERSION: u32 = 2;

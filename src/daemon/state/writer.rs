@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{STATE_BYTES, STATE_FAILURES, Snapshot, StateStore};
+use super::store::{STATE_BYTES, STATE_FAILURES, Snapshot, StateStore};
 
 /// How saving has gone, for the status API and the metrics.
 #[derive(Debug, Clone, Default, Serialize)]

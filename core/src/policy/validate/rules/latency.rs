@@ -1,8 +1,7 @@
 //! A latency rule: an SLO guard on a response-time percentile, from the ALB or a custom metric.
 
-use super::Common;
-use super::custom_metric;
-use super::percentile;
+use super::common::percentile;
+use super::common::{Common, custom_metric};
 use crate::policy::checker::Checker;
 use crate::policy::duration;
 use crate::policy::file::{LatencySource, RuleFile, TargetValue, UnitFile};

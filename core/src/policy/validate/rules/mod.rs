@@ -2,6 +2,7 @@
 //! kind's own in `latency.rs` or `tracking.rs`), then what rules require of each other and
 //! of the target.
 
+mod common;
 mod latency;
 mod tracking;
 
@@ -13,6 +14,7 @@ use super::limits::*;
 use crate::policy::checker::Checker;
 use crate::policy::file::{LatencySource, Located, MetricKind, RuleFile};
 use crate::policy::model::{Goal, Learn, Metric, Rule, Statistic, Target};
+use common::{Common, percentile};
 
 /// Every rule of the file, checked one by one and against each other.
 pub fn rules(c: &mut Checker, raw: &[Located<RuleFile>], target: &Target) -> Vec<Rule> {
@@ -98,17 +100,6 @@ fn alb_rules_name_their_load_balancer(c: &mut Checker, raw: &[Located<RuleFile>]
             }
         }
     }
-}
-
-/// What every kind of rule shares, checked once.
-struct Common {
-    name: String,
-    kind: MetricKind,
-    period: Duration,
-    max_age: Duration,
-    statistic: Option<Statistic>,
-    count_window: Duration,
-    learn: Option<Learn>,
 }
 
 fn rule(c: &mut Checker, r: &RuleFile) -> Option<Rule> {
@@ -301,34 +292,4 @@ fn statistic(c: &mut Checker, raw: &Located<String>) -> Option<Statistic> {
         },
     };
     Some(stat)
-}
-
-/// "p99" → 99.0, "p99.9" → 99.9.
-fn percentile(text: &str) -> Option<f64> {
-    let p: f64 = text.trim().strip_prefix(['p', 'P'])?.parse().ok()?;
-    (p > 0.0 && p < 100.0).then_some(p)
-}
-
-/// The CloudWatch metric of a rule that reads a custom one; `scale` turns its unit into the rule's.
-fn custom_metric(c: &mut Checker, r: &RuleFile, name: &str, scale: f64) -> Option<Metric> {
-    let mut field = |v: &Option<Located<String>>, key: &str| -> Option<String> {
-        match v {
-            Some(v) if !v.get().trim().is_empty() => Some(v.get().trim().to_string()),
-            _ => {
-                c.error(
-                    r.name.span(),
-                    format!("rule \"{name}\" reads a custom metric and needs `{key}`"),
-                );
-                None
-            }
-        }
-    };
-    let namespace = field(&r.namespace, "namespace");
-    let metric_name = field(&r.metric_name, "metric_name");
-    Some(Metric::Custom {
-        namespace: namespace?,
-        name: metric_name?,
-        dimensions: r.dimensions.clone(),
-        scale,
-    })
 }

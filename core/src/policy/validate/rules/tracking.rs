@@ -1,8 +1,7 @@
 //! A rule that tracks a target (CPU, memory, requests per target, request rate, a custom
 //! metric) or guards a failure rate.
 
-use super::Common;
-use super::custom_metric;
+use super::common::{Common, custom_metric};
 use crate::policy::checker::Checker;
 use crate::policy::file::{MetricKind, RuleFile, TargetValue};
 use crate::policy::model::{Goal, Measure, Metric, Rule, Statistic};

@@ -5,12 +5,17 @@
 //! generated as scenario files and read by the ordinary scenario parser, so they can be
 //! written out, read and re-run on their own.
 
-use std::fmt::Write as _;
 use std::path::Path;
 
 use serde::Deserialize;
 
-use super::scenario::{self, Scenario, unit_hash};
+mod member;
+mod shapes;
+
+use member::Member;
+pub use member::Range;
+
+use super::scenario::{self, Scenario};
 use autoscaler_core::policy::diagnostic::{Diagnostic, FileErrors, from_toml_error};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -30,9 +35,6 @@ pub struct Family {
     #[serde(flatten)]
     pub shape: Shape,
 }
-
-/// A range `[low, high]` a parameter is drawn from, uniformly.
-pub type Range = [f64; 2];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -87,181 +89,49 @@ pub enum Shape {
     Faults { base_rate: Range, factor: Range },
 }
 
-/// The service every family runs: a 0.25 vCPU Fargate task of the search service.
-const CAPACITY: f64 = 2100.0;
-
 impl Family {
     /// The member of the family for `seed`, as scenario-file text.
     pub fn generate(&self, seed: u64) -> String {
-        let family_id = self
-            .name
-            .bytes()
-            .fold(0u64, |h, b| h.wrapping_mul(131).wrapping_add(u64::from(b)));
-        let mut param = 0u64;
-        let mut draw = |r: Range| {
-            param += 1;
-            r[0] + (r[1] - r[0]) * unit_hash(seed, family_id, param)
-        };
-        let mut out = String::new();
-        let header = |out: &mut String, duration_s: u64, tasks: u32, noise: f64, capacity: f64, extra: &str| {
-            let _ = write!(
-                out,
-                "name = \"{name}-{seed}\"\nduration = \"{duration_s}s\"\nseed = {seed}\nslo_p99 = \"150ms\"\n\
-                 [service]\ninitial_tasks = {tasks}\ncapacity_rps = {capacity:.0}\nstartup = \"75s\"\nstartup_jitter = \"15s\"\n{extra}\n\
-                 [traffic]\nkind = \"rate\"\nnoise = {noise:.3}\n",
-                name = self.name
-            );
-        };
-        let tasks_for = |rate: f64| ((rate / (CAPACITY * 0.6)).ceil() as u32).max(2);
-        let phase = |out: &mut String, at: u64, rate: f64, ramp: u64| {
-            let _ = writeln!(
-                out,
-                "[[traffic.phase]]\nat = \"{at}s\"\nrate = {rate:.0}\nramp = \"{ramp}s\""
-            );
-        };
+        let mut m = Member::new(&self.name, seed);
         match &self.shape {
             Shape::Spike {
                 base_rate,
                 factor,
                 hold_min,
-            } => {
-                let (base, factor, hold) = (draw(*base_rate), draw(*factor), (draw(*hold_min) * 60.0) as u64);
-                let at = 300 + (draw([0.0, 300.0]) as u64);
-                header(&mut out, at + hold + 900, tasks_for(base), 0.05, CAPACITY, "");
-                phase(&mut out, 0, base, 0);
-                phase(&mut out, at, base * factor, 0);
-                phase(&mut out, at + hold, base, 0);
-            }
+            } => shapes::spike(&mut m, *base_rate, *factor, *hold_min),
             Shape::Ramp {
                 base_rate,
                 factor,
                 ramp_min,
-            } => {
-                let (base, factor, ramp) = (draw(*base_rate), draw(*factor), (draw(*ramp_min) * 60.0) as u64);
-                header(
-                    &mut out,
-                    300 + 2 * ramp + 600 + 900,
-                    tasks_for(base),
-                    0.05,
-                    CAPACITY,
-                    "",
-                );
-                phase(&mut out, 0, base, 0);
-                phase(&mut out, 300, base, 0);
-                phase(&mut out, 300 + ramp, base * factor, ramp);
-                phase(&mut out, 300 + ramp + 600 + ramp, base, ramp);
-            }
+            } => shapes::ramp(&mut m, *base_rate, *factor, *ramp_min),
             Shape::Oscillation {
                 base_rate,
                 swing,
                 half_period_min,
                 noise,
                 hours,
-            } => {
-                let (base, swing) = (draw(*base_rate), draw(*swing));
-                let half = ((draw(*half_period_min) * 60.0) as u64).max(60);
-                let noise = draw(*noise);
-                let duration = (hours * 3600.0) as u64;
-                header(&mut out, duration, tasks_for(base), noise, CAPACITY, "");
-                let mut at = 0;
-                let mut high = true;
-                while at < duration {
-                    let rate = base * if high { 1.0 + swing } else { 1.0 - swing };
-                    phase(&mut out, at, rate, if at == 0 { 0 } else { 30 });
-                    at += half;
-                    high = !high;
-                }
-            }
+            } => shapes::oscillation(&mut m, *base_rate, *swing, *half_period_min, *noise, *hours),
             Shape::RepeatedSpikes {
                 base_rate,
                 factor,
                 count,
                 gap_min,
                 length_min,
-            } => {
-                let (base, factor) = (draw(*base_rate), draw(*factor));
-                let count = draw(*count).round().max(1.0) as u64;
-                let gap = (draw(*gap_min) * 60.0) as u64;
-                let length = (draw(*length_min) * 60.0) as u64;
-                let total = 300 + count * (length + gap) + 900;
-                header(&mut out, total, tasks_for(base), 0.05, CAPACITY, "");
-                phase(&mut out, 0, base, 0);
-                let mut kills = String::new();
-                for i in 0..count {
-                    let at = 300 + i * (length + gap);
-                    phase(&mut out, at, base * factor, 0);
-                    phase(&mut out, at + length, base, 0);
-                    if i % 2 == 1 {
-                        let _ = writeln!(kills, "[[failure]]\nat = \"{}s\"\nkind = \"crash\"", at + length / 2);
-                    }
-                }
-                out.push_str(&kills);
-            }
-            Shape::Fleet { tasks, factor } => {
-                let tasks = draw([tasks[0].ln(), tasks[1].ln()]).exp().round().max(1.0) as u32;
-                let base = f64::from(tasks) * CAPACITY * 0.55;
-                let factor = draw(*factor);
-                header(
-                    &mut out,
-                    600 + 1200 + 900,
-                    tasks,
-                    0.05,
-                    CAPACITY,
-                    "capacity_spread = 0.1",
-                );
-                phase(&mut out, 0, base, 0);
-                phase(&mut out, 600, base * factor, 0);
-                phase(&mut out, 1800, base, 0);
-            }
+            } => shapes::repeated_spikes(&mut m, *base_rate, *factor, *count, *gap_min, *length_min),
+            Shape::Fleet { tasks, factor } => shapes::fleet(&mut m, *tasks, *factor),
             Shape::DiurnalWeek {
                 min_rate,
                 max_rate,
                 weekend,
-            } => {
-                let (min, max, weekend) = (draw(*min_rate), draw(*max_rate), draw(*weekend));
-                header(&mut out, 7 * 86_400, tasks_for(min), 0.05, CAPACITY, "");
-                let _ = writeln!(
-                    out,
-                    "[traffic.diurnal]\nmin = {min:.0}\nmax = {max:.0}\npeak_at = \"14h\"\nperiod = \"24h\"\nweekend = {weekend:.2}"
-                );
-            }
+            } => shapes::diurnal_week(&mut m, *min_rate, *max_rate, *weekend),
             Shape::UnknownCapacity {
                 base_rate,
                 factor,
                 capacity,
-            } => {
-                let capacity = draw(*capacity);
-                let (base, factor) = (draw(*base_rate), draw(*factor));
-                let at = 600 + (draw([0.0, 300.0]) as u64);
-                let tasks = ((base / (CAPACITY * capacity * 0.6)).ceil() as u32).max(2);
-                header(&mut out, at + 1200 + 900, tasks, 0.05, CAPACITY * capacity, "");
-                phase(&mut out, 0, base, 0);
-                phase(&mut out, at, base * factor, 0);
-                phase(&mut out, at + 1200, base, 0);
-            }
-            Shape::Faults { base_rate, factor } => {
-                let (base, factor) = (draw(*base_rate), draw(*factor));
-                let at = 600;
-                header(&mut out, 3600, tasks_for(base), 0.05, CAPACITY, "");
-                phase(&mut out, 0, base, 0);
-                phase(&mut out, at, base * factor, 0);
-                phase(&mut out, at + 1200, base, 0);
-                let outage = at + (draw([0.0, 120.0]) as u64);
-                let _ = write!(
-                    out,
-                    "[[fault]]\nkind = \"cloudwatch_outage\"\nat = \"{outage}s\"\nduration = \"90s\"\n\
-                     [[fault]]\nkind = \"late_datapoints\"\nat = \"{late}s\"\nduration = \"5m\"\ndelay = \"45s\"\n\
-                     [[fault]]\nkind = \"missing_datapoints\"\nat = \"0s\"\nduration = \"1h\"\nprobability = 0.1\n\
-                     [[fault]]\nkind = \"update_service_fails\"\nat = \"{throttle}s\"\nduration = \"60s\"\n\
-                     [[fault]]\nkind = \"failed_starts\"\nat = \"{at}s\"\nduration = \"5m\"\nprobability = 0.3\n\
-                     [[fault]]\nkind = \"other_writer\"\nat = \"{writer}s\"\ndesired = 2\n",
-                    late = at + 600,
-                    throttle = at + 30,
-                    writer = at + 1500,
-                );
-            }
+            } => shapes::unknown_capacity(&mut m, *base_rate, *factor, *capacity),
+            Shape::Faults { base_rate, factor } => shapes::faults(&mut m, *base_rate, *factor),
         }
-        out
+        m.into_text()
     }
 
     /// The member for `seed`, parsed.
