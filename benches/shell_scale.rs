@@ -3,7 +3,8 @@
 //! answers every read and update at once, so that nothing but the shell is measured.
 //!
 //! `cargo bench --bench shell_scale [-- 1000 10000]`: for each count of policies, all on
-//! a 5 s interval and all due together, six rounds on the real clock. Prints the round
+//! a 5 s interval and all due together, 24 rounds on the real clock (journals in
+//! memory full by then). Prints the round
 //! overhead (from the answers arriving to every decision journaled: the scripted backend
 //! answers at once, so a round's duration is that), the process's RSS, and its CPU per
 //! round.
@@ -17,7 +18,8 @@ use ecs_autoscaler::backend::{Clock, SystemClock};
 use ecs_autoscaler::daemon::Daemon;
 use ecs_autoscaler::settings::Settings;
 
-const ROUNDS: u64 = 6;
+/// Enough rounds for the journals in memory to fill (1,000 policies keep 20 each).
+const ROUNDS: u64 = 24;
 const INTERVAL_S: u64 = 5;
 
 fn policy(i: usize) -> String {

@@ -404,3 +404,37 @@ async fn real_pause(d: Duration) {
         .await
         .unwrap();
 }
+
+/// A large fleet keeps only its newest decisions in memory; older ones asked for come
+/// from the state store, in order, with none missing and none twice.
+#[tokio::test(start_paused = true)]
+async fn decisions_beyond_those_kept_in_memory_come_from_the_state_store() {
+    let h = start_with(
+        &[("a", policy("a", "1s", "")), ("b", policy("b", "1s", ""))],
+        Script {
+            value: Some(50.0),
+            ..Script::default()
+        },
+        &[("ECS_AUTOSCALER_JOURNAL_IN_MEMORY", "20")],
+    )
+    .await;
+    wait_until("30 decisions", Duration::from_secs(40), || h.journal("a").len() >= 10 && {
+        h.shared.registry().policy("a").unwrap().journal().back().is_some_and(|j| {
+            j.decision.at >= origin() + chrono::Duration::seconds(30)
+        })
+    })
+    .await;
+    assert_eq!(h.journal("a").len(), 10, "20 in memory for two policies: 10 each");
+    // The state writer saves on a thread of its own, in real time.
+    real_pause(Duration::from_millis(300)).await;
+    let decisions = h.shared.decisions("a", 25).await.unwrap();
+    assert_eq!(decisions.len(), 25);
+    for pair in decisions.windows(2) {
+        assert_eq!(
+            (pair[0].decision.at - pair[1].decision.at).num_seconds(),
+            1,
+            "newest first, one a second, none missing or repeated"
+        );
+    }
+    h.stop().await;
+}

@@ -531,7 +531,7 @@ fn a_fresh_or_lost_state_waits_one_observed_stabilization_window_before_scaling_
     assert_eq!(d.action, Action::ScaleIn, "a whole window observed: {}", d.explain());
 
     // A gap in evaluations (the daemon was down) breaks the observed run.
-    let mut c = seasoned_controller(c.policy.clone());
+    let mut c = seasoned_controller((*c.policy).clone());
     let later = t0() + secs(3600);
     let d = c.evaluate(&obs(steady(6), &cpu_at(10.0, later)), later);
     assert!(d.limited_by(LimitKind::Conservative), "{}", d.explain());
@@ -750,7 +750,7 @@ fn readings_of_a_fleet_that_just_changed_teach_nothing() {
 fn what_was_learned_is_remembered_and_forgotten_after_a_day() {
     let p = learning_policy();
     let mut c = Controller {
-        policy: p,
+        policy: p.into(),
         history: serving(4),
     };
     c.evaluate(&obs(steady(4), &demand_readings(1000.0, 0.300, 0.0)), t0());

@@ -18,7 +18,6 @@ use warp::{Filter, Rejection, Reply};
 pub use status::{Leadership, PolicyStatus, RejectedFile, RuleStatus, StateStore, Status, status};
 
 use crate::daemon::Shared;
-use crate::daemon::registry::JournalEntry;
 
 /// The routes, with every rejection answered as a JSON error.
 pub fn routes(shared: Arc<Shared>) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
@@ -56,7 +55,7 @@ pub fn routes(shared: Arc<Shared>) -> impl Filter<Extract = (Response,), Error =
         .and(warp::get())
         .and(warp::query::<HashMap<String, String>>())
         .and(with())
-        .map(|name: String, q: HashMap<String, String>, s: Arc<Shared>| decisions(&s, &name, &q));
+        .then(|name: String, q: HashMap<String, String>, s: Arc<Shared>| async move { decisions(&s, &name, &q).await });
     let metrics = warp::path!("metrics")
         .and(warp::get())
         .and(with())
@@ -198,7 +197,7 @@ fn set_paused(s: &Shared, name: &str, header: Option<String>, paused: bool) -> R
     }
 }
 
-fn decisions(s: &Shared, name: &str, q: &HashMap<String, String>) -> Response {
+async fn decisions(s: &Shared, name: &str, q: &HashMap<String, String>) -> Response {
     let limit = match q.get("limit").map(|l| l.parse::<usize>()) {
         None => 20,
         Some(Ok(n)) if (1..=1000).contains(&n) => n,
@@ -217,15 +216,13 @@ fn decisions(s: &Shared, name: &str, q: &HashMap<String, String>) -> Response {
             &format!("unknown query parameter \"{other}\""),
         );
     }
-    let reg = s.registry();
-    let Some(entry) = reg.policy(name) else {
+    let Some(newest_first) = s.decisions(name, limit).await else {
         return error(
             StatusCode::NOT_FOUND,
             "unknown_policy",
             &format!("no policy named \"{name}\""),
         );
     };
-    let newest_first: Vec<&JournalEntry> = entry.journal().iter().rev().take(limit).collect();
     json(
         StatusCode::OK,
         &serde_json::json!({"policy": name, "decisions": newest_first}),

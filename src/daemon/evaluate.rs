@@ -31,6 +31,15 @@ pub fn read_deadline(policy: &Policy, started: Instant) -> Instant {
     started + read_budget(policy)
 }
 
+/// What one evaluation came to.
+pub enum Evaluated {
+    /// No decision: the counts could not be read (the policy's error says why).
+    Nothing,
+    /// A decision, journaled; its entry too if it was asked for.
+    Decided(Option<JournalEntry>),
+}
+
+#[allow(clippy::too_many_arguments)]
 pub async fn evaluate<B: MetricSource + CapacityTarget>(
     shared: &Shared,
     backend: &B,
@@ -39,7 +48,8 @@ pub async fn evaluate<B: MetricSource + CapacityTarget>(
     now: DateTime<Utc>,
     epoch: u64,
     deadline: Instant,
-) -> Option<JournalEntry> {
+    keep: bool,
+) -> Evaluated {
     let name = policy.name.as_str();
     let (metrics, capacity) = tokio::join!(metrics.wait(policy, deadline), capacity(backend, policy, deadline));
     let read_failure = metrics
@@ -52,11 +62,13 @@ pub async fn evaluate<B: MetricSource + CapacityTarget>(
         Err(error) => {
             tracing::warn!(policy = name, "{error}; no decision this round");
             shared.registry_mut().fail(name, error);
-            return None;
+            return Evaluated::Nothing;
         }
     };
     let obs = Observation { capacity, metrics };
-    let decision = shared.registry_mut().evaluate(name, &obs, now)?;
+    let Some(decision) = shared.registry_mut().evaluate(name, &obs, now) else {
+        return Evaluated::Nothing;
+    };
     let (outcome, error) = if decision.should_apply() {
         let (outcome, error) = act(shared, backend, policy, &decision, epoch).await;
         (Some(outcome), error)
@@ -69,15 +81,16 @@ pub async fn evaluate<B: MetricSource + CapacityTarget>(
         error,
         decision,
     };
-    shared
-        .registry_mut()
-        .record(name, entry.clone(), outcome, read_failure, shared.settings.journal_size);
     if entry.decision.action == Action::Hold {
         tracing::debug!(policy = name, "{}", entry.explanation);
     } else {
         tracing::info!(policy = name, applied = entry.applied, "{}", entry.explanation);
     }
-    Some(entry)
+    let kept = keep.then(|| entry.clone());
+    shared
+        .registry_mut()
+        .record(name, entry, outcome, read_failure, shared.settings.journal_size);
+    Evaluated::Decided(kept)
 }
 
 /// The target's counts, by the deadline.

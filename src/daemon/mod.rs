@@ -16,6 +16,7 @@
 pub mod dynamodb;
 mod evaluate;
 pub mod heartbeat;
+mod memory;
 pub mod leadership;
 mod read;
 pub mod registry;
@@ -92,6 +93,7 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
     ) -> Self {
         // Install the recorder before anything is measured.
         let _ = telemetry::handle();
+        memory::limit_arenas();
         let leads_alone = leadership.is_none();
         let shared = Arc::new(Shared::new(settings, clock, Arc::clone(&store), leadership));
         if leads_alone {
@@ -176,7 +178,7 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
                         due,
                         now,
                         epoch,
-                        true,
+                        round::Kind::Scheduled,
                     ));
                 }
             }
@@ -312,7 +314,7 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
             names,
             now,
             epoch,
-            false,
+            round::Kind::Once,
         )
         .await;
         self.shared.writer.finish(self.shared.snapshot());

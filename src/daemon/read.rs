@@ -41,7 +41,7 @@ impl Bulkhead {
 type Samples = BTreeMap<String, Sample>;
 
 /// A policy of a read, the deadline it waits to, and where its answer goes.
-type Member = (Policy, Instant, oneshot::Sender<Samples>);
+type Member = (Arc<Policy>, Instant, oneshot::Sender<Samples>);
 
 /// One policy's samples, as they arrive.
 pub struct Pending {
@@ -77,7 +77,7 @@ impl Pending {
 pub fn start<B: MetricSource>(
     backend: &Arc<B>,
     bulkhead: &Arc<Bulkhead>,
-    policies: &[(Policy, Instant)],
+    policies: &[(Arc<Policy>, Instant)],
     now: DateTime<Utc>,
 ) -> Vec<Pending> {
     let mut batch = Vec::new();
@@ -90,7 +90,7 @@ pub fn start<B: MetricSource>(
             answer: rx,
             bulkhead: Arc::clone(bulkhead),
         });
-        let member = (policy.clone(), *deadline, tx);
+        let member = (Arc::clone(policy), *deadline, tx);
         if bulkhead.isolated(&policy.name) {
             groups.push(vec![member]);
         } else {
@@ -105,7 +105,7 @@ pub fn start<B: MetricSource>(
         tokio::spawn(async move {
             // The read is given up when the last of its policies stops waiting.
             let deadline = group.iter().map(|(_, d, _)| *d).max().unwrap_or_else(Instant::now);
-            let refs: Vec<&Policy> = group.iter().map(|(p, _, _)| p).collect();
+            let refs: Vec<&Policy> = group.iter().map(|(p, _, _)| p.as_ref()).collect();
             let started = std::time::Instant::now();
             let answer = tokio::time::timeout_at(deadline, backend.read(&refs, now)).await;
             metrics::histogram!(telemetry::BACKEND_SECONDS, "call" => "read_metrics")

@@ -8,7 +8,7 @@ use autoscaler_core::policy::Policy;
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
-use super::evaluate::{evaluate, read_deadline};
+use super::evaluate::{Evaluated, evaluate, read_deadline};
 use super::heartbeat;
 use super::read::{self, Bulkhead};
 use super::registry::JournalEntry;
@@ -29,6 +29,15 @@ impl Drop for InFlight {
     }
 }
 
+/// Why a round runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// On the loop's schedule: a heartbeat goes out after it.
+    Scheduled,
+    /// `run --once`: the decisions are returned, for printing.
+    Once,
+}
+
 pub async fn round<B: MetricSource + CapacityTarget>(
     shared: Arc<Shared>,
     backend: Arc<B>,
@@ -36,16 +45,16 @@ pub async fn round<B: MetricSource + CapacityTarget>(
     names: Vec<String>,
     now: DateTime<Utc>,
     epoch: u64,
-    heartbeat: bool,
+    kind: Kind,
 ) -> Vec<JournalEntry> {
     metrics::counter!(telemetry::ROUNDS).increment(1);
     let started = Instant::now();
     let timer = std::time::Instant::now();
-    let policies: Vec<(Policy, Instant)> = {
+    let policies: Vec<(Arc<Policy>, Instant)> = {
         let reg = shared.registry();
         names
             .iter()
-            .filter_map(|n| reg.policy(n).map(|e| e.policy().clone()))
+            .filter_map(|n| reg.policy(n).map(|e| e.shared_policy()))
             .map(|p| {
                 let deadline = read_deadline(&p, started);
                 (p, deadline)
@@ -63,24 +72,29 @@ pub async fn round<B: MetricSource + CapacityTarget>(
                 shared: Arc::clone(&shared),
                 name: name.clone(),
             };
+            let keep = kind == Kind::Once;
             let task = tokio::spawn(async move {
                 let _guard = guard;
-                evaluate(&shared, backend.as_ref(), &policy, metrics, now, epoch, deadline).await
+                evaluate(&shared, backend.as_ref(), &policy, metrics, now, epoch, deadline, keep).await
             });
             (name, task)
         })
         .collect();
     let mut entries = Vec::new();
+    let mut decisions = 0u64;
     for (name, task) in tasks {
         match task.await {
-            Ok(Some(entry)) => entries.push(entry),
-            Ok(None) => {}
+            Ok(Evaluated::Decided(entry)) => {
+                decisions += 1;
+                entries.extend(entry);
+            }
+            Ok(Evaluated::Nothing) => {}
             Err(e) => panicked(&shared, &name, e),
         }
     }
     metrics::histogram!(telemetry::ROUND_SECONDS).record(timer.elapsed().as_secs_f64());
     shared.writer.save_with(|| shared.snapshot_for(epoch));
-    if let Some(name) = shared.settings.heartbeat_name.as_ref().filter(|_| heartbeat) {
+    if let Some(name) = shared.settings.heartbeat_name.as_ref().filter(|_| kind == Kind::Scheduled) {
         let errors = {
             let reg = shared.registry();
             names
@@ -90,7 +104,7 @@ pub async fn round<B: MetricSource + CapacityTarget>(
                 .count() as u64
         } + u64::from(shared.source_error().is_some());
         let round = heartbeat::Round {
-            decisions: entries.len() as u64,
+            decisions,
             backend_errors: errors,
         };
         println!("{}", heartbeat::record(name, round, now.timestamp_millis()));

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::leadership::{Leadership, Role};
-use super::registry::Registry;
+use super::registry::{JournalEntry, Registry};
 use super::source::Settle;
 use super::state::{self, SaveStatus, StateStore, Writer};
 use super::telemetry;
@@ -50,7 +50,11 @@ impl Shared {
         store: Arc<dyn StateStore>,
         leadership: Option<Arc<Leadership>>,
     ) -> Self {
-        let registry = Registry::new(Some(settings.backend), settings.max_queries_per_round);
+        let registry = Registry::new(
+            Some(settings.backend),
+            settings.max_queries_per_round,
+            settings.journal_in_memory,
+        );
         Self {
             settle: Arc::new(Settle::new(settings.policy_settle)),
             settings,
@@ -144,6 +148,39 @@ impl Shared {
     pub(super) fn to_adopt(&self) -> Option<u64> {
         let held = self.leadership.as_ref()?.acting_epoch()?;
         (held != self.adopted.load(Ordering::SeqCst)).then_some(held)
+    }
+
+    /// A policy's newest `limit` decisions, newest first; None if there is no such policy.
+    /// Beyond those kept in memory, they come from the state store.
+    pub async fn decisions(&self, name: &str, limit: usize) -> Option<Vec<JournalEntry>> {
+        let (mut memory, key, complete) = {
+            let reg = self.registry();
+            let entry = reg.policy(name)?;
+            let journal: Vec<JournalEntry> = entry.journal().iter().rev().take(limit).cloned().collect();
+            let cap = reg.journal_cap(self.settings.journal_size);
+            // Memory holds all there is when it holds fewer than it may.
+            let complete = journal.len() >= limit || entry.journal().len() < cap;
+            (journal, entry.policy().target.key(), complete)
+        };
+        if complete {
+            return Some(memory);
+        }
+        let store = Arc::clone(&self.state_store);
+        let saved = tokio::task::spawn_blocking(move || store.journal(&key))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        // The newest are in memory (some not saved yet); older ones only in the store.
+        let oldest_in_memory = memory.last().map(|e| e.decision.at);
+        memory.extend(
+            saved
+                .into_iter()
+                .rev()
+                .filter(|e| oldest_in_memory.is_none_or(|t| e.decision.at < t))
+                .take(limit - memory.len()),
+        );
+        Some(memory)
     }
 
     /// Where state is kept, and how saving has gone.

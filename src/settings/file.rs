@@ -56,6 +56,8 @@ pub struct RawSettings {
     pub policy_settle: String,
     #[serde(default = "default_query_cap")]
     pub max_queries_per_round: usize,
+    #[serde(default = "default_journal_in_memory")]
+    pub journal_in_memory: usize,
     #[serde(default)]
     pub sim: RawSim,
     #[serde(default)]
@@ -129,4 +131,7 @@ fn default_settle() -> String {
 }
 fn default_query_cap() -> usize {
     4_000
+}
+fn default_journal_in_memory() -> usize {
+    20_000
 }

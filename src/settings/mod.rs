@@ -52,6 +52,9 @@ pub struct Settings {
     /// Metric queries per round of all policies together, at most (a cost guard:
     /// GetMetricData bills per query).
     pub max_queries_per_round: usize,
+    /// Decisions kept in memory, all policies together, at most; older ones are read
+    /// from the state store when the API asks for them.
+    pub journal_in_memory: usize,
     /// When set, one CloudWatch EMF record per round on stdout (namespace ECSAutoscaler,
     /// dimension Autoscaler = this name), for alarms on a daemon that stopped deciding.
     pub heartbeat_name: Option<String>,
@@ -143,6 +146,12 @@ impl Settings {
                 raw.max_queries_per_round
             )));
         }
+        if !(1..=10_000_000).contains(&raw.journal_in_memory) {
+            return Err(SettingsError(format!(
+                "journal_in_memory must be 1..=10000000, found {}",
+                raw.journal_in_memory
+            )));
+        }
         let policies = PolicyLocation::parse(&raw.policies_dir).ok_or_else(|| {
             SettingsError(format!(
                 "policies_dir \"{}\" must be a directory or s3://BUCKET/PREFIX/",
@@ -185,6 +194,7 @@ impl Settings {
             journal_size: raw.journal_size,
             policy_settle,
             max_queries_per_round: raw.max_queries_per_round,
+            journal_in_memory: raw.journal_in_memory,
             heartbeat_name: raw.heartbeat_name.filter(|n| !n.trim().is_empty()),
             sim_scenario: raw.sim.scenario,
             sim_speed,

@@ -1,6 +1,8 @@
 //! A policy with its history: evaluates, and settles what acting on a decision did. The
 //! daemon and the simulator both drive it, so both follow one protocol.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -25,14 +27,16 @@ pub enum Outcome {
 
 #[derive(Debug, Clone)]
 pub struct Controller {
-    pub policy: Policy,
+    /// Shared, not copied: the daemon hands a round's tasks the policy as it is at the
+    /// round's start, and a fleet of thousands would copy every policy every round.
+    pub policy: Arc<Policy>,
     pub history: History,
 }
 
 impl Controller {
     pub fn new(policy: Policy) -> Self {
         Self {
-            policy,
+            policy: Arc::new(policy),
             history: History::default(),
         }
     }

@@ -71,7 +71,7 @@ pub fn seasoned() -> History {
 /// A controller with a [`seasoned`] history.
 pub fn seasoned_controller(policy: Policy) -> Controller {
     Controller {
-        policy,
+        policy: policy.into(),
         history: seasoned(),
     }
 }

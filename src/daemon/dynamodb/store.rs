@@ -365,6 +365,10 @@ impl StateStore for DynamoStore {
         format!("dynamodb {} ({})", self.table.table, self.table.history_pk())
     }
 
+    fn journal(&self, key: &str) -> Result<VecDeque<JournalEntry>, String> {
+        self.block_on(|| DynamoStore::journal(self, key))
+    }
+
     fn record_before_acting(&self, key: &str, target: &Retained, epoch: u64) -> Result<(), String> {
         let body = serde_json::to_string(target).map_err(|e| e.to_string())?;
         let written = Written {

@@ -77,7 +77,10 @@ impl PolicyEntry {
         Self {
             file,
             checksum,
-            controller: Controller { policy, history },
+            controller: Controller {
+                policy: policy.into(),
+                history,
+            },
             load_error: None,
             paused: false,
             next_due: now,
@@ -103,6 +106,11 @@ impl PolicyEntry {
 
     pub fn policy(&self) -> &Policy {
         &self.controller.policy
+    }
+
+    /// The policy in force, shared: what a round's task evaluates.
+    pub fn shared_policy(&self) -> std::sync::Arc<Policy> {
+        std::sync::Arc::clone(&self.controller.policy)
     }
 
     pub fn history(&self) -> &History {

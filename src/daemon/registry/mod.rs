@@ -13,4 +13,4 @@ mod table;
 
 pub use entry::{JournalEntry, Point, PolicyEntry, Retained};
 pub use reconcile::{ReloadReport, checksum};
-pub use table::{MAX_QUERIES_PER_ROUND, Registry};
+pub use table::{JOURNAL_BUDGET, JOURNAL_FLOOR, MAX_QUERIES_PER_ROUND, Registry};

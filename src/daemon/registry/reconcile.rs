@@ -192,7 +192,7 @@ impl Registry {
                 if same && let Some(entry) = self.policies.get_mut(&p.name) {
                     index.remove(&p.name, entry);
                     let name = p.name.clone();
-                    entry.controller.policy = p;
+                    entry.controller.policy = p.into();
                     entry.checksum = sum;
                     entry.load_error = None;
                     index.add(&name, entry);

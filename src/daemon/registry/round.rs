@@ -39,8 +39,9 @@ impl Registry {
     }
 
     /// Records a decision and what acting on it did (`outcome`, None when nothing was to
-    /// be done), keeping at most `journal_size` decisions. `read_failure` is the error of
-    /// a failed metric read, shown when acting went well.
+    /// be done), keeping at most `journal_size` decisions in memory (fewer in a large
+    /// fleet: the state store has the rest). `read_failure` is the error of a failed
+    /// metric read, shown when acting went well.
     pub(crate) fn record(
         &mut self,
         name: &str,
@@ -49,6 +50,7 @@ impl Registry {
         read_failure: Option<String>,
         journal_size: usize,
     ) {
+        let cap = self.journal_cap(journal_size);
         let Some(pe) = self.policies.get_mut(name) else { return };
         let now = entry.decision.at;
         if let Some(outcome) = outcome {
@@ -75,7 +77,7 @@ impl Registry {
         }
         pe.journal.push_back(entry);
         pe.journal_unsaved += 1;
-        while pe.journal.len() > journal_size {
+        while pe.journal.len() > cap {
             pe.journal.pop_front();
         }
         pe.journal_unsaved = pe.journal_unsaved.min(pe.journal.len());

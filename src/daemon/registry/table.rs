@@ -17,6 +17,14 @@ use super::entry::{JournalEntry, PolicyEntry, Retained};
 /// 1,000), so at 4,000 queries every 15 s this cap is about $7,000 a month.
 pub const MAX_QUERIES_PER_ROUND: usize = 4_000;
 
+/// Journal entries kept in memory, all policies together, at most, unless the settings
+/// say otherwise (each is about a kilobyte): a fleet of thousands keeps only its newest
+/// decisions at hand, and the rest are read from the state store when asked for.
+pub const JOURNAL_BUDGET: usize = 20_000;
+
+/// Entries each policy keeps in memory at least, however large the fleet.
+pub const JOURNAL_FLOOR: usize = 2;
+
 #[derive(Debug)]
 pub struct Registry {
     pub(super) policies: BTreeMap<String, PolicyEntry>,
@@ -31,6 +39,8 @@ pub struct Registry {
     pub(super) skipped: BTreeMap<PathBuf, String>,
     /// Metric queries per round, all policies together, at most.
     pub(super) query_cap: usize,
+    /// Journal entries in memory, all policies together, at most.
+    pub(super) journal_budget: usize,
 }
 
 impl Default for Registry {
@@ -42,17 +52,20 @@ impl Default for Registry {
             backend: None,
             skipped: BTreeMap::new(),
             query_cap: MAX_QUERIES_PER_ROUND,
+            journal_budget: JOURNAL_BUDGET,
         }
     }
 }
 
 impl Registry {
     /// A registry for a daemon of `backend` (None: one that loads every policy, `validate`)
-    /// that admits at most `query_cap` metric queries per round.
-    pub fn new(backend: Option<Backend>, query_cap: usize) -> Self {
+    /// that admits at most `query_cap` metric queries per round and keeps at most
+    /// `journal_budget` decisions in memory.
+    pub fn new(backend: Option<Backend>, query_cap: usize, journal_budget: usize) -> Self {
         Self {
             backend,
             query_cap,
+            journal_budget,
             ..Self::default()
         }
     }
@@ -81,12 +94,23 @@ impl Registry {
         self.backend
     }
 
+    /// Journal entries each policy keeps in memory: `journal_size`, or fewer when the
+    /// fleet is large (see [`JOURNAL_BUDGET`]).
+    pub fn journal_cap(&self, journal_size: usize) -> usize {
+        (self.journal_budget / self.policies.len().max(self.retained.len()).max(1))
+            .max(JOURNAL_FLOOR)
+            .min(journal_size)
+    }
+
     /// Histories restored at start: each is taken by its target's policy when it loads.
     pub(crate) fn restore(&mut self, targets: BTreeMap<String, Retained>, now: DateTime<Utc>) {
+        let keep = (self.journal_budget / targets.len().max(1)).max(JOURNAL_FLOOR);
         self.retained = targets
             .into_iter()
             .map(|(key, mut r)| {
                 r.history = r.history.restored(now, false);
+                let extra = r.journal.len().saturating_sub(keep);
+                r.journal.drain(..extra);
                 (key, r)
             })
             .collect();

@@ -166,7 +166,7 @@ impl FileStore {
         let keep = &lines[lines.len().saturating_sub(self.journal_size)..];
         let mut kept = keep.join("\n");
         kept.push('\n');
-        write_atomically(file, kept.as_bytes())?;
+        replace(file, |out| out.write_all(kept.as_bytes()))?;
         self.lines
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -175,15 +175,17 @@ impl FileStore {
     }
 }
 
-/// A temporary file beside `path`, flushed to disk, then renamed over it.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+/// A temporary file beside `path`, written by `write`, flushed to disk, then renamed
+/// over it: a crash leaves the old file or the new one, never a mix.
+fn replace(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> std::io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
+    {
+        let mut out = std::io::BufWriter::new(tmp.as_file_mut());
+        write(&mut out)?;
+        out.flush()?;
+    }
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     if let Ok(d) = std::fs::File::open(dir) {
@@ -191,6 +193,26 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// The state file, streamed: the histories' text is checksummed as it is written, so a
+/// fleet's histories are never held in memory as text (twice) on top of the histories.
+/// The checksum comes last; fields are read in any order.
+fn write_state(out: &mut dyn Write, snapshot: &Snapshot, clock: Option<&str>) -> std::io::Result<u64> {
+    let mut head = serde_json::json!({"format": FORMAT, "version": VERSION, "saved_at": snapshot.saved_at});
+    if let Some(c) = clock {
+        head["clock"] = serde_json::json!(c);
+    }
+    let head = serde_json::to_string(&head).map_err(std::io::Error::other)?;
+    // The object without its closing brace, then the targets and the checksum.
+    out.write_all(head[..head.len() - 1].as_bytes())?;
+    out.write_all(b",\"targets\":")?;
+    let mut hashing = autoscaler_core::digest::Hashing::new(&mut *out);
+    serde_json::to_writer(&mut hashing, &snapshot.histories).map_err(std::io::Error::other)?;
+    let (checksum, targets) = hashing.finish();
+    let tail = format!(",\"checksum\":\"{checksum}\"}}");
+    out.write_all(tail.as_bytes())?;
+    Ok(head.len() as u64 + 11 + targets + tail.len() as u64)
 }
 
 impl StateStore for FileStore {
@@ -275,18 +297,13 @@ impl StateStore for FileStore {
     }
 
     fn save(&self, snapshot: &Snapshot) -> Result<u64, String> {
-        let text = serde_json::to_string(&snapshot.histories).map_err(|e| e.to_string())?;
-        let file = StateFile {
-            format: FORMAT.into(),
-            version: VERSION,
-            saved_at: snapshot.saved_at,
-            clock: self.clock.as_ref().map(|(name, _)| name.clone()),
-            checksum: digest(&text),
-            targets: RawValue::from_string(text).map_err(|e| e.to_string())?,
-        };
-        let bytes = serde_json::to_vec(&file).map_err(|e| e.to_string())?;
-        write_atomically(&self.path, &bytes).map_err(|e| format!("{}: {e}", self.path.display()))?;
-        let mut written = bytes.len() as u64;
+        let clock = self.clock.as_ref().map(|(name, _)| name.as_str());
+        let mut written = 0;
+        replace(&self.path, |out| {
+            written = write_state(out, snapshot, clock)?;
+            Ok(())
+        })
+        .map_err(|e| format!("{}: {e}", self.path.display()))?;
         for (key, entries) in &snapshot.appended {
             written += self
                 .append(key, entries)
@@ -297,6 +314,10 @@ impl StateStore for FileStore {
 
     fn describe(&self) -> String {
         format!("file {}", self.path.display())
+    }
+
+    fn journal(&self, key: &str) -> Result<VecDeque<JournalEntry>, String> {
+        Ok(self.read_journal(key))
     }
 }
 

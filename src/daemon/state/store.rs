@@ -1,7 +1,7 @@
 //! What every state store stores and answers: the snapshot saved after a round, what a
 //! load found, and the counters of saving.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 
@@ -56,4 +56,7 @@ pub trait StateStore: Send + Sync + 'static {
     fn record_before_acting(&self, _key: &str, _target: &Retained, _epoch: u64) -> Result<(), String> {
         Ok(())
     }
+    /// A target's saved journal, oldest first: what the daemon keeps in memory is only its
+    /// newest decisions (see the registry's journal budget).
+    fn journal(&self, key: &str) -> Result<VecDeque<JournalEntry>, String>;
 }
