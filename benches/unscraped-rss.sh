@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The daemon's memory with nothing scraping it, as on ECS: 20 policies (copies of
-# policies/latency-slo.toml) evaluated every 10 s on the sim backend, in real time (speed
-# 1), for an hour; the status API is up but never asked for /metrics. Prints the RSS every
+# policies/latency-slo.toml) evaluated every 10 s of simulated time on the sim backend at
+# SPEED (default 50: five rounds per second, an hour's worth of rounds every 72 s), for an
+# hour; the status API is up but never asked for /metrics. Prints the RSS every
 # `step` seconds and, at the end, the first sample after warm-up against the highest and
 # the last. Histogram samples the recorder never folded into buckets would show as RSS
 # rising round after round.
@@ -36,7 +37,7 @@ ECS_AUTOSCALER_BACKEND=sim \
 ECS_AUTOSCALER_POLICIES_DIR="$work/policies" \
 ECS_AUTOSCALER_STATE_FILE="$work/state.json" \
 ECS_AUTOSCALER_LISTEN="127.0.0.1:$port" \
-ECS_AUTOSCALER_SIM__SPEED=1 \
+ECS_AUTOSCALER_SIM__SPEED="${SPEED:-50}" \
 RUST_LOG=warn \
   "$bin" run &
 pid=$!

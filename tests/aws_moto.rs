@@ -375,6 +375,97 @@ async fn policies_are_read_from_an_s3_prefix() {
     );
 }
 
+/// A slow S3: ListObjectsV2 held 20 s behind the proxy while two policies from the prefix
+/// decide every 2 s. The re-read runs off the loop with a deadline of its own, so their
+/// decisions keep their schedule and the policies in force stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_policy_source_delays_no_decision() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto.url).await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version_latest()
+            .endpoint_url(&moto.url)
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new("test", "test", None, None, "test"))
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket().bucket("policy-bucket").send().await.unwrap();
+    for service in ["a", "b"] {
+        aws.service(&moto.url, "prod", service).await;
+        aws.put_cpu("prod", service, 70.0).await;
+        let text = format!(
+            "name = \"{service}\"\nmin = 1\nmax = 10\ninterval = \"2s\"\n[target]\nbackend = \"aws\"\ncluster = \"prod\"\nservice = \"{service}\"\n{CPU_RULE}"
+        );
+        s3.put_object()
+            .bucket("policy-bucket")
+            .key(format!("policies/{service}.toml"))
+            .body(text.into_bytes().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let proxy = Proxy::start(&moto.url);
+    let dir = setup();
+    let port = free_port();
+    let mut child = daemon(&proxy.url, dir.path())
+        .env("ECS_AUTOSCALER_POLICIES_DIR", "s3://policy-bucket/policies/")
+        .env("ECS_AUTOSCALER_RESCAN_INTERVAL", "1s")
+        .env("ECS_AUTOSCALER_LISTEN", format!("127.0.0.1:{port}"))
+        .arg("run")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _kill = Kill(&mut child);
+    let http = reqwest::Client::new();
+    let decisions = |name: &'static str| {
+        let http = http.clone();
+        async move {
+            let url = format!("http://127.0.0.1:{port}/v1/policies/{name}/decisions?limit=100");
+            let v: Value = http.get(url).send().await.ok()?.json().await.ok()?;
+            let times: Vec<chrono::DateTime<chrono::Utc>> = v["decisions"]
+                .as_array()?
+                .iter()
+                .filter_map(|d| d["decision"]["at"].as_str()?.parse().ok())
+                .collect();
+            Some(times)
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while decisions("a").await.is_none_or(|t| t.is_empty()) {
+        assert!(Instant::now() < deadline, "the S3 policies never decided");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    proxy.hold_s3_list.store(20, std::sync::atomic::Ordering::SeqCst);
+    let held = chrono::Utc::now();
+    tokio::time::sleep(Duration::from_secs(36)).await;
+    for name in ["a", "b"] {
+        let times: Vec<_> = decisions(name)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|t| *t >= held)
+            .collect();
+        let gap = times
+            .windows(2)
+            .map(|w| (w[0] - w[1]).num_milliseconds())
+            .max()
+            .unwrap_or(i64::MAX);
+        eprintln!(
+            "S3 held 20 s: policy {name} decided {} times in 36 s, longest gap {gap} ms",
+            times.len()
+        );
+        assert!(
+            times.len() >= 16,
+            "policy {name} decided {} times in 36 s on a 2 s interval",
+            times.len()
+        );
+        assert!(gap <= 3_000, "policy {name}: {gap} ms between two decisions");
+    }
+}
+
 /// Fourteen days of hourly datapoints in moto (requests with a daily curve, CPU,
 /// Container Insights counts; moto's GetMetricData is quadratic in the datapoints it holds,
 /// so hours rather than minutes keep the test short): `record --period 1h` reads them all

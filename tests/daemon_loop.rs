@@ -418,10 +418,16 @@ async fn decisions_beyond_those_kept_in_memory_come_from_the_state_store() {
         &[("ECS_AUTOSCALER_JOURNAL_IN_MEMORY", "20")],
     )
     .await;
-    wait_until("30 decisions", Duration::from_secs(40), || h.journal("a").len() >= 10 && {
-        h.shared.registry().policy("a").unwrap().journal().back().is_some_and(|j| {
-            j.decision.at >= origin() + chrono::Duration::seconds(30)
-        })
+    wait_until("30 decisions", Duration::from_secs(40), || {
+        h.journal("a").len() >= 10 && {
+            h.shared
+                .registry()
+                .policy("a")
+                .unwrap()
+                .journal()
+                .back()
+                .is_some_and(|j| j.decision.at >= origin() + chrono::Duration::seconds(30))
+        }
     })
     .await;
     assert_eq!(h.journal("a").len(), 10, "20 in memory for two policies: 10 each");
@@ -437,4 +443,213 @@ async fn decisions_beyond_those_kept_in_memory_come_from_the_state_store() {
         );
     }
     h.stop().await;
+}
+
+// ---- Only whole files become policies (the real clock: files are written in real time) ----
+
+/// The whole file keeps the service at 2 (a schedule caps it); its first part alone is a
+/// valid policy that would raise it to 4.
+const WHOLE_START: &str = "min = 4\nmax = 8\ninterval = \"1s\"\n[target]\nbackend = \"sim\"\nservice = \"churn\"\n\
+     [[rule]]\nname = \"cpu\"\nmetric = \"ecs_cpu\"\ntarget = 50\n";
+const WHOLE_END: &str = "[[schedule]]\nname = \"cap\"\ncron = \"* * * * *\"\nduration = \"1h\"\nmin = 1\nmax = 2\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_file_rewritten_in_pieces_is_never_acted_on_half_written() {
+    let whole = format!("{WHOLE_START}{WHOLE_END}");
+    let h = start_with(
+        &[("churn", whole.clone())],
+        Script {
+            value: Some(50.0),
+            ..Script::default()
+        },
+        &[("ECS_AUTOSCALER_POLICY_SETTLE", "1s")],
+    )
+    .await;
+    wait_until("the whole policy is in force", Duration::from_secs(5), || {
+        h.journal("churn").len() >= 2
+    })
+    .await;
+    let path = h.dir.path().join("policies/churn.toml");
+    // 120 rewrites in place, each cut after the first part for 5 to 120 ms.
+    for i in 0..120u64 {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&path).unwrap();
+        f.write_all(WHOLE_START.as_bytes()).unwrap();
+        f.flush().unwrap();
+        tokio::time::sleep(Duration::from_millis(5 + (i * 37) % 116)).await;
+        f.write_all(WHOLE_END.as_bytes()).unwrap();
+        drop(f);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // An edit that is undone within the settle time: a policy of min 4, for 300 ms.
+    std::fs::write(&path, WHOLE_START).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    std::fs::write(&path, &whole).unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let raised: Vec<(String, u32)> = h.backend.updates().into_iter().filter(|(_, d)| *d > 2).collect();
+    assert!(raised.is_empty(), "acted on a half-written or undone file: {raised:?}");
+    assert!(
+        h.journal("churn").iter().all(|j| j.decision.bounds.max == 2),
+        "every decision was taken under the whole file"
+    );
+    assert!(h.journal("churn").len() >= 12, "it went on deciding meanwhile");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_renamed_into_place_is_loaded_at_once() {
+    let h = start_with(
+        &[("svc", policy("s", "1s", ""))],
+        Script::default(),
+        &[("ECS_AUTOSCALER_POLICY_SETTLE", "2s")],
+    )
+    .await;
+    let dir = h.dir.path().join("policies");
+    let tmp = dir.join(".svc.toml.swp");
+    std::fs::write(&tmp, policy("s", "30m", "")).unwrap();
+    let renamed = Instant::now();
+    std::fs::rename(&tmp, dir.join("svc.toml")).unwrap();
+    wait_until("the renamed file is in force", Duration::from_secs(5), || {
+        h.shared.registry().policy("svc").unwrap().policy().interval == Duration::from_secs(1800)
+    })
+    .await;
+    let took = renamed.elapsed();
+    assert!(
+        took < Duration::from_millis(1500),
+        "loaded {took:?} after the rename; written in place it would wait the 2 s settle time"
+    );
+    h.stop().await;
+}
+
+// ---- No trust in times from the future ----
+
+fn history_from_the_future(at: DateTime<Utc>) -> autoscaler_core::decide::History {
+    autoscaler_core::decide::History {
+        last_scale_out: Some(at),
+        last_scale_in: Some(at),
+        last_change: Some(at),
+        last_desired: Some(2),
+        recommendations: vec![(at, 2)],
+        observed_since: Some(at - chrono::Duration::hours(2)),
+        last_evaluated: Some(at),
+        ..Default::default()
+    }
+}
+
+/// A valid state file, saved "now", whose history's times lie an hour ahead: the
+/// scale-out they would block for an hour happens at once, and the status says why.
+#[tokio::test(start_paused = true)]
+async fn times_from_the_future_in_a_state_file_are_not_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    {
+        use ecs_autoscaler::daemon::state::{FileStore, Snapshot, StateStore};
+        let mut snapshot = Snapshot {
+            saved_at: origin(),
+            ..Snapshot::default()
+        };
+        snapshot.histories.insert(
+            "sim/s".into(),
+            ecs_autoscaler::daemon::registry::Retained {
+                name: "svc".into(),
+                history: history_from_the_future(origin() + chrono::Duration::hours(1)),
+                journal: Default::default(),
+            },
+        );
+        FileStore::new(state.clone(), 10).save(&snapshot).unwrap();
+    }
+    let h = start_with(
+        &[("svc", policy("s", "10s", "[scale_out]\ncooldown = \"1h\"\n"))],
+        Script::default(),
+        &[("ECS_AUTOSCALER_STATE_FILE", state.to_str().unwrap())],
+    )
+    .await;
+    wait_until("a scale-out", Duration::from_secs(30), || {
+        !h.backend.updates().is_empty()
+    })
+    .await;
+    let first = &h.journal("svc")[0];
+    assert!(first.applied && first.decision.desired > 2, "{}", first.explanation);
+    let status = h.shared.state_status();
+    assert!(status.contains("clamped"), "{status}");
+    h.stop().await;
+}
+
+/// Two daemons share a state store and a lease; the first runs two hours ahead. The
+/// second takes over and does not sit out the cooldown the first's clock set.
+#[tokio::test(start_paused = true)]
+async fn a_successor_whose_clock_is_behind_is_not_blocked_by_the_leaders_future() {
+    use ecs_autoscaler::daemon::leadership::{Leadership, MemoryLease};
+    use ecs_autoscaler::daemon::state::{FileStore, StateStore};
+    let dir = tempfile::tempdir().unwrap();
+    let pdir = dir.path().join("policies");
+    std::fs::create_dir(&pdir).unwrap();
+    std::fs::write(
+        pdir.join("svc.toml"),
+        policy("s", "10s", "[scale_out]\ncooldown = \"1h\"\n"),
+    )
+    .unwrap();
+    let settings = || {
+        let vars = HashMap::from([
+            ("ECS_AUTOSCALER_POLICIES_DIR".to_string(), pdir.display().to_string()),
+            ("ECS_AUTOSCALER_POLICY_SETTLE".to_string(), "0s".to_string()),
+        ]);
+        Settings::load_with_env(None, Some(vars)).unwrap()
+    };
+    let store: Arc<dyn StateStore> = Arc::new(FileStore::new(dir.path().join("shared.json"), 10));
+    let lease = Arc::new(MemoryLease::default());
+    let backend = Arc::new(Scripted::default());
+    let run = |name: &str, clock: DateTime<Utc>| {
+        let leadership = Arc::new(Leadership::new(
+            Box::new(Arc::clone(&lease)),
+            name.into(),
+            Duration::from_secs(15),
+        ));
+        let clock: Arc<dyn Clock> = Arc::new(TokioClock::new(clock));
+        Daemon::with_leadership(
+            settings(),
+            Arc::clone(&backend),
+            clock,
+            Arc::clone(&store),
+            Some(leadership),
+        )
+    };
+    let ahead = run("ahead", origin() + chrono::Duration::hours(2));
+    ahead.start().await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let shared = ahead.shared();
+    let task = tokio::spawn(async move {
+        ahead
+            .run(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    wait_until("the leader two hours ahead scales out", Duration::from_secs(30), || {
+        backend.updates().len() == 1
+    })
+    .await;
+    let _ = stop.send(());
+    task.await.unwrap();
+    drop(shared);
+
+    let behind = run("behind", origin());
+    behind.start().await.unwrap();
+    let shared = behind.shared();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        behind
+            .run(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    wait_until("the successor scales out again", Duration::from_secs(30), || {
+        backend.updates().len() == 2
+    })
+    .await;
+    let status = shared.state_status();
+    assert!(status.contains("clamped"), "{status}");
+    let _ = stop.send(());
+    task.await.unwrap();
 }

@@ -75,13 +75,13 @@ impl Node {
         let proxy = Proxy::start(&moto.url);
         let port = free_port();
         let child = daemon(&proxy.url, dir)
-            .envs(env.iter().copied())
             .env("ECS_AUTOSCALER_STATE_BACKEND", "dynamodb")
             .env("ECS_AUTOSCALER_DYNAMODB__TABLE", TABLE)
             .env("ECS_AUTOSCALER_DYNAMODB__LEASE_TTL", format!("{}s", TTL.as_secs()))
             .env("ECS_AUTOSCALER_DYNAMODB__INSTANCE_ID", name)
             .env("ECS_AUTOSCALER_LISTEN", format!("127.0.0.1:{port}"))
             .env("ECS_AUTOSCALER_RESCAN_INTERVAL", "1s")
+            .envs(env.iter().copied())
             .args(["run"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -496,4 +496,125 @@ async fn a_rolling_deploy_loses_no_interval_beyond_the_ttl() {
         INTERVAL.as_secs()
     );
     assert!(worst <= TTL.as_secs_f64(), "a gap of {worst:.1} s: {gaps:?}");
+}
+
+/// DynamoDB slow, not down: every call answers 2 to 4.8 s late (the proxy), with a 15 s
+/// lease and six policies at 5, 10 and 15 s intervals that each need one scale-out. The
+/// fence, the write-ahead and the update each have a budget of their own, and renewals
+/// and fences share claims instead of queueing behind each other: every scale-out is
+/// sent, none twice, and the leader never steps down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_dynamodb_loses_no_scale_out_and_unseats_no_leader() {
+    let services = ["s5a", "s5b", "s10a", "s10b", "s15a", "s15b"];
+    let w = world(&[], "").await;
+    let pdir = w.dir.path().join("policies");
+    for s in services {
+        w.aws.service(&w.moto.url, "prod", s).await;
+        let interval = s.trim_start_matches('s').trim_end_matches(['a', 'b']);
+        std::fs::write(
+            pdir.join(format!("{s}.toml")),
+            format!(
+                "min = 1\nmax = 10\ninterval = \"{interval}s\"\n[scale_out]\ncooldown = \"1h\"\n[target]\nbackend = \"aws\"\n\
+                 cluster = \"prod\"\nservice = \"{s}\"\n{CPU_RULE}"
+            ),
+        )
+        .unwrap();
+        w.aws.put_cpu("prod", s, 140.0).await;
+    }
+    let node = Node::start_with(
+        "slow",
+        &w.moto,
+        w.dir.path(),
+        &[
+            ("ECS_AUTOSCALER_DYNAMODB__LEASE_TTL", "15s"),
+            ("ECS_AUTOSCALER_AWS__CALL_TIMEOUT", "6s"),
+        ],
+    );
+    node.proxy.slow_dynamodb.store(true, Ordering::SeqCst);
+    let mut roles = Vec::new();
+    let mut scaled = 0;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(75) {
+        roles.push(node.role().await);
+        scaled = 0;
+        for s in services {
+            if w.aws.desired("prod", s).await > 2 {
+                scaled += 1;
+            }
+        }
+        if scaled == services.len() && start.elapsed() > Duration::from_secs(40) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let status = node.status().await.unwrap_or_default();
+    eprintln!(
+        "slow DynamoDB: {scaled}/{} scaled out in {:.0} s, {} UpdateService call(s); epoch {}",
+        services.len(),
+        start.elapsed().as_secs_f64(),
+        node.updates(),
+        status["leadership"]["epoch"]
+    );
+    assert_eq!(
+        scaled,
+        services.len(),
+        "scale-outs sent: {scaled} of {}",
+        services.len()
+    );
+    assert_eq!(node.updates(), services.len(), "each scale-out sent once");
+    let led = roles
+        .iter()
+        .position(|r| r.as_deref() == Some("leader"))
+        .expect("it led");
+    assert!(
+        roles[led..].iter().all(|r| r.as_deref() == Some("leader")),
+        "the leader stepped down under a slow (not down) DynamoDB: {roles:?}"
+    );
+    assert_eq!(status["leadership"]["epoch"], 1, "one leadership all along: {status}");
+}
+
+/// A history in DynamoDB whose times lie an hour ahead (a peer's clock, a bad write): the
+/// daemon that takes the lease clamps them; the scale-out they would block for two hours
+/// is open at once (it waits only for a datapoint measured after the clamp).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn times_from_the_future_in_dynamodb_are_not_trusted() {
+    let w = world(&["search"], "[scale_out]\ncooldown = \"1h\"\n").await;
+    w.aws.put_cpu("prod", "search", 140.0).await;
+    let ahead = chrono::Utc::now() + chrono::Duration::hours(1);
+    let history = serde_json::json!(["search", {
+        "last_scale_out": ahead, "last_change": ahead, "last_desired": 2,
+        "recommendations": [], "last_scale_in": null, "blind_since": null
+    }]);
+    use aws_sdk_dynamodb::types::AttributeValue;
+    dynamodb(&w.moto.url)
+        .await
+        .put_item()
+        .table_name(TABLE)
+        .item("pk", AttributeValue::S("ecs-autoscaler#history".into()))
+        .item("sk", AttributeValue::S("aws/-/prod/search".into()))
+        .item("body", AttributeValue::S(history.to_string()))
+        .item("epoch", AttributeValue::N("1".into()))
+        .send()
+        .await
+        .unwrap();
+    let node = Node::start("n", &w.moto, w.dir.path());
+    // Once it has decided: scale-out is open (the stored one, from the future, blocks
+    // nothing), and its readings wait only for a datapoint measured since now.
+    let decided = until(Duration::from_secs(20), || async {
+        node.status()
+            .await
+            .is_some_and(|s| !s["policies"][0]["last_decision"].is_null())
+    })
+    .await;
+    let status = node.status().await.unwrap_or_default();
+    assert!(decided.is_some(), "no decision: {status}");
+    assert!(
+        status["state"].as_str().unwrap_or_default().contains("clamped"),
+        "{status}"
+    );
+    let policy = &status["policies"][0];
+    assert!(
+        policy["gates"]["scale_out"].is_null(),
+        "a cooldown from the future: {policy}"
+    );
 }

@@ -36,7 +36,7 @@ pub enum Evaluated {
     /// No decision: the counts could not be read (the policy's error says why).
     Nothing,
     /// A decision, journaled; its entry too if it was asked for.
-    Decided(Option<JournalEntry>),
+    Decided(Option<Box<JournalEntry>>),
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -86,7 +86,7 @@ pub async fn evaluate<B: MetricSource + CapacityTarget>(
     } else {
         tracing::info!(policy = name, applied = entry.applied, "{}", entry.explanation);
     }
-    let kept = keep.then(|| entry.clone());
+    let kept = keep.then(|| Box::new(entry.clone()));
     shared
         .registry_mut()
         .record(name, entry, outcome, read_failure, shared.settings.journal_size);

@@ -16,8 +16,8 @@
 pub mod dynamodb;
 mod evaluate;
 pub mod heartbeat;
-mod memory;
 pub mod leadership;
+mod memory;
 mod read;
 pub mod registry;
 mod reload;

@@ -86,7 +86,7 @@ pub async fn round<B: MetricSource + CapacityTarget>(
         match task.await {
             Ok(Evaluated::Decided(entry)) => {
                 decisions += 1;
-                entries.extend(entry);
+                entries.extend(entry.map(|e| *e));
             }
             Ok(Evaluated::Nothing) => {}
             Err(e) => panicked(&shared, &name, e),
@@ -94,7 +94,12 @@ pub async fn round<B: MetricSource + CapacityTarget>(
     }
     metrics::histogram!(telemetry::ROUND_SECONDS).record(timer.elapsed().as_secs_f64());
     shared.writer.save_with(|| shared.snapshot_for(epoch));
-    if let Some(name) = shared.settings.heartbeat_name.as_ref().filter(|_| kind == Kind::Scheduled) {
+    if let Some(name) = shared
+        .settings
+        .heartbeat_name
+        .as_ref()
+        .filter(|_| kind == Kind::Scheduled)
+    {
         let errors = {
             let reg = shared.registry();
             names

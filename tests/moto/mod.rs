@@ -87,6 +87,10 @@ pub struct Proxy {
     pub updates: Arc<AtomicUsize>,
     /// DescribeServices calls that reached the proxy.
     pub describes: Arc<AtomicUsize>,
+    /// While set, every DynamoDB call answers 2 to 4.8 s late (slow, not down).
+    pub slow_dynamodb: Arc<AtomicBool>,
+    /// While above zero, S3 ListObjectsV2 answers this many seconds late.
+    pub hold_s3_list: Arc<AtomicUsize>,
 }
 
 impl Proxy {
@@ -98,19 +102,24 @@ impl Proxy {
         let block_dynamodb = Arc::new(AtomicBool::new(false));
         let updates = Arc::new(AtomicUsize::new(0));
         let describes = Arc::new(AtomicUsize::new(0));
-        let (m, b, u, d) = (
-            Arc::clone(&mode),
-            Arc::clone(&block_dynamodb),
-            Arc::clone(&updates),
-            Arc::clone(&describes),
-        );
+        let slow_dynamodb = Arc::new(AtomicBool::new(false));
+        let hold_s3_list = Arc::new(AtomicUsize::new(0));
+        let faults = Faults {
+            block_dynamodb: Arc::clone(&block_dynamodb),
+            updates: Arc::clone(&updates),
+            describes: Arc::clone(&describes),
+            slow_dynamodb: Arc::clone(&slow_dynamodb),
+            hold_s3_list: Arc::clone(&hold_s3_list),
+            calls: Arc::new(AtomicUsize::new(0)),
+        };
+        let m = Arc::clone(&mode);
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
                 let upstream = upstream.clone();
                 let mode = m.load(Ordering::SeqCst);
-                let (b, u, d) = (Arc::clone(&b), Arc::clone(&u), Arc::clone(&d));
+                let faults = faults.clone();
                 std::thread::spawn(move || {
-                    let _ = handle(conn, &upstream, mode, &b, &u, &d);
+                    let _ = handle(conn, &upstream, mode, &faults);
                 });
             }
         });
@@ -120,6 +129,8 @@ impl Proxy {
             block_dynamodb,
             updates,
             describes,
+            slow_dynamodb,
+            hold_s3_list,
         }
     }
 
@@ -128,14 +139,20 @@ impl Proxy {
     }
 }
 
-pub fn handle(
-    mut client: TcpStream,
-    upstream: &str,
-    mode: u8,
-    block_dynamodb: &AtomicBool,
-    updates: &AtomicUsize,
-    describes: &AtomicUsize,
-) -> std::io::Result<()> {
+/// What the proxy injects and counts, shared by its connections.
+#[derive(Clone)]
+pub struct Faults {
+    block_dynamodb: Arc<AtomicBool>,
+    updates: Arc<AtomicUsize>,
+    describes: Arc<AtomicUsize>,
+    slow_dynamodb: Arc<AtomicBool>,
+    hold_s3_list: Arc<AtomicUsize>,
+    /// Every call, for spreading the slow ones' delays.
+    calls: Arc<AtomicUsize>,
+}
+
+pub fn handle(mut client: TcpStream, upstream: &str, mode: u8, faults: &Faults) -> std::io::Result<()> {
+    let (block_dynamodb, updates, describes) = (&faults.block_dynamodb, &faults.updates, &faults.describes);
     client.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut reader = BufReader::new(client.try_clone()?);
     let mut head = Vec::new();
@@ -176,6 +193,20 @@ pub fn handle(
     let throttled_json = r#"{"__type":"ThrottlingException","message":"Rate exceeded (injected)"}"#;
     let throttled_xml = "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded (injected)</Message></Error></ErrorResponse>";
     let dynamodb = target.starts_with("dynamodb_");
+    let call = faults.calls.fetch_add(1, Ordering::SeqCst);
+    if dynamodb && faults.slow_dynamodb.load(Ordering::SeqCst) {
+        // 2.0 to 4.8 s, spread over the calls.
+        let ms = 2_000 + (call.wrapping_mul(7919) % 2_801) as u64;
+        std::thread::sleep(Duration::from_millis(ms));
+    }
+    let hold = faults.hold_s3_list.load(Ordering::SeqCst);
+    if hold > 0
+        && head
+            .first()
+            .is_some_and(|l| l.starts_with("GET ") && l.contains("list-type=2"))
+    {
+        std::thread::sleep(Duration::from_secs(hold as u64));
+    }
     let update = target.ends_with(".updateservice");
     if update {
         updates.fetch_add(1, Ordering::SeqCst);
@@ -409,9 +440,11 @@ pub const CPU_RULE: &str = "[[rule]]\nname = \"cpu\"\nmetric = \"ecs_cpu\"\ntarg
 pub const EMF_RULE: &str = "[[rule]]\nname = \"p99\"\nmetric = \"latency\"\ntarget = \"150ms\"\nsource = \"custom\"\n\
     namespace = \"SearchService\"\nmetric_name = \"LatencyP99\"\ndimensions = { Service = \"search\" }\nperiod = \"60s\"\n";
 
-/// The daemon binary configured for the aws backend at `endpoint`.
+/// The daemon binary configured for the aws backend at `endpoint`. ECS_AUTOSCALER_TEST_BIN
+/// runs another build instead (an older commit's, for before-and-after figures).
 pub fn daemon(endpoint: &str, dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecs-autoscaler"));
+    let bin = std::env::var("ECS_AUTOSCALER_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_ecs-autoscaler").into());
+    let mut cmd = Command::new(bin);
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("AWS_ACCESS_KEY_ID", "test")

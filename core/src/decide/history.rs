@@ -228,3 +228,58 @@ impl History {
             .max()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn restored_times_from_the_future_are_clamped_or_forgotten_and_the_start_is_conservative() {
+        let now = Utc.with_ymd_and_hms(2026, 1, 5, 10, 0, 0).unwrap();
+        let later = now + chrono::Duration::hours(1);
+        let near = now + chrono::Duration::seconds(2);
+        let h = History {
+            last_scale_out: Some(later),
+            last_scale_in: Some(later),
+            last_change: Some(later),
+            reversed_at: Some(later),
+            recommendations: vec![(now - chrono::Duration::seconds(30), 3), (later, 5)],
+            observed_since: Some(now - chrono::Duration::hours(3)),
+            last_evaluated: Some(later),
+            serving: Some((4, later)),
+            ..History::default()
+        };
+        let r = h.restored(now, false);
+        assert_eq!(
+            r.last_scale_out, None,
+            "a scale-out from the future blocks no scale-out now"
+        );
+        assert_eq!(
+            (r.last_scale_in, r.last_change, r.reversed_at),
+            (Some(now), Some(now), Some(now))
+        );
+        assert_eq!(
+            r.recommendations,
+            vec![(now - chrono::Duration::seconds(30), 3), (now, 5)]
+        );
+        assert_eq!(r.serving, Some((4, now)));
+        assert_eq!(r.last_evaluated, None);
+        assert_eq!(r.observed_since, None, "no scale-in before a whole window is watched");
+
+        // Within the allowance, and in the past, times are kept as they are.
+        let h = History {
+            last_scale_out: Some(near),
+            observed_since: Some(now - chrono::Duration::hours(3)),
+            ..History::default()
+        };
+        let r = h.clone().restored(now, false);
+        assert_eq!(r, h);
+        assert_eq!(
+            h.restored(now, true).observed_since,
+            None,
+            "another daemon's window is not watched"
+        );
+    }
+}

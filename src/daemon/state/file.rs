@@ -178,7 +178,10 @@ impl FileStore {
 /// A temporary file beside `path`, written by `write`, flushed to disk, then renamed
 /// over it: a crash leaves the old file or the new one, never a mix.
 fn replace(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> std::io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     {
@@ -205,7 +208,7 @@ fn write_state(out: &mut dyn Write, snapshot: &Snapshot, clock: Option<&str>) ->
     }
     let head = serde_json::to_string(&head).map_err(std::io::Error::other)?;
     // The object without its closing brace, then the targets and the checksum.
-    out.write_all(head[..head.len() - 1].as_bytes())?;
+    out.write_all(&head.as_bytes()[..head.len() - 1])?;
     out.write_all(b",\"targets\":")?;
     let mut hashing = autoscaler_core::digest::Hashing::new(&mut *out);
     serde_json::to_writer(&mut hashing, &snapshot.histories).map_err(std::io::Error::other)?;
