@@ -28,7 +28,6 @@ for i in $(seq -w 1 20); do
   sed -e "0,/^name = .*/s//name = \"svc-$i\"/" \
       -e "s/^interval = .*/interval = \"10s\"/" \
       -e "s/^service = .*/service = \"svc-$i\"/" \
-      -e "s/^backend = .*/backend = \"sim\"/" \
       policies/latency-slo.toml > "$work/policies/svc-$i.toml"
 done
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
