@@ -43,6 +43,7 @@ fn main() {
                     running: 4,
                     pending: 0,
                     deployment_in_progress: false,
+                    revision: 0,
                 },
                 metrics: [("p99", 0.04 + (r % 7) as f64 * 0.001), ("cpu", 55.0 + (r % 5) as f64)]
                     .into_iter()

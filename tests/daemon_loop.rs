@@ -504,6 +504,12 @@ async fn a_file_renamed_into_place_is_loaded_at_once() {
         &[("ECS_AUTOSCALER_POLICY_SETTLE", "2s")],
     )
     .await;
+    // The watcher is installed when the loop starts: a rename before that is seen only
+    // by the periodic re-scan.
+    wait_until("the loop decides", Duration::from_secs(10), || {
+        !h.journal("svc").is_empty()
+    })
+    .await;
     let dir = h.dir.path().join("policies");
     let tmp = dir.join(".svc.toml.swp");
     std::fs::write(&tmp, policy("s", "30m", "")).unwrap();

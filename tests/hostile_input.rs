@@ -256,6 +256,7 @@ fn durations_are_bounded_so_no_arithmetic_can_overflow() {
                 running: desired,
                 pending: 0,
                 deployment_in_progress: false,
+                revision: 0,
             },
             metrics: [(
                 "cpu".to_string(),

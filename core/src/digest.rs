@@ -1,5 +1,6 @@
 //! SHA-256 as lower-case hex: the checksum of a policy file's text (has it changed?) and
-//! of a state file's content (was it torn or edited?).
+//! of a state file's content (was it torn or edited?); and a service revision's number
+//! from its name.
 
 use std::io::Write;
 
@@ -8,6 +9,15 @@ use sha2::{Digest, Sha256};
 /// The SHA-256 of `bytes` in hex, 64 characters.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
+}
+
+/// A service revision's number from what names it (a task definition's ARN): the first
+/// eight bytes of its SHA-256, never 0 (0 is "revision unknown").
+pub fn revision(name: &str) -> u64 {
+    let d = Sha256::digest(name.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&d[..8]);
+    u64::from_be_bytes(first).max(1)
 }
 
 fn hex(digest: &[u8]) -> String {

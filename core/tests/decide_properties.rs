@@ -3,7 +3,8 @@
 mod common;
 
 use autoscaler_core::decide::{
-    Action, Capacity, Evidence, History, LearnedCapacity, LimitKind, MissingCause, Observation, Reading, Sample, decide,
+    Action, Capacity, History, KneeModel, Learning, LimitKind, MissingCause, Observation, Reading, Sample, Slo, Window,
+    decide,
 };
 use autoscaler_core::policy::Policy;
 use common::*;
@@ -159,6 +160,7 @@ fn arb_case() -> impl Strategy<Value = Case> {
                     running,
                     pending: desired.saturating_sub(running),
                     deployment_in_progress: deploying,
+                    revision: 0,
                 };
                 let mut metrics = vec![("cpu", cpu)];
                 if policy.rules.iter().any(|r| r.name == "mem") {
@@ -184,15 +186,8 @@ fn arb_case() -> impl Strategy<Value = Case> {
                     reversed_at: reversed.map(|a| t0() - secs(a)),
                     wanted_less_since: None,
                     serving: serving_ago.map(|a| (running, t0() - secs(a))),
-                    learned: knee
-                        .map(|(per_task, ago, broke)| {
-                            let learned = LearnedCapacity {
-                                per_task,
-                                at: t0() - secs(ago),
-                                evidence: if broke { Evidence::Broke } else { Evidence::Held },
-                            };
-                            ("demand".to_string(), learned)
-                        })
+                    learning: knee
+                        .map(|(per_task, ago, broke)| ("demand".to_string(), learning(per_task, ago, broke)))
                         .into_iter()
                         .collect(),
                 };
@@ -370,5 +365,31 @@ proptest! {
             || again.rules.iter().any(|v| v.vote == autoscaler_core::decide::Vote::Out && !tracked_rule(&case.policy, &v.rule));
         prop_assume!(!forced);
         prop_assert_eq!(again.action, Action::Hold, "first: {}\nthen: {}", d.explain(), again.explain());
+    }
+}
+
+/// The shipped policies' latency objective: p99 within 150 ms.
+const P99_SLO: Slo = Slo {
+    seconds: 0.150,
+    quantile: 0.99,
+};
+
+/// What a learning rule knows after a dozen steady readings around `per_task` (some above
+/// the 150 ms SLO when `broke`), the newest `ago` seconds before t0.
+fn learning(per_task: f64, ago: i64, broke: bool) -> Learning {
+    let mut model = KneeModel::default();
+    for i in 0..12 {
+        let share = 0.5 + 0.04 * f64::from(i);
+        let at = t0() - secs(ago + 10 * (12 - i64::from(i)));
+        model.add(&Window::reading(per_task * share, 0.010 + 0.05 * share, at), P99_SLO);
+    }
+    if broke {
+        for i in 0..4 {
+            model.add(&Window::reading(per_task * 1.05, 0.300, t0() - secs(ago + i)), P99_SLO);
+        }
+    }
+    Learning {
+        model,
+        ..Learning::default()
     }
 }

@@ -10,6 +10,7 @@ pub mod scalers;
 pub mod scenario;
 pub mod seeds;
 pub mod timeline;
+pub mod truth;
 pub mod world;
 
 use serde::Serialize;
@@ -18,7 +19,7 @@ pub use scalers::{Change, MetricReader, Oracle, PolicyScaler, ReactiveLimit, Res
 pub use scenario::Scenario;
 use world::{Second, World};
 
-use autoscaler_core::decide::Action;
+use autoscaler_core::decide::{Action, Basis};
 use autoscaler_core::policy::Policy;
 
 /// The comparisons `simulate --compare` offers.
@@ -102,6 +103,27 @@ pub struct Summary {
     /// given back too early.
     pub reversed_scale_ins: u32,
     pub tasks_launched: u32,
+    /// The knee the scaler learned, at the end of the run, beside the true one then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub knee: Option<KneeFigure>,
+}
+
+/// A learned knee against the simulator's ground truth.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct KneeFigure {
+    /// Requests per task per second the scaler sized by (its usable knee).
+    pub learned: f64,
+    /// What the slowest task in service really serves within the SLO.
+    pub truth: f64,
+    /// Whether the learned figure is only a lower bound (no breach seen, no CPU).
+    pub lower_bound: bool,
+}
+
+impl KneeFigure {
+    /// Learned ÷ true.
+    pub fn ratio(&self) -> f64 {
+        self.learned / self.truth
+    }
 }
 
 /// Runs `scaler` through `scenario`. `progress` is told of each simulated second.
@@ -115,8 +137,18 @@ pub fn run(scenario: &Scenario, scaler: &mut dyn Scaler, progress: &mut dyn FnMu
         world.step(t);
         progress(t);
     }
+    let end = scenario.duration.saturating_sub(1);
+    let knee = scaler
+        .knee()
+        .zip(world.slowest_capacity(end))
+        .map(|(k, slowest)| KneeFigure {
+            learned: k.usable(),
+            truth: truth::knee(scenario, slowest),
+            lower_bound: k.basis == Basis::Extrapolated,
+        });
     let seconds = world.seconds.into_seconds();
-    let summary = summarize(scenario, &scaler.name(), &seconds, &changes);
+    let mut summary = summarize(scenario, &scaler.name(), &seconds, &changes);
+    summary.knee = knee;
     Run {
         scaler: scaler.name(),
         seconds,
@@ -159,6 +191,7 @@ fn summarize(scenario: &Scenario, scaler: &str, seconds: &[Second], changes: &[C
         },
         reversed_scale_ins: reversals(changes),
         tasks_launched: seconds.iter().map(|s| s.launched).sum(),
+        knee: None,
     }
 }
 

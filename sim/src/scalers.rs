@@ -10,7 +10,7 @@ use super::cloudwatch;
 use super::scenario::{Faults, Scenario};
 use super::timeline::Timeline;
 use super::world::World;
-use autoscaler_core::decide::{Action, Controller, MissingCause, Observation, Outcome, Reading, Sample};
+use autoscaler_core::decide::{Action, Controller, Knee, MissingCause, Observation, Outcome, Reading, Sample};
 use autoscaler_core::policy::{Goal, Measure, Policy};
 
 /// A change of desired count, with why.
@@ -26,11 +26,17 @@ pub trait Scaler {
     fn name(&self) -> String;
     /// Evaluates at second `t` (called every second; the scaler keeps its own cadence).
     fn tick(&mut self, world: &mut World, scenario: &Scenario, t: u64) -> Option<Change>;
+    /// What the scaler believes a task serves within the SLO, if it learns that.
+    fn knee(&self) -> Option<Knee> {
+        None
+    }
 }
 
 /// A policy, evaluated by the decision core exactly as the daemon does.
 pub struct PolicyScaler {
     controller: Controller,
+    /// The knee the last decision sized by.
+    knee: Option<Knee>,
     reader: MetricReader,
     start: DateTime<Utc>,
     interval: u64,
@@ -42,6 +48,7 @@ impl PolicyScaler {
             interval: policy.interval.as_secs().max(1),
             reader: MetricReader::new(&policy, scenario),
             controller: Controller::new(policy),
+            knee: None,
             start: scenario.start,
         }
     }
@@ -50,6 +57,10 @@ impl PolicyScaler {
 impl Scaler for PolicyScaler {
     fn name(&self) -> String {
         self.controller.policy.name.clone()
+    }
+
+    fn knee(&self) -> Option<Knee> {
+        self.knee
     }
 
     fn tick(&mut self, world: &mut World, _: &Scenario, t: u64) -> Option<Change> {
@@ -62,6 +73,7 @@ impl Scaler for PolicyScaler {
         };
         let now = self.start + chrono::Duration::seconds(t as i64);
         let decision = self.controller.evaluate(&obs, now);
+        self.knee = decision.knees.values().find_map(|k| k.knee).or(self.knee);
         if !decision.should_apply() {
             return None;
         }
@@ -352,7 +364,7 @@ fn needs(scenario: &Scenario) -> Vec<u32> {
         .map(|t| {
             let level = scenario.traffic.level(t);
             let rate = scenario.traffic.offered_rate(level, s.base_latency);
-            (rate / (capacity * rho_max)).ceil() as u32
+            (rate / (capacity * scenario.capacity_factor(t) * rho_max)).ceil() as u32
         })
         .collect()
 }

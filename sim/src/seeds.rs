@@ -239,7 +239,7 @@ pub fn goals(families: &[Paired]) -> String {
             ));
         }
         if let Some(c) = med(oracle, cost) {
-            verdicts.push(format!("{} cost {:.2}x oracle", mark(pc <= 1.2 * c), pc / c.max(1.0)));
+            verdicts.push(format!("{} cost {:.2}x oracle", mark(pc <= 1.25 * c), pc / c.max(1.0)));
         }
         if let Some(v) = med(limit, viol) {
             let ok = pv <= 1.25 * v || pv == 0.0;
@@ -261,6 +261,49 @@ pub fn goals(families: &[Paired]) -> String {
             cells(cost),
             short(reversals),
             verdicts.join("; ")
+        );
+    }
+    out
+}
+
+/// One line per family: how close the policy's learned knee came to the true one, over
+/// the members that produced an estimate (median and p90 of |learned ÷ true − 1|, and the
+/// share within ±15 %), and how many members gave only a lower bound (and whether it was
+/// one: at most the truth).
+pub fn knees(families: &[Paired]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:16} {:>9} {:>15} {:>13} {:>12}",
+        "family", "estimates", "error med / p90", "within 15 %", "lower bounds"
+    );
+    for p in families {
+        let figures: Vec<_> = p.runs.iter().filter_map(|r| r[0].knee).collect();
+        let estimates: Vec<f64> = figures
+            .iter()
+            .filter(|k| !k.lower_bound)
+            .map(|k| (k.ratio() - 1.0).abs())
+            .collect();
+        let bounds: Vec<_> = figures.iter().filter(|k| k.lower_bound).collect();
+        let error = match (quantile(&estimates, 0.5), quantile(&estimates, 0.9)) {
+            (Some(m), Some(q)) => format!("{:.0} % / {:.0} %", m * 100.0, q * 100.0),
+            _ => "-".into(),
+        };
+        let within = if estimates.is_empty() {
+            "-".into()
+        } else {
+            let ok = estimates.iter().filter(|e| **e <= 0.15).count();
+            format!("{:.0} %", ok as f64 / estimates.len() as f64 * 100.0)
+        };
+        let valid = bounds.iter().filter(|k| k.ratio() <= 1.0 + 1e-9).count();
+        let _ = writeln!(
+            out,
+            "{:16} {:>9} {:>15} {:>13} {:>12}",
+            p.name,
+            format!("{}/{}", estimates.len(), p.runs.len()),
+            error,
+            within,
+            format!("{} ({valid} valid)", bounds.len())
         );
     }
     out

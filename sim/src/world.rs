@@ -112,8 +112,23 @@ impl World {
             desired: self.desired,
             running: self.healthy(t as f64),
             pending: self.provisioning(t as f64),
-            deployment_in_progress: self.scenario.faults.deployment(t),
+            deployment_in_progress: self.scenario.faults.deployment(t) || self.scenario.rolling_out(t),
+            revision: self.scenario.revision(t),
         }
+    }
+
+    /// What the slowest task in service at `t` serves at 100 % CPU: it sets the tail (the
+    /// load balancer gives every task the same share). None without a task in service.
+    pub fn slowest_capacity(&self, t: u64) -> Option<f64> {
+        let tf = t as f64;
+        let factor = self.scenario.capacity_factor(t);
+        let slowest = self
+            .tasks
+            .iter()
+            .filter(|k| k.in_service(tf))
+            .map(|k| k.capacity * factor)
+            .fold(f64::INFINITY, f64::min);
+        slowest.is_finite().then_some(slowest)
     }
 
     /// UpdateService at second `t`: ECS converges on the new count at the next step, unless
@@ -253,19 +268,21 @@ impl World {
 
         let mut per_task: Vec<TaskSecond> = Vec::with_capacity(healthy as usize);
         let mut failed_in_service = 0.0;
+        let factor = self.scenario.capacity_factor(t);
         for k in self.tasks.iter_mut().filter(|k| k.in_service(tf)) {
+            let capacity = k.capacity * factor;
             let total = k.queue + share;
-            let done = total.min(k.capacity);
+            let done = total.min(capacity);
             k.queue = total - done;
-            let max_queue = k.capacity * s.request_timeout;
+            let max_queue = capacity * s.request_timeout;
             if k.queue > max_queue {
                 failed += k.queue - max_queue;
                 failed_in_service += k.queue - max_queue;
                 k.queue = max_queue;
             }
-            let rho = (done / k.capacity).min(1.0);
-            let mean = (1.0 / k.capacity) / (1.0 - rho.min(0.995));
-            let shift = s.base_latency + k.queue / k.capacity;
+            let rho = (done / capacity).min(1.0);
+            let mean = (1.0 / capacity) / (1.0 - rho.min(0.995));
+            let shift = s.base_latency + k.queue / capacity;
             per_task.push(TaskSecond {
                 served: done,
                 p99: shift + mean * 100f64.ln(),

@@ -152,6 +152,7 @@ impl CapacityTarget for Scripted {
             running: n,
             pending: 0,
             deployment_in_progress: false,
+            revision: 0,
         })
     }
 

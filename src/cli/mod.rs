@@ -53,6 +53,12 @@ pub enum Command {
         /// CPU each search costs a replica: emulates a small task so scaling shows here.
         #[arg(long, default_value = "1ms", value_parser = parse_duration)]
         search_cost: std::time::Duration,
+        /// Before the run, measure what one replica serves within the SLO: the same load at
+        /// rising rates on a single replica, no autoscaler (about a minute). The summary
+        /// then sets the knee the policy learned beside it, and the replica-seconds used
+        /// beside the fewest that hold the SLO.
+        #[arg(long)]
+        calibrate: bool,
         /// Where the report (report.html, summary.json) goes.
         #[arg(long, default_value = "demo-report")]
         out: PathBuf,
@@ -142,6 +148,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             think_time,
             kill_replica_at,
             search_cost,
+            calibrate,
             out,
             json,
         } => demo::run(demo::Args {
@@ -152,6 +159,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             think: think_time,
             kill_replica_at,
             search_cost,
+            calibrate,
             out,
             json,
         }),

@@ -153,6 +153,8 @@ fn families(args: &Args, mut policy: Policy, file: &Path) -> anyhow::Result<Exit
         println!("{}", serde_json::to_string_pretty(&all)?);
     } else {
         print!("{}", seeds::goals(&all));
+        println!("\nthe policy's learned knee against the true one, at the end of each member");
+        print!("{}", seeds::knees(&all));
     }
     Ok(ExitCode::SUCCESS)
 }

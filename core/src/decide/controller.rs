@@ -102,6 +102,7 @@ mod tests {
                 running: 2,
                 pending: 0,
                 deployment_in_progress: false,
+                revision: 0,
             },
             metrics: [(
                 "cpu".to_string(),

@@ -27,7 +27,7 @@ pub fn decide(policy: &Policy, obs: &Observation, history: &History, now: DateTi
             expected,
             observed: current,
         });
-    let (verdicts, learned) = verdicts::verdicts(policy, obs, history, now);
+    let (verdicts, knees) = verdicts::verdicts(policy, obs, history, now);
     let blind = !verdicts.is_empty() && verdicts.iter().all(|v| v.vote == Vote::Missing);
 
     let mut recommendation = combine::recommend(&verdicts, capacity, policy.spare, &mut limits);
@@ -66,6 +66,6 @@ pub fn decide(policy: &Policy, obs: &Observation, history: &History, now: DateTi
         external_change,
         blind,
         gates,
-        learned,
+        knees,
     }
 }

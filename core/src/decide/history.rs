@@ -6,7 +6,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::types::{Action, Decision, LearnedCapacity};
+use super::learn::Learning;
+use super::types::{Action, Decision};
 use crate::policy::Policy;
 use crate::time::to_chrono;
 
@@ -42,9 +43,9 @@ pub struct History {
     /// shortly after) were measured on other tasks or are a backlog draining.
     #[serde(default)]
     pub serving: Option<(u32, DateTime<Utc>)>,
-    /// What request_rate rules have learned about the service's capacity, by rule name.
+    /// What learning rules know about what a task serves, by rule name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub learned: BTreeMap<String, LearnedCapacity>,
+    pub learning: BTreeMap<String, Learning>,
 }
 
 /// A scale-out this soon after a scale-in reverses it.
@@ -83,7 +84,12 @@ impl History {
             self.observed_since = Some(now);
         }
         self.last_evaluated = Some(now);
-        self.learned.clone_from(&decision.learned);
+        for (rule, slo) in super::learn::learning_rules(policy) {
+            if let Some(verdict) = decision.knees.get(&rule.name) {
+                self.learning.entry(rule.name.clone()).or_default().record(slo, verdict);
+            }
+        }
+        self.learning.retain(|name, _| decision.knees.contains_key(name));
         let running = decision.capacity.running;
         self.serving = match self.serving {
             Some((tasks, since)) if tasks == running && since <= now => Some((tasks, since)),
@@ -189,8 +195,16 @@ impl History {
         for (t, _) in self.recommendations.iter_mut() {
             clamp(t);
         }
-        for l in self.learned.values_mut() {
-            clamp(&mut l.at);
+        for l in self.learning.values_mut() {
+            if let Some(t) = l.model.updated.as_mut() {
+                clamp(t);
+            }
+            if let Some(t) = l.model.first.as_mut() {
+                clamp(t);
+            }
+            if let Some(w) = l.last.as_mut() {
+                clamp(&mut w.at);
+            }
         }
         if self.last_evaluated.is_some_and(|t| t > limit) {
             self.last_evaluated = None;
@@ -216,7 +230,11 @@ impl History {
         ];
         singles.iter().flatten().filter(|x| **x > t).count()
             + self.recommendations.iter().filter(|(x, _)| *x > t).count()
-            + self.learned.values().filter(|l| l.at > t).count()
+            + self
+                .learning
+                .values()
+                .filter(|l| l.model.updated.is_some_and(|u| u > t) || l.last.is_some_and(|w| w.at > t))
+                .count()
     }
 
     /// The highest recommendation in the window ending at `now`.

@@ -21,5 +21,7 @@ pub use controller::{Controller, Outcome};
 pub use decision::decide;
 pub use gates::gates;
 pub use history::{CLOCK_SKEW_ALLOWANCE, History, PATIENCE_MEMORY, REVERSAL_WINDOW, max_gap};
-pub use learn::{LEARN_MEMORY, SETTLE_PERIODS};
+pub use learn::evidence::{Refusal, Window};
+pub use learn::knee::{Basis, Knee, KneeModel, Slo};
+pub use learn::{KneeVerdict, Learning};
 pub use types::*;

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::learn::verdict::KneeVerdict;
+
 /// The service's task counts as the backend reports them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Capacity {
@@ -13,6 +15,10 @@ pub struct Capacity {
     pub pending: u32,
     /// A rollout is under way (ECS: more than one deployment, or the primary not yet complete).
     pub deployment_in_progress: bool,
+    /// The service's revision (a hash of its task definition); 0 when unknown. A new one
+    /// means what a task serves may have changed.
+    #[serde(default)]
+    pub revision: u64,
 }
 
 /// One metric datapoint as delivered by the metric source.
@@ -196,9 +202,9 @@ pub struct Decision {
     /// When each direction could act, as of this decision.
     #[serde(default)]
     pub gates: Gates,
-    /// What the policy's request_rate rules have learned about the service's capacity, by rule.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub learned: BTreeMap<String, LearnedCapacity>,
+    /// What the policy's learning rules made of this round, and the knee each decides by.
+    #[serde(default, alias = "learned", skip_serializing_if = "BTreeMap::is_empty")]
+    pub knees: BTreeMap<String, KneeVerdict>,
 }
 
 impl Decision {
@@ -253,23 +259,4 @@ pub struct Block {
 pub struct Gates {
     pub scale_out: Option<Block>,
     pub scale_in: Option<Block>,
-}
-
-/// What a request_rate rule has learned about the service's capacity.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct LearnedCapacity {
-    /// Requests per task per second at which the SLO is reached.
-    pub per_task: f64,
-    /// When the evidence was last set or confirmed.
-    pub at: DateTime<Utc>,
-    pub evidence: Evidence,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Evidence {
-    /// The SLO broke at this rate.
-    Broke,
-    /// The SLO held, without failures, at this rate.
-    Held,
 }

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 
 use super::history::History;
 use super::learn;
+use super::learn::KneeVerdict;
 use super::rules;
-use super::types::LearnedCapacity;
 use super::types::{Capacity, Observation, RuleVerdict, Vote};
 use crate::policy::{Goal, Measure, Policy};
 
@@ -18,14 +18,14 @@ pub fn verdicts(
     obs: &Observation,
     history: &History,
     now: DateTime<Utc>,
-) -> (Vec<RuleVerdict>, BTreeMap<String, LearnedCapacity>) {
+) -> (Vec<RuleVerdict>, BTreeMap<String, KneeVerdict>) {
     let capacity = obs.capacity;
-    let verdicts_with = |learned: &BTreeMap<String, LearnedCapacity>| -> Vec<RuleVerdict> {
+    let verdicts_with = |knees: &BTreeMap<String, KneeVerdict>| -> Vec<RuleVerdict> {
         policy
             .rules
             .iter()
             .map(|r| {
-                let rule = learn::effective_rule(r, learned, now);
+                let rule = learn::effective_rule(r, knees);
                 let mut verdict = rules::evaluate(
                     &rule,
                     obs.metrics.get(&r.name),
@@ -34,7 +34,7 @@ pub fn verdicts(
                     history.last_change,
                     now,
                 );
-                if let Some(why) = learn::explain(r, learned, now) {
+                if let Some(why) = learn::explain(r, knees) {
                     verdict.reason.push_str(&format!("; {why}"));
                 }
                 verdict
@@ -42,13 +42,17 @@ pub fn verdicts(
             .collect()
     };
     // This round's readings may teach a learning rule its target; it then decides on it.
-    let mut verdicts = verdicts_with(&history.learned);
-    let learned = learn::learn(policy, &verdicts, capacity, &history.learned, history.serving, now);
-    if learned != history.learned {
-        verdicts = verdicts_with(&learned);
+    let before = learn::known(policy, &history.learning, capacity, now);
+    let mut verdicts = verdicts_with(&before);
+    let knees = learn::learn(policy, &verdicts, capacity, &history.learning, history.serving, now);
+    let moved = knees
+        .iter()
+        .any(|(name, k)| before.get(name).and_then(|b| b.knee) != k.knee);
+    if moved {
+        verdicts = verdicts_with(&knees);
     }
     temper_latency_by_demand(policy, &mut verdicts, capacity);
-    (verdicts, learned)
+    (verdicts, knees)
 }
 
 /// Latency above the SLO while a fresh demand reading says the tasks already asked for

@@ -37,6 +37,7 @@ pub fn steady(n: u32) -> Capacity {
         running: n,
         pending: 0,
         deployment_in_progress: false,
+        revision: 0,
     }
 }
 

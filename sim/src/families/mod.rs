@@ -84,6 +84,13 @@ pub enum Shape {
         factor: Range,
         capacity: Range,
     },
+    /// A new build `capacity` × as fast as the old (a slower one: below 1), rolled out
+    /// mid-run under a wandering load, then a spike of `factor` × the base on it.
+    Deploy {
+        base_rate: Range,
+        factor: Range,
+        capacity: Range,
+    },
     /// A spike met with the world's faults: a CloudWatch outage, late and missing
     /// datapoints, throttled updates, failed starts and another writer.
     Faults { base_rate: Range, factor: Range },
@@ -130,6 +137,11 @@ impl Family {
                 capacity,
             } => shapes::unknown_capacity(&mut m, *base_rate, *factor, *capacity),
             Shape::Faults { base_rate, factor } => shapes::faults(&mut m, *base_rate, *factor),
+            Shape::Deploy {
+                base_rate,
+                factor,
+                capacity,
+            } => shapes::deploy(&mut m, *base_rate, *factor, *capacity),
         }
         m.into_text()
     }
@@ -254,6 +266,14 @@ fn ranges_ok(shape: &Shape) -> bool {
             true,
         ),
         Shape::Faults { base_rate, factor } => (vec![(base_rate, MAX_RATE), (factor, MAX_FACTOR)], true),
+        Shape::Deploy {
+            base_rate,
+            factor,
+            capacity,
+        } => (
+            vec![(base_rate, MAX_RATE), (factor, MAX_FACTOR), (capacity, MAX_FACTOR)],
+            true,
+        ),
     };
     extra && limits.iter().all(|(r, most)| within(r, *most))
 }

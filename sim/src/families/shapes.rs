@@ -115,3 +115,27 @@ pub fn faults(m: &mut Member, base_rate: Range, factor: Range) {
         writer = at + 1500,
     ));
 }
+
+/// A new build whose tasks serve `capacity` × what the old ones did (0.7: 30 % slower),
+/// rolled out over three minutes under a steady load that swings by a fifth, then a spike
+/// on the new build: the knee learned on the old revision no longer holds.
+pub fn deploy(m: &mut Member, base_rate: Range, factor: Range, capacity: Range) {
+    let (base, factor, capacity) = (m.draw(base_rate), m.draw(factor), m.draw(capacity));
+    let at = 1200 + (m.draw([0.0, 600.0]) as u64);
+    let spike = at + 1200;
+    m.header(spike + 900 + 900, tasks_for(base), 0.05, CAPACITY, "");
+    // The load wanders between 0.8 and 1.2 × the base every five minutes, so there is
+    // evidence at more than one rate on either build.
+    let mut t = 0;
+    let mut up = false;
+    while t + 300 <= spike {
+        m.phase(t, base * if up { 1.2 } else { 0.8 }, if t == 0 { 0 } else { 60 });
+        up = !up;
+        t += 300;
+    }
+    m.phase(spike, base * factor, 0);
+    m.phase(spike + 900, base, 0);
+    m.push(&format!(
+        "[[deploy]]\nat = \"{at}s\"\ncapacity = {capacity:.2}\nrollout = \"3m\"\n"
+    ));
+}

@@ -23,6 +23,17 @@ pub struct ScenarioFile {
     pub failures: Vec<FailureFile>,
     #[serde(default, rename = "fault")]
     pub faults: Vec<Located<FaultFile>>,
+    #[serde(default, rename = "deploy")]
+    pub deploys: Vec<Located<DeployFile>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployFile {
+    pub at: Located<String>,
+    /// What a task of the new revision serves, as a share of the old: 0.7 is 30 % slower.
+    pub capacity: Located<f64>,
+    pub rollout: Option<Located<String>>,
 }
 
 #[derive(Deserialize)]

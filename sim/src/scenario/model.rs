@@ -21,6 +21,34 @@ pub struct Scenario {
     pub traffic: Traffic,
     pub failures: Vec<Failure>,
     pub faults: Faults,
+    /// New revisions of the service, in time order.
+    pub deploys: Vec<Deploy>,
+}
+
+/// A new revision of the service: from `at` every task serves `capacity` × what it served
+/// before (a slower build: 0.7), and a rollout is under way for `rollout` seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Deploy {
+    pub at: u64,
+    pub capacity: f64,
+    pub rollout: u64,
+}
+
+impl Scenario {
+    /// What the tasks serve at `t` against what they served at the start.
+    pub fn capacity_factor(&self, t: u64) -> f64 {
+        self.deploys.iter().filter(|d| d.at <= t).map(|d| d.capacity).product()
+    }
+
+    /// The service's revision at `t`: 1, and one more per deploy since.
+    pub fn revision(&self, t: u64) -> u64 {
+        1 + self.deploys.iter().filter(|d| d.at <= t).count() as u64
+    }
+
+    /// Whether a deploy's rollout is under way at `t`.
+    pub fn rolling_out(&self, t: u64) -> bool {
+        self.deploys.iter().any(|d| d.at <= t && t < d.at + d.rollout)
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 
 use super::faults::{Fault, FaultWindow, Faults};
 use super::file::*;
-use super::model::{CloudWatchModel, Diurnal, Failure, FailureKind, LoadKind, Phase, Scenario, ServiceModel, Traffic};
+use super::model::{
+    CloudWatchModel, Deploy, Diurnal, Failure, FailureKind, LoadKind, Phase, Scenario, ServiceModel, Traffic,
+};
 
 /// The longest scenario, and so the longest window anything in one lasts.
 const MAX_RUN: Duration = Duration::from_secs(30 * 86_400);
@@ -69,6 +71,7 @@ pub fn parse(file: &Path, source: &str) -> Result<Scenario, FileErrors> {
         })
         .collect();
     let faults = faults(&mut c, &raw.faults);
+    let deploys = deploys(&mut c, &raw.deploys);
     let load_step_at = match &raw.load_step_at {
         Some(v) => Some(secs(&mut c, v, "load_step_at")),
         None => traffic.first_step(),
@@ -90,6 +93,7 @@ pub fn parse(file: &Path, source: &str) -> Result<Scenario, FileErrors> {
         traffic,
         failures,
         faults,
+        deploys,
     };
     c.finish(scenario)
 }
@@ -263,4 +267,25 @@ fn faults(c: &mut Checker, raw: &[Located<FaultFile>]) -> Faults {
     }
     faults.writes.sort_by_key(|w| w.0);
     faults
+}
+
+fn deploys(c: &mut Checker, raw: &[Located<DeployFile>]) -> Vec<Deploy> {
+    let mut out: Vec<Deploy> = Vec::new();
+    for d in raw {
+        let f = d.get();
+        let at = secs(c, &f.at, "deploy at");
+        if out.last().is_some_and(|last| last.at >= at) {
+            c.error(f.at.span(), "deploys must be in increasing order of `at`");
+        }
+        let capacity = *f.capacity.get();
+        if !(capacity.is_finite() && capacity > 0.05 && capacity <= 20.0) {
+            c.error(
+                f.capacity.span(),
+                "a deploy's capacity is a share of the old, above 0.05 and at most 20",
+            );
+        }
+        let rollout = offset(c, &f.rollout, "rollout", Duration::from_secs(120)).as_secs();
+        out.push(Deploy { at, capacity, rollout });
+    }
+    out
 }

@@ -253,6 +253,8 @@ fn service_capacity(
         running: count(svc.running_count()),
         pending: count(svc.pending_count()),
         deployment_in_progress: rolling,
+        // A new task definition is a new build: what a task serves is learned afresh.
+        revision: svc.task_definition().map_or(0, autoscaler_core::digest::revision),
     })
 }
 

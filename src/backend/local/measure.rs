@@ -2,7 +2,7 @@
 //! CloudWatch aggregates a service's tasks: average CPU and memory, requests per target,
 //! latency quantiles from the merged histograms.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
@@ -19,6 +19,21 @@ pub(super) fn measure(
     period: Duration,
     now: DateTime<Utc>,
 ) -> Sample {
+    // A window measured partly before the replicas in service changed is neither fleet's:
+    // right after a scale-out the old replica's queue would read as the new fleet's p99.
+    if let Some(changed) = pool.in_service_changed() {
+        let since = Instant::now().saturating_duration_since(changed);
+        if since < period {
+            return Sample::missing(
+                MissingCause::NotPublished,
+                format!(
+                    "the replicas in service changed {:.1}s ago: waiting for {}s measured wholly since",
+                    since.as_secs_f64(),
+                    period.as_secs()
+                ),
+            );
+        }
+    }
     let deltas: Vec<scrape::Delta> = pool
         .replicas
         .iter()

@@ -191,6 +191,8 @@ impl CapacityTarget for LocalBackend {
             running: pool.count(ReplicaState::Ready),
             pending: pool.count(ReplicaState::Starting),
             deployment_in_progress: false,
+            // One build for the pool's life: the replicas never change revision.
+            revision: 0,
         })
     }
 

@@ -107,6 +107,16 @@ impl Pool {
         self.replicas.iter().filter(|r| r.state == state).count() as u32
     }
 
+    /// When the set of replicas in service last changed: one became ready, was told to
+    /// stop, or died. A window that reaches back past it mixes two fleets.
+    pub fn in_service_changed(&self) -> Option<Instant> {
+        // Events are kept in the order they happened: the newest such is the last.
+        self.events.iter().rev().find_map(|e| match e {
+            PoolEvent::Ready { at, .. } | PoolEvent::Stopping { at, .. } | PoolEvent::Died { at, .. } => Some(*at),
+            PoolEvent::Started { .. } | PoolEvent::Stopped { .. } => None,
+        })
+    }
+
     fn live(&self) -> u32 {
         self.replicas
             .iter()

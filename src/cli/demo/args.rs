@@ -22,6 +22,8 @@ pub struct Args {
     pub think: Duration,
     pub kill_replica_at: Option<Duration>,
     pub search_cost: Duration,
+    /// Measure one replica's knee before the run.
+    pub calibrate: bool,
     pub out: PathBuf,
     pub json: bool,
 }

@@ -15,6 +15,7 @@ use ecs_autoscaler::loadgen::{self, Mode, Plan, Recorder};
 use ecs_autoscaler::settings::Settings;
 
 use super::args::{Args, Load};
+use super::calibrate;
 use super::report::{self, Report, Tick};
 use super::summary::{self, DecisionLine, Happening, Kill, Recorded, Targets};
 
@@ -138,8 +139,8 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
         ),
     ]);
     let settings = Settings::load_with_env(None, Some(env))?;
-    let local = LocalSettings {
-        port: free_port()?,
+    let local = |port| LocalSettings {
+        port,
         workers: 1,
         catalog_size: 20_000,
         search_cost: args.search_cost,
@@ -147,7 +148,14 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
         drain_deadline: Duration::from_secs(5),
         ..LocalSettings::default()
     };
-    let backend = Arc::new(LocalBackend::start(local));
+    let calibration = match args.calibrate {
+        true => {
+            let slo_ms = targets.latency_rule.as_ref().map_or(50.0, |r| r.2);
+            Some(calibrate::sweep(local(free_port()?), &policy.target, mode, slo_ms).await?)
+        }
+        false => None,
+    };
+    let backend = Arc::new(LocalBackend::start(local(free_port()?)));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let daemon = Arc::new(Daemon::new(settings, Arc::clone(&backend), clock));
     daemon.start().await?;
@@ -289,6 +297,14 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
             .map_or(Duration::ZERO, |st| st.duration);
         (s.as_secs_f64(), (s + high).as_secs_f64())
     });
+    let learned = shared
+        .registry()
+        .policies()
+        .values()
+        .next()
+        .and_then(|e| e.last())
+        .and_then(|d| d.decision.knees.values().find_map(|k| k.knee));
+    let replicas: Vec<u32> = ticks.iter().map(|t| t.desired.max(t.ready)).collect();
     let summary = summary::summarize(&Recorded {
         seconds: &seconds,
         decisions: &decisions,
@@ -296,6 +312,10 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
         step,
         kill,
         targets: &targets,
+        replicas: &replicas,
+        policy_latency: &ticks.iter().map(|t| t.policy_latency_ms).collect::<Vec<_>>(),
+        learned,
+        calibration: calibration.as_ref(),
     });
     report::write(&args.out, &summary, &ticks, &decisions, &plan_text)?;
     if args.json {

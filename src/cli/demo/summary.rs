@@ -4,10 +4,12 @@
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use autoscaler_core::decide::{Decision, Vote};
+use autoscaler_core::decide::{Decision, Knee, Vote};
 use autoscaler_core::policy::{Goal, Measure, Policy};
 pub use ecs_autoscaler::backend::local::EventKind as Kind;
 use ecs_autoscaler::loadgen::Second;
+
+use super::calibrate::Calibration;
 
 /// The demo policy's figures the run is judged against, read from the policy itself.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -16,6 +18,8 @@ pub struct Targets {
     pub latency_rule: Option<(String, f64, f64)>,
     /// The CPU rule's name and its target in %.
     pub cpu_rule: Option<(String, f64)>,
+    /// The latency rule's period, seconds.
+    pub latency_period_s: f64,
 }
 
 impl Targets {
@@ -31,7 +35,16 @@ impl Targets {
             .iter()
             .find(|r| r.measures == Measure::Cpu)
             .map(|r| (r.name.clone(), r.goal.target()));
-        Self { latency_rule, cpu_rule }
+        let latency_period_s = policy
+            .rules
+            .iter()
+            .find(|r| matches!(r.measures, Measure::Latency { .. }))
+            .map_or(0.0, |r| r.period.as_secs_f64());
+        Self {
+            latency_rule,
+            cpu_rule,
+            latency_period_s,
+        }
     }
 
     /// What a decision saw of the latency rule (ms) and the CPU rule (%).
@@ -121,6 +134,39 @@ pub struct Recorded<'a> {
     pub step: Option<(f64, f64)>,
     pub kill: Option<Kill>,
     pub targets: &'a Targets,
+    /// Replicas billed in each second (the desired count, or more while some drain).
+    pub replicas: &'a [u32],
+    /// The latency rule's value as the policy last saw it, each second (ms).
+    pub policy_latency: &'a [Option<f64>],
+    /// The knee the policy decided by at the end.
+    pub learned: Option<Knee>,
+    pub calibration: Option<&'a Calibration>,
+}
+
+/// What the policy learned a replica serves, against what the calibration measured, and
+/// what that means for the fleet.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Sizing {
+    /// The knee the policy decided by at the end of the run, and how it says it knows it.
+    pub learned_knee: Option<f64>,
+    pub learned_knee_text: Option<String>,
+    /// What the calibration sweep measured on one replica.
+    pub calibrated_knee: Option<f64>,
+    /// Learned ÷ calibrated − 1.
+    pub knee_error: Option<f64>,
+    pub replica_seconds: u64,
+    /// Each second, the fewest replicas whose share of the load stays at or under the
+    /// calibrated knee (at least one), summed.
+    pub fewest_replica_seconds: Option<u64>,
+    /// The most replicas the policy kept once the step's scale-out had settled, and the
+    /// fewest the step needed.
+    pub replicas_after_step: Option<u32>,
+    pub needed_after_step: Option<u32>,
+    /// Over ten seconds from one latency period after the scale-out's new replica was ready
+    /// (the policy's first window wholly on the new fleet): the highest p99 the policy read
+    /// and the highest the client saw in a second (ms).
+    pub policy_p99_after_scale_out_ms: Option<f64>,
+    pub client_p99_after_scale_out_ms: Option<f64>,
 }
 
 /// The client's view of latency in the three phases around the first scale-out after the
@@ -162,6 +208,7 @@ pub struct Summary {
     pub replacement_pid: Option<u32>,
     pub recovery_s: Option<f64>,
     pub replica_pids: Vec<u32>,
+    pub sizing: Sizing,
 }
 
 /// How soon after a death its replacement starts (the supervisor checks every 250 ms).
@@ -235,7 +282,9 @@ pub fn summarize(r: &Recorded) -> Summary {
         }
     }
 
+    let sizing = sizing(r, ready_after_out);
     Summary {
+        sizing,
         targets: r.targets.clone(),
         load_step_at_s: step,
         first_scale_out_after_step_s: first_out.zip(step).map(|(d, s)| d.t - s),
@@ -260,6 +309,72 @@ pub fn summarize(r: &Recorded) -> Summary {
             .filter(|h| h.kind == Kind::Started)
             .map(|h| h.pid)
             .collect(),
+    }
+}
+
+fn sizing(r: &Recorded, ready_after_out: Option<f64>) -> Sizing {
+    let calibrated = r.calibration.and_then(|c| c.knee);
+    let needed = |rate: f64| calibrated.map(|k| ((rate / k).ceil() as u32).max(1));
+    let rate = |i: usize| r.seconds.get(i).map_or(0.0, |s| (s.ok + s.failed) as f64);
+    let fewest = calibrated.map(|_| {
+        (0..r.replicas.len())
+            .map(|i| u64::from(needed(rate(i)).unwrap_or(1)))
+            .sum()
+    });
+    // Once the step's scale-out has settled (its replica ready, ten seconds on) until
+    // the step ends.
+    let settled = ready_after_out
+        .zip(r.step)
+        .map(|(ready, (_, until))| (ready + 10.0, until));
+    let in_window = |(from, to): (f64, f64)| (from.max(0.0) as usize)..(to.max(0.0) as usize);
+    let replicas_after_step = settled.and_then(|w| r.replicas.get(in_window(w))?.iter().copied().max());
+    let needed_after_step = settled.and_then(|w| {
+        let range = in_window(w);
+        let n = range.len().max(1) as f64;
+        needed(range.map(rate).sum::<f64>() / n)
+    });
+    // From one rule period after the replica was ready (the policy's first window wholly
+    // on the new fleet) for ten seconds, for both sides.
+    let period = r.targets.latency_period_s;
+    let after = ready_after_out.map(|ready| (ready + period, ready + period + 10.0));
+    let policy_p99 = after.and_then(|w| {
+        r.policy_latency
+            .get(in_window(w))?
+            .iter()
+            .flatten()
+            .copied()
+            .reduce(f64::max)
+    });
+    let client_p99 = after.and_then(|w| {
+        r.seconds
+            .get(in_window(w))?
+            .iter()
+            .filter_map(Second::p99_ms)
+            .reduce(f64::max)
+    });
+    Sizing {
+        learned_knee: r.learned.map(|k| k.per_task),
+        learned_knee_text: r.learned.map(|k| k.describe()),
+        calibrated_knee: calibrated,
+        knee_error: r.learned.zip(calibrated).map(|(l, c)| l.per_task / c - 1.0),
+        replica_seconds: r.replicas.iter().map(|&n| u64::from(n)).sum(),
+        fewest_replica_seconds: fewest,
+        replicas_after_step,
+        needed_after_step,
+        policy_p99_after_scale_out_ms: policy_p99,
+        client_p99_after_scale_out_ms: client_p99,
+    }
+}
+
+fn count(n: Option<u32>) -> String {
+    n.map_or("-".into(), |n| n.to_string())
+}
+
+fn calibrated(s: &Sizing) -> String {
+    match (s.calibrated_knee, s.knee_error) {
+        (Some(k), Some(e)) => format!("{k:.0} req/s per replica (learned {:+.0} %)", e * 100.0),
+        (Some(k), None) => format!("{k:.0} req/s per replica"),
+        (None, _) => "- (run with --calibrate)".into(),
     }
 }
 
@@ -323,6 +438,35 @@ pub fn table(s: &Summary) -> String {
             ),
         ),
         ("replica killed", kill),
+        (
+            &*format!("after the scale-out: policy {pct} / client {pct}"),
+            format!(
+                "{} / {} (highest over 10 s, from a period after its replica was ready)",
+                ms(s.sizing.policy_p99_after_scale_out_ms),
+                ms(s.sizing.client_p99_after_scale_out_ms)
+            ),
+        ),
+        (
+            "knee the policy learned",
+            s.sizing.learned_knee_text.clone().unwrap_or_else(|| "-".into()),
+        ),
+        ("knee the calibration measured", calibrated(&s.sizing)),
+        (
+            "replicas after the step (fewest that hold)",
+            format!(
+                "{} ({})",
+                count(s.sizing.replicas_after_step),
+                count(s.sizing.needed_after_step)
+            ),
+        ),
+        (
+            "replica-seconds (fewest that hold)",
+            format!(
+                "{} ({})",
+                s.sizing.replica_seconds,
+                s.sizing.fewest_replica_seconds.map_or("-".into(), |f| f.to_string())
+            ),
+        ),
     ]
     .map(|(k, v)| (k.to_string(), v));
     let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
@@ -414,6 +558,10 @@ mod tests {
             step: Some((10.0, 30.0)),
             kill: None,
             targets: &targets,
+            replicas: &[],
+            policy_latency: &[],
+            learned: None,
+            calibration: None,
         });
         assert_eq!(s.first_scale_out_after_step_s, Some(3.0));
         assert_eq!(s.scale_out_driver.as_deref(), Some("p99"));
@@ -425,7 +573,7 @@ mod tests {
         assert_eq!(s.replica_pids, vec![100, 200]);
         let text = table(&s);
         assert!(
-            text.contains("client p99 from the step to the new replica  40.0 ms"),
+            text.contains("client p99 from the step to the new replica   40.0 ms"),
             "{text}"
         );
         assert!(text.contains("rule that scaled out"), "{text}");
@@ -453,6 +601,10 @@ mod tests {
             step: Some((10.0, 30.0)),
             kill: Some(Kill { t: 20.0, pid: 100 }),
             targets: &targets,
+            replicas: &[],
+            policy_latency: &[],
+            learned: None,
+            calibration: None,
         });
         assert_eq!(s.failed_requests, 21);
         assert_eq!(s.failed_during_kill, 2 + 3 + 4);
@@ -478,6 +630,10 @@ mod tests {
             step: Some((10.0, 30.0)),
             kill: Some(Kill { t: 5.0, pid: 100 }),
             targets: &targets,
+            replicas: &[],
+            policy_latency: &[],
+            learned: None,
+            calibration: None,
         });
         assert_eq!(s.replacement_pid, None);
         assert!(table(&s).contains("no replacement started"));
@@ -487,5 +643,60 @@ mod tests {
             "{:?}",
             s.client_p99
         );
+    }
+
+    #[test]
+    fn sizing_weighs_the_fleet_against_what_the_calibration_says_it_needs() {
+        use autoscaler_core::decide::Basis;
+        let (seconds, decisions, happenings) = run();
+        let targets = targets();
+        // One replica until the scale-out's replica is ready at 16 s, two until 33 s,
+        // then three (one too many) to the end.
+        let replicas: Vec<u32> = (0..40)
+            .map(|t| {
+                if t < 16 {
+                    1
+                } else if t < 33 {
+                    2
+                } else {
+                    3
+                }
+            })
+            .collect();
+        let mut policy_latency = vec![None; 40];
+        policy_latency[24] = Some(6.0);
+        let calibration = Calibration {
+            steps: vec![],
+            knee: Some(200.0),
+        };
+        let learned = Knee {
+            per_task: 230.0,
+            low: 210.0,
+            high: 250.0,
+            readings: 12.0,
+            span_s: 60,
+            basis: Basis::Bracketed,
+        };
+        let s = summarize(&Recorded {
+            seconds: &seconds,
+            decisions: &decisions,
+            happenings: &happenings,
+            step: Some((10.0, 30.0)),
+            kill: None,
+            targets: &targets,
+            replicas: &replicas,
+            policy_latency: &policy_latency,
+            learned: Some(learned),
+            calibration: Some(&calibration),
+        });
+        let z = &s.sizing;
+        assert!((z.knee_error.unwrap() - 0.15).abs() < 1e-9, "{z:?}");
+        // 300 req/s at a 200 req/s knee needs 2 while the step lasts; 100 needs 1.
+        assert_eq!((z.replicas_after_step, z.needed_after_step), (Some(2), Some(2)));
+        assert_eq!(z.replica_seconds, 16 + 2 * 17 + 3 * 7);
+        assert_eq!(z.fewest_replica_seconds, Some(10 + 2 * 20 + 10));
+        assert_eq!(z.policy_p99_after_scale_out_ms, Some(6.0));
+        assert!(z.client_p99_after_scale_out_ms.is_some());
+        assert!(table(&s).contains("learned +15 %"), "{}", table(&s));
     }
 }

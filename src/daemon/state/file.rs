@@ -341,6 +341,7 @@ mod tests {
                 running: 2,
                 pending: 0,
                 deployment_in_progress: false,
+                revision: 0,
             },
             metrics: BTreeMap::from([(
                 "c".to_string(),

@@ -174,6 +174,7 @@ mod tests {
                         running: i,
                         pending: 0,
                         deployment_in_progress: false,
+                        revision: 0,
                     },
                     metrics: Default::default(),
                 },
