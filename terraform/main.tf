@@ -96,6 +96,11 @@ module "autoscaler" {
   alarm_sns_topic_arn         = var.alarm_sns_topic_arn
   alarm_not_deciding_minutes  = var.alarm_not_deciding_minutes
   alarm_backend_error_minutes = var.alarm_backend_error_minutes
+
+  # What operators see and receive.
+  dashboard          = var.cloudwatch_dashboard
+  container_insights = var.container_insights
+  event_bus_arn      = var.autoscaler_event_bus_arn
 }
 
 module "probe" {

@@ -93,6 +93,11 @@ output "autoscaler_alarms" {
   value       = module.autoscaler.alarm_names
 }
 
+output "autoscaler_dashboard_url" {
+  description = "The CloudWatch dashboard of the search service and its autoscaler (docs/DEPLOY.md, \"Dashboards\"); null when cloudwatch_dashboard is false."
+  value       = module.autoscaler.dashboard_name == null ? null : "https://${var.region}.console.aws.amazon.com/cloudwatch/home?region=${var.region}#dashboards/dashboard/${module.autoscaler.dashboard_name}"
+}
+
 output "probe_task_definition" {
   description = "Task definition family of the in-VPC probe (curl in the private subnets; see docs/DEPLOY.md)."
   value       = module.probe.task_definition_family

@@ -248,3 +248,15 @@ variable "alarm_backend_error_minutes" {
     error_message = "alarm_backend_error_minutes must be at least 1."
   }
 }
+
+variable "cloudwatch_dashboard" {
+  description = "Create the CloudWatch dashboard <name>-autoscaler (see docs/DEPLOY.md, \"Dashboards\"): CPU and task counts of the search service, its ALB and EMF metrics, the autoscaler's heartbeat and alarms. A dashboard costs $3 a month beyond the free tier's three."
+  type        = bool
+  default     = true
+}
+
+variable "autoscaler_event_bus_arn" {
+  description = "EventBridge event bus the autoscaler's task role may publish scaling events to (events:PutEvents); null: the account's default bus in region."
+  type        = string
+  default     = null
+}

@@ -33,8 +33,19 @@ moved {
   to   = module.roles.aws_iam_role_policy.execution_secret
 }
 
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
+
+locals {
+  # Where the daemon may publish its scaling events: the bus given, else the account's
+  # default bus in this region.
+  event_bus_arn = coalesce(var.event_bus_arn, "arn:${data.aws_partition.current.partition}:events:${var.region}:${data.aws_caller_identity.current.account_id}:event-bus/default")
+}
+
 # Least privilege: read and update the one scaled service, read metrics, read the
-# policy objects under one prefix of one bucket, read and write the one state table.
+# policy objects under one prefix of one bucket, read and write the one state table,
+# read (and suspend) Application Auto Scaling on it, publish to one event bus.
 data "aws_iam_policy_document" "task" {
   statement {
     sid       = "ScaleTheSearchService"
@@ -79,6 +90,39 @@ data "aws_iam_policy_document" "task" {
       "dynamodb:BatchWriteItem",
     ]
     resources = [aws_dynamodb_table.state.arn]
+  }
+
+  # Moving a service over from AWS's own scaler: read the scalable target, its scaling
+  # policies and scheduled actions. The Describe actions support no resource-level
+  # permissions; "*" is the only valid resource.
+  statement {
+    sid = "ReadApplicationAutoScaling"
+    actions = [
+      "application-autoscaling:DescribeScalableTargets",
+      "application-autoscaling:DescribeScalingPolicies",
+      "application-autoscaling:DescribeScheduledActions",
+    ]
+    resources = ["*"]
+  }
+
+  # Suspending and resuming AWS's dynamic scaling on the service's scalable target
+  # (RegisterScalableTarget with SuspendedState), so the two scalers never both write
+  # the desired count. A scalable target's ARN ends in an ID that AWS assigns at
+  # registration (scalable-target/<id>), not in the service's name, so it cannot be
+  # named here ahead of time: the statement allows this account's scalable targets in
+  # this region (any service namespace: no condition key selects one). Tagging the
+  # target and adding an aws:ResourceTag condition would narrow it to that target.
+  statement {
+    sid       = "SuspendApplicationAutoScaling"
+    actions   = ["application-autoscaling:RegisterScalableTarget"]
+    resources = ["arn:${data.aws_partition.current.partition}:application-autoscaling:${var.region}:${data.aws_caller_identity.current.account_id}:scalable-target/*"]
+  }
+
+  # Scaling events (actions, refusals, errors) for operators to route to chat or paging.
+  statement {
+    sid       = "PublishScalingEvents"
+    actions   = ["events:PutEvents"]
+    resources = [local.event_bus_arn]
   }
 }
 

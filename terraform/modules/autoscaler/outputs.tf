@@ -62,3 +62,13 @@ output "alarm_names" {
   description = "The heartbeat alarms."
   value       = [aws_cloudwatch_metric_alarm.not_deciding.alarm_name, aws_cloudwatch_metric_alarm.backend_errors.alarm_name]
 }
+
+output "dashboard_name" {
+  description = "The CloudWatch dashboard; null when var.dashboard is false."
+  value       = one(aws_cloudwatch_dashboard.this[*].dashboard_name)
+}
+
+output "event_bus_arn" {
+  description = "The EventBridge bus the task role may publish scaling events to."
+  value       = local.event_bus_arn
+}

@@ -219,6 +219,28 @@ variable "alarm_backend_error_minutes" {
   default     = 5
 }
 
+variable "event_bus_arn" {
+  description = "EventBridge event bus the task role may events:PutEvents to (the daemon's scaling events); null: the account's default bus in region."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.event_bus_arn == null || can(regex("^arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/[A-Za-z0-9._/-]+$", var.event_bus_arn))
+    error_message = "event_bus_arn must be an EventBridge bus ARN, such as arn:aws:events:eu-west-1:123456789012:event-bus/default."
+  }
+}
+
+variable "dashboard" {
+  description = "Create the CloudWatch dashboard <name>-autoscaler: the scaled service's CPU and task counts, its ALB and EMF metrics, the daemon's heartbeat and alarms."
+  type        = bool
+  default     = true
+}
+
+variable "container_insights" {
+  description = "The cluster's Container Insights setting (enabled, enhanced or disabled): the dashboard's task-count widget reads ECS/ContainerInsights, which is empty when disabled."
+  type        = string
+  default     = "enabled"
+}
+
 variable "status_allowed_cidrs" {
   description = "CIDRs allowed to reach port 9090; empty means the VPC only."
   type        = list(string)
