@@ -102,11 +102,14 @@ fn the_status_page_renders_every_policy_with_charts_and_units() {
         "one card per policy:\n{dom}"
     );
     let rules: usize = policies.iter().map(|p| p["rules"].as_array().unwrap().len()).sum();
+    let predicting = policies.iter().filter(|p| !p["forecast"].is_null()).count();
+    assert!(predicting >= 1, "the shipped latency-slo policy predicts");
     assert_eq!(
         chromium::count(dom, "<svg"),
-        policies.len() + rules,
-        "a task chart per policy and a chart per rule"
+        policies.len() + rules + predicting,
+        "a task chart per policy, a chart per rule and a forecast chart per predicting policy"
     );
+    assert!(dom.contains("load (line), forecast (band)"), "{dom}");
     for p in &policies {
         assert!(dom.contains(p["name"].as_str().unwrap()), "card of {}", p["name"]);
     }

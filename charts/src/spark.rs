@@ -2,7 +2,8 @@
 
 use plotters::prelude::*;
 
-/// A small chart of the last hour: minutes ago on x, the unit on y.
+/// A small chart of the last hour (and of what is forecast after it): minutes from now on
+/// x, the unit on y.
 pub struct Spark<'a> {
     pub title: String,
     /// The y axis's unit.
@@ -14,6 +15,8 @@ pub struct Spark<'a> {
     pub target: Option<f64>,
     /// Whole numbers: integer ticks.
     pub count: bool,
+    /// Minutes after now the x axis runs on to (a forecast), 0 for none.
+    pub ahead: f64,
 }
 
 pub fn sparkline(spark: &Spark) -> String {
@@ -38,7 +41,7 @@ pub fn sparkline(spark: &Spark) -> String {
             .margin(4)
             .x_label_area_size(18)
             .y_label_area_size(48)
-            .build_cartesian_2d(-60f64..0f64, 0f64..ymax)?;
+            .build_cartesian_2d(-60f64..spark.ahead.max(0.0), 0f64..ymax)?;
         let minutes = |v: &f64| format!("{v:.0}");
         let ticks = |v: &f64| {
             if spark.count || ymax >= 20.0 {
@@ -55,10 +58,17 @@ pub fn sparkline(spark: &Spark) -> String {
             .y_label_formatter(&ticks)
             .x_label_formatter(&minutes)
             .y_desc(spark.unit)
-            .x_desc("minutes ago")
+            .x_desc(if spark.ahead > 0.0 {
+                "minutes from now"
+            } else {
+                "minutes ago"
+            })
             .draw()?;
         if let Some(t) = spark.target {
-            chart.draw_series(LineSeries::new(vec![(-60.0, t), (0.0, t)], BLACK.mix(0.5)))?;
+            chart.draw_series(LineSeries::new(
+                vec![(-60.0, t), (spark.ahead.max(0.0), t)],
+                BLACK.mix(0.5),
+            ))?;
         }
         if let Some(band) = spark.band {
             chart.draw_series(LineSeries::new(

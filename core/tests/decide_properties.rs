@@ -190,6 +190,7 @@ fn arb_case() -> impl Strategy<Value = Case> {
                         .map(|(per_task, ago, broke)| ("demand".to_string(), learning(per_task, ago, broke)))
                         .into_iter()
                         .collect(),
+                    predict: None,
                 };
                 Case {
                     obs: obs(capacity, &metrics),

@@ -74,7 +74,7 @@ fn defaults_are_filled_in() {
 fn unknown_keys_are_located() {
     assert_eq!(
         errors(&format!("colour = 1\n{HEAD}"))[0],
-        "p.toml:1:1: unknown field `colour`, expected one of `name`, `target`, `min`, `max`, `interval`, `dry_run`, `spare`, `scale_out`, `scale_in`, `missing_data`, `rule`, `schedule`; see policies/policy.schema.json or the README for what is allowed here"
+        "p.toml:1:1: unknown field `colour`, expected one of `name`, `target`, `min`, `max`, `interval`, `dry_run`, `spare`, `scale_out`, `scale_in`, `missing_data`, `rule`, `schedule`, `predict`; see policies/policy.schema.json or the README for what is allowed here"
     );
     let e = errors(&format!("intervall = \"10s\"\n{HEAD}"));
     assert!(
@@ -403,4 +403,52 @@ fn every_measure_shows_its_unit() {
     assert_eq!(Measure::RequestRate.show(1400.0), "1400 req/s per task");
     assert_eq!(Measure::ErrorRate.show(0.5), "0.50 failed/s per task");
     assert_eq!(Measure::RequestsPerTarget.show(900.0), "900 requests per target");
+}
+
+#[test]
+fn predict_sections_are_checked_where_they_are_written() {
+    const CPU: &str = "[[rule]]\nname = \"cpu\"\nmetric = \"ecs_cpu\"\ntarget = 70\n";
+    const P99: &str = "[[rule]]\nname = \"p99\"\nmetric = \"latency\"\ntarget = \"150ms\"\n";
+    let with = |predict: &str| format!("{HEAD}{CPU}{P99}[predict]\n{predict}\n");
+    let cases = [
+        ("mode = \"sometimes\"", "p.toml:15:8: unknown variant `sometimes`"),
+        (
+            "rule = \"nope\"",
+            "p.toml:15:8: predict rule \"nope\" is not a rule of this policy",
+        ),
+        (
+            "rule = \"p99\"",
+            "p.toml:15:8: predict rule \"p99\" does not measure load",
+        ),
+        (
+            "history = \"2h\"",
+            "p.toml:15:11: predict history must be at least \"1d\"",
+        ),
+        ("history = \"60d\"", "p.toml:15:11:"),
+        ("lead = \"soon\"", "p.toml:15:8:"),
+        ("max_error = 0", "p.toml:15:13: max_error must be in (0, 1], found 0"),
+        (
+            "max_share_above = -1.0",
+            "p.toml:15:19: max_share_above must be greater than 0",
+        ),
+        ("max_tasks_above = 0", "p.toml:15:19:"),
+    ];
+    for (line, want) in cases {
+        let e = errors(&with(line));
+        assert!(e.iter().any(|m| m.starts_with(want)), "{line}: {e:?}");
+    }
+    // Without a load rule there is nothing to forecast.
+    let e = errors(&format!("{HEAD}{P99}[predict]\nmode = \"scale\"\n"));
+    assert!(
+        e.iter()
+            .any(|m| m.contains("[predict] needs a rule that measures load")),
+        "{e:?}"
+    );
+    // Defaults: forecast only, on the first load rule, 14 days, the measured lead.
+    let p = policy::parse(Path::new("p.toml"), &with("")).unwrap();
+    let predict = p.predict.unwrap();
+    assert_eq!(predict.mode, policy::PredictMode::ForecastOnly);
+    assert_eq!(predict.rule, "cpu");
+    assert_eq!(predict.history, std::time::Duration::from_secs(14 * 86_400));
+    assert_eq!(predict.lead, policy::Lead::Auto);
 }

@@ -4,6 +4,8 @@
 
 pub mod cloudwatch;
 pub mod families;
+pub mod prediction;
+pub mod predictive;
 pub mod replay;
 pub mod report;
 pub mod scalers;
@@ -15,6 +17,7 @@ pub mod world;
 
 use serde::Serialize;
 
+pub use predictive::{AwsPredictive, Forecaster};
 pub use scalers::{Change, MetricReader, Oracle, PolicyScaler, ReactiveLimit, Resolution, Scaler, TargetTracking};
 pub use scenario::Scenario;
 use world::{Second, World};
@@ -29,17 +32,26 @@ pub enum Comparison {
     AwsTargetTracking,
     /// AWS target tracking on ECS's 20-second CPU metric (since June 2026).
     AwsTargetTracking20s,
+    /// AWS predictive scaling (hourly forecasts of the load, a good seasonal forecaster)
+    /// together with 20 s target tracking, as AWS users run the two.
+    AwsPredictive,
+    /// The same, told each future hour's true mean load: the best AWS's hourly design can do.
+    AwsPredictivePerfectHourly,
     /// Knows the demand as soon as any datapoint could show it, and acts at once: the floor
     /// for a reactive policy.
     ReactiveLimit,
     /// Perfect foresight: the lower bound on cost.
     Oracle,
+    /// The policy itself with its `[predict]` table off: what prediction adds.
+    PredictionOff,
 }
 
 impl Comparison {
-    pub const ALL: [Comparison; 4] = [
+    pub const ALL: [Comparison; 6] = [
         Comparison::AwsTargetTracking20s,
         Comparison::AwsTargetTracking,
+        Comparison::AwsPredictive,
+        Comparison::AwsPredictivePerfectHourly,
         Comparison::ReactiveLimit,
         Comparison::Oracle,
     ];
@@ -49,8 +61,11 @@ impl Comparison {
         match self {
             Comparison::AwsTargetTracking => "aws-target-tracking",
             Comparison::AwsTargetTracking20s => "aws-target-tracking-20s",
+            Comparison::AwsPredictive => "aws-predictive",
+            Comparison::AwsPredictivePerfectHourly => "aws-predictive-perfect-hourly",
             Comparison::ReactiveLimit => "reactive-limit",
             Comparison::Oracle => "oracle",
+            Comparison::PredictionOff => "prediction-off",
         }
     }
 
@@ -58,8 +73,18 @@ impl Comparison {
         match self {
             Comparison::AwsTargetTracking => Box::new(TargetTracking::for_policy(policy, Resolution::OneMinute)),
             Comparison::AwsTargetTracking20s => Box::new(TargetTracking::for_policy(policy, Resolution::TwentySeconds)),
+            Comparison::AwsPredictive => Box::new(AwsPredictive::new(policy, scenario, Forecaster::Seasonal)),
+            Comparison::AwsPredictivePerfectHourly => {
+                Box::new(AwsPredictive::new(policy, scenario, Forecaster::Perfect))
+            }
             Comparison::ReactiveLimit => Box::new(ReactiveLimit::new(policy, scenario)),
             Comparison::Oracle => Box::new(Oracle::new(policy, scenario)),
+            Comparison::PredictionOff => {
+                let mut off = policy.clone();
+                off.predict = None;
+                off.name = format!("{} (prediction off)", policy.name);
+                Box::new(PolicyScaler::new(off, scenario))
+            }
         }
     }
 }
@@ -68,8 +93,9 @@ impl std::str::FromStr for Comparison {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        Comparison::ALL.into_iter().find(|c| c.name() == s).ok_or_else(|| {
-            let names: Vec<&str> = Comparison::ALL.iter().map(|c| c.name()).collect();
+        let every = Comparison::ALL.into_iter().chain([Comparison::PredictionOff]);
+        every.clone().find(|c| c.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = every.map(|c| c.name()).collect();
             format!("unknown comparison \"{s}\": use one of {}", names.join(", "))
         })
     }
@@ -158,6 +184,14 @@ pub fn run(scenario: &Scenario, scaler: &mut dyn Scaler, progress: &mut dyn FnMu
 }
 
 fn summarize(scenario: &Scenario, scaler: &str, seconds: &[Second], changes: &[Change]) -> Summary {
+    let from = (scenario.score_from as usize).min(seconds.len());
+    let seconds = &seconds[from..];
+    let changes: Vec<Change> = changes
+        .iter()
+        .filter(|c| c.at >= scenario.score_from)
+        .cloned()
+        .collect();
+    let changes = changes.as_slice();
     let violation = |s: &Second| s.failed >= 0.5 || (s.served > 0.0 && s.p99() > scenario.slo_p99);
     let cpu: Vec<f64> = seconds.iter().filter_map(|s| s.cpu).collect();
     let step = scenario.load_step_at;

@@ -243,6 +243,16 @@ impl Resolution {
 impl TargetTracking {
     pub const SCALE_IN_THRESHOLD: f64 = 0.9;
 
+    /// The metric tracked and its target.
+    pub fn tracked(&self) -> (Measure, f64) {
+        (self.measure, self.target)
+    }
+
+    /// Raises (or lowers) the minimum capacity, as a scheduled or predictive action does.
+    pub fn set_min(&mut self, min: u32) {
+        self.min = min.min(self.max);
+    }
+
     /// Tracks the policy's CPU, memory or ALB rule (CPU 70 % if it has none), within its bounds.
     pub fn for_policy(policy: &Policy, resolution: Resolution) -> Self {
         // What an operator would track with AWS's predefined metrics: CPU, else memory,

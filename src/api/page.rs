@@ -117,7 +117,8 @@ pub fn render(status: &Status) -> String {
     html
 }
 
-/// The task counts and each rule against its target over the last hour.
+/// The task counts and each rule against its target over the last hour, and the load
+/// against its forecast.
 fn charts(html: &mut String, p: &super::status::PolicyStatus, now: chrono::DateTime<chrono::Utc>) {
     let ago = |t: chrono::DateTime<chrono::Utc>| (t - now).num_seconds() as f64 / 60.0;
     let desired: Vec<(f64, f64)> = p.series.iter().map(|pt| (ago(pt.at), f64::from(pt.desired))).collect();
@@ -129,7 +130,21 @@ fn charts(html: &mut String, p: &super::status::PolicyStatus, now: chrono::DateT
         band: Some(&desired),
         target: None,
         count: true,
+        ahead: 0.0,
     }));
+    if let Some(f) = &p.forecast {
+        let actual: Vec<(f64, f64)> = f.curve.iter().filter_map(|c| Some((ago(c.at), c.actual?))).collect();
+        let forecast: Vec<(f64, f64)> = f.curve.iter().filter_map(|c| Some((ago(c.at), c.forecast?))).collect();
+        html.push_str(&sparkline(&Spark {
+            title: format!("{}: load (line), forecast (band), {}", f.rule, f.status),
+            unit: "load",
+            points: &actual,
+            band: Some(&forecast),
+            target: f.peak,
+            count: false,
+            ahead: super::status::FORECAST_AHEAD as f64,
+        }));
+    }
     for (i, rule) in p.rules.iter().enumerate() {
         let (unit, factor) = rule.measure.unit();
         // As the status says: the target the last decision applied.
@@ -145,6 +160,7 @@ fn charts(html: &mut String, p: &super::status::PolicyStatus, now: chrono::DateT
             band: None,
             target: Some(rule.target * factor),
             count: false,
+            ahead: 0.0,
         }));
     }
 }

@@ -91,6 +91,31 @@ pub struct PolicyStatus {
     /// The last hour, for the page's charts.
     #[serde(skip)]
     pub series: Vec<Point>,
+    /// The predicting rule's load against its forecast, when the policy predicts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<ForecastView>,
+}
+
+/// Minutes of forecast the status shows after now.
+pub const FORECAST_AHEAD: i64 = 60;
+
+/// The last hour of a predicting policy's load, what was forecast for it, and the next
+/// hour's forecast: from the decision core's state, per minute.
+#[derive(Serialize)]
+pub struct ForecastView {
+    pub rule: String,
+    /// What the last decision made of the forecast (`applied`, `not_confident`, ...).
+    pub status: String,
+    /// The forecast peak the last decision sized by.
+    pub peak: Option<f64>,
+    pub curve: Vec<CurvePoint>,
+}
+
+#[derive(Serialize)]
+pub struct CurvePoint {
+    pub at: DateTime<Utc>,
+    pub actual: Option<f64>,
+    pub forecast: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -186,5 +211,30 @@ fn policy_status(name: &str, e: &PolicyEntry, now: DateTime<Utc>) -> PolicyStatu
         skipped_ticks: e.skipped_ticks(),
         last_decision: last.cloned(),
         series: e.series().iter().cloned().collect(),
+        forecast: forecast_view(p, e.history(), last.and_then(|l| l.decision.forecast.as_ref()), now),
     }
+}
+
+fn forecast_view(
+    p: &autoscaler_core::policy::Policy,
+    history: &autoscaler_core::decide::History,
+    verdict: Option<&autoscaler_core::decide::ForecastVerdict>,
+    now: DateTime<Utc>,
+) -> Option<ForecastView> {
+    let predict = p.predict.as_ref()?;
+    let state = history.predict.as_ref()?;
+    let status = verdict
+        .and_then(|v| serde_json::to_value(v.status).ok())
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| "no decision yet".into());
+    Some(ForecastView {
+        rule: predict.rule.clone(),
+        status,
+        peak: verdict.and_then(|v| v.demand),
+        curve: state
+            .curve(now, 60, FORECAST_AHEAD)
+            .into_iter()
+            .map(|(at, actual, forecast)| CurvePoint { at, actual, forecast })
+            .collect(),
+    })
 }

@@ -141,16 +141,22 @@ fn families(args: &Args, mut policy: Policy, file: &Path) -> anyhow::Result<Exit
             }
         }
     }
+    let mut predicting = Vec::new();
     for family in &set.families {
         let make = |seed| family.scenario(seed);
         let paired = seeds::run(&family.name, &policy, &compare, seeds.clone(), &make);
         if !args.json {
             println!("{}", paired.table());
         }
+        if let Some(goal) = family.goal {
+            predicting.push((paired.clone(), goal));
+        }
         all.push(paired);
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&all)?);
+    } else if !predicting.is_empty() {
+        print!("{}", autoscaler_sim::prediction::goals(&predicting));
     } else {
         print!("{}", seeds::goals(&all));
         println!("\nthe policy's learned knee against the true one, at the end of each member");

@@ -7,6 +7,7 @@ use super::bounds::{self, effective_bounds};
 use super::combine;
 use super::gates::gates;
 use super::history::History;
+use super::predict;
 use super::steps;
 use super::types::{Action, Decision, ExternalChange, Limit, LimitKind, Observation, Vote};
 use super::verdicts;
@@ -33,6 +34,10 @@ pub fn decide(policy: &Policy, obs: &Observation, history: &History, now: DateTi
     let mut recommendation = combine::recommend(&verdicts, capacity, policy.spare, &mut limits);
     if blind {
         recommendation = combine::when_blind(policy, history, recommendation, now, &mut limits);
+    }
+    let forecast = predict::verdict(policy, obs, history.predict.as_ref(), &verdicts, recommendation, now);
+    if let Some(f) = &forecast {
+        recommendation = predict::apply(f, recommendation, current, &mut limits);
     }
     let desired = match recommendation.cmp(&current) {
         std::cmp::Ordering::Greater => steps::limit_scale_out(policy, &gates, current, recommendation, &mut limits),
@@ -67,5 +72,6 @@ pub fn decide(policy: &Policy, obs: &Observation, history: &History, now: DateTi
         blind,
         gates,
         knees,
+        forecast,
     }
 }

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::learn::Learning;
+use super::predict::PredictState;
 use super::types::{Action, Decision};
 use crate::policy::Policy;
 use crate::time::to_chrono;
@@ -46,6 +47,9 @@ pub struct History {
     /// What learning rules know about what a task serves, by rule name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub learning: BTreeMap<String, Learning>,
+    /// What prediction knows: the demand series, its fit, measured start-ups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predict: Option<PredictState>,
 }
 
 /// A scale-out this soon after a scale-in reverses it.
@@ -90,6 +94,13 @@ impl History {
             }
         }
         self.learning.retain(|name, _| decision.knees.contains_key(name));
+        match &decision.forecast {
+            Some(f) => self
+                .predict
+                .get_or_insert_default()
+                .record(policy, f, decision.capacity, now),
+            None => self.predict = None,
+        }
         let running = decision.capacity.running;
         self.serving = match self.serving {
             Some((tasks, since)) if tasks == running && since <= now => Some((tasks, since)),
@@ -130,6 +141,9 @@ impl History {
                     self.reversed_at = Some(decision.at);
                 }
                 self.last_scale_out = Some(decision.at);
+                if let Some(p) = self.predict.as_mut() {
+                    p.started(decision.at, decision.desired);
+                }
                 // A scale-out cuts a running scale-in cooldown short.
                 self.last_scale_in = None;
             }
@@ -208,6 +222,9 @@ impl History {
         }
         if self.last_evaluated.is_some_and(|t| t > limit) {
             self.last_evaluated = None;
+        }
+        if let Some(p) = self.predict.as_mut() {
+            p.restored(limit);
         }
         if handed_over || future > 0 {
             self.observed_since = None;

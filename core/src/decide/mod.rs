@@ -11,6 +11,7 @@ mod decision;
 mod gates;
 mod history;
 mod learn;
+mod predict;
 mod rules;
 mod steps;
 mod types;
@@ -24,4 +25,7 @@ pub use history::{CLOCK_SKEW_ALLOWANCE, History, PATIENCE_MEMORY, REVERSAL_WINDO
 pub use learn::evidence::{Refusal, Window};
 pub use learn::knee::{Basis, Knee, KneeModel, Slo};
 pub use learn::{KneeVerdict, Learning};
+pub use predict::forecast::{Backtest, Season};
+pub use predict::series::{Minute, Series, minute_of};
+pub use predict::{ForecastStatus, ForecastVerdict, PredictState};
 pub use types::*;

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::learn::verdict::KneeVerdict;
+use super::predict::verdict::{ForecastStatus, ForecastVerdict};
 
 /// The service's task counts as the backend reports them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,6 +136,8 @@ pub enum LimitKind {
     Schedule,
     Bounds,
     DryRun,
+    /// The predictive floor raised the count, or held tasks the forecast needs soon.
+    Forecast,
 }
 
 /// Something that shaped the decision, with the reason in words.
@@ -205,6 +208,9 @@ pub struct Decision {
     /// What the policy's learning rules made of this round, and the knee each decides by.
     #[serde(default, alias = "learned", skip_serializing_if = "BTreeMap::is_empty")]
     pub knees: BTreeMap<String, KneeVerdict>,
+    /// What the forecast made of this round, when the policy predicts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<ForecastVerdict>,
 }
 
 impl Decision {
@@ -233,6 +239,13 @@ impl Decision {
             if l.kind != LimitKind::DryRun {
                 text.push_str(&format!("; {}", l.detail));
             }
+        }
+        if let Some(f) = self
+            .forecast
+            .as_ref()
+            .filter(|f| !self.limited_by(LimitKind::Forecast) && f.status != ForecastStatus::Off)
+        {
+            text.push_str(&format!("; forecast: {}", f.reason));
         }
         if let Some(x) = self.external_change {
             text.push_str(&format!(

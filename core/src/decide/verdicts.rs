@@ -44,7 +44,15 @@ pub fn verdicts(
     // This round's readings may teach a learning rule its target; it then decides on it.
     let before = learn::known(policy, &history.learning, capacity, now);
     let mut verdicts = verdicts_with(&before);
-    let knees = learn::learn(policy, &verdicts, capacity, &history.learning, history.serving, now);
+    let knees = learn::learn(
+        policy,
+        &verdicts,
+        capacity,
+        &history.learning,
+        &before,
+        history.serving,
+        now,
+    );
     let moved = knees
         .iter()
         .any(|(name, k)| before.get(name).and_then(|b| b.knee) != k.knee);

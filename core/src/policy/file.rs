@@ -69,6 +69,8 @@ pub struct PolicyFile {
     /// Cron windows that change min/max.
     #[serde(default, rename = "schedule")]
     pub schedules: Vec<Located<ScheduleFile>>,
+    /// Predictive pre-scaling from forecast demand.
+    pub predict: Option<Located<PredictFile>>,
 }
 
 /// `backend = "aws"` needs `cluster` and `service`; `local` needs `pool`; `sim` needs `service`.
@@ -256,6 +258,30 @@ pub struct ScheduleFile {
     /// Max while the window is open.
     #[schemars(range(min = 1))]
     pub max: Option<Located<i64>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PredictFile {
+    /// "off", "forecast_only" (forecast, journal and show; change nothing) or "scale".
+    /// Default "forecast_only".
+    pub mode: Option<Located<super::model::PredictMode>>,
+    /// The rule whose load is forecast (a utilization or request_rate rule). Default: the
+    /// first request_rate rule, else the first utilization rule.
+    pub rule: Option<Located<String>>,
+    /// History kept and used, "1d" to "28d". Default "14d".
+    pub history: Option<Located<String>>,
+    /// How far ahead the floor looks: "auto" (the measured start-up time) or a duration
+    /// such as "90s". Default "auto".
+    pub lead: Option<Located<String>>,
+    /// No floor while the backtest's p90 error exceeds this share, in (0, 1]. Default 0.25.
+    pub max_error: Option<Located<f64>>,
+    /// The floor is at most this many tasks above the reactive count. Default: no limit.
+    #[schemars(range(min = 1))]
+    pub max_tasks_above: Option<Located<i64>>,
+    /// The floor is at most this share above the reactive count, > 0 (0.5: half as many
+    /// again). Default: no limit.
+    pub max_share_above: Option<Located<f64>>,
 }
 
 /// The JSON Schema of policy files, as shipped in `policies/policy.schema.json`.

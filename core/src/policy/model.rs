@@ -24,6 +24,8 @@ pub struct Policy {
     pub missing_data: MissingData,
     pub rules: Vec<Rule>,
     pub schedules: Vec<Schedule>,
+    /// Predictive pre-scaling; None: off.
+    pub predict: Option<Predict>,
 }
 
 // Which world a target lives in, and so which backend scales it: the one name for it
@@ -401,5 +403,62 @@ impl Schedule {
         } else {
             self.cron.clone()
         }
+    }
+}
+
+/// What prediction may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PredictMode {
+    /// Nothing is forecast.
+    Off,
+    /// Forecast, journal and show the floor it would set; change nothing.
+    ForecastOnly,
+    /// Raise the count to the floor ahead of forecast load, and keep tasks the forecast
+    /// needs again soon.
+    Scale,
+}
+
+/// How far ahead a floor looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lead {
+    /// The service's start-up time as this policy has measured it (p90 of desired change
+    /// to running), [`Predict::DEFAULT_LEAD`] until it has.
+    Auto,
+    #[serde(serialize_with = "super::duration::serialize")]
+    Fixed(Duration),
+}
+
+/// Predictive pre-scaling: a floor from forecast demand.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Predict {
+    pub mode: PredictMode,
+    /// The rule whose load is forecast: total load = its per-task value × tasks, and the
+    /// floor is the forecast peak ÷ its target.
+    pub rule: String,
+    /// History kept and used.
+    #[serde(serialize_with = "super::duration::serialize")]
+    pub history: Duration,
+    pub lead: Lead,
+    /// No floor while the backtest's p90 error at the lead exceeds this.
+    pub max_error: f64,
+    /// The floor is at most this many tasks above the reactive count, and at most this
+    /// share above it (0.5: 50 % more). Neither by default: a recurring 5x step needs 5x,
+    /// and the backtest and the retraction guard against a wrong forecast.
+    pub max_tasks_above: Option<u32>,
+    pub max_share_above: Option<f64>,
+}
+
+impl Predict {
+    pub const DEFAULT_LEAD: Duration = Duration::from_secs(120);
+    pub const DEFAULT_HISTORY: Duration = Duration::from_secs(14 * 86_400);
+    pub const MIN_HISTORY: Duration = Duration::from_secs(86_400);
+    pub const MAX_HISTORY: Duration = Duration::from_secs(28 * 86_400);
+    pub const DEFAULT_MAX_ERROR: f64 = 0.25;
+
+    /// Minutes of history kept.
+    pub fn minutes(&self) -> usize {
+        (self.history.as_secs() / 60) as usize
     }
 }

@@ -23,6 +23,7 @@ const DURATION_KEYS: &[&str] = &[
     "max_age",
     "count_window",
     "duration",
+    "history",
 ];
 
 /// Keys whose values are numbers (a latency rule's `target` may also be "150ms").
@@ -37,6 +38,9 @@ const NUMBER_KEYS: &[&str] = &[
     "learned_share",
     "fallback_count",
     "max_step",
+    "max_error",
+    "max_tasks_above",
+    "max_share_above",
 ];
 
 /// What was read: the file (when every required key could be read), the problems found,
@@ -460,6 +464,9 @@ fn example(key: &str) -> &'static str {
         "max_step" => "2 (or a share in quotes, \"50%\")",
         "tolerance" => "0.1",
         "scale_in_headroom" | "learned_share" => "0.7",
+        "max_error" => "0.25",
+        "max_tasks_above" => "10",
+        "max_share_above" => "0.5",
         "max_scale_out_factor" => "2.0",
         "target" => "70 (or \"150ms\" for a latency rule)",
         "name" => "\"my-service\"",

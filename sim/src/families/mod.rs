@@ -32,6 +32,9 @@ pub struct FamiliesFile {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Family {
     pub name: String,
+    /// What a predicting policy must achieve on this family (the prediction families).
+    #[serde(default)]
+    pub goal: Option<crate::prediction::Goal>,
     #[serde(flatten)]
     pub shape: Shape,
 }
@@ -94,6 +97,23 @@ pub enum Shape {
     /// A spike met with the world's faults: a CloudWatch outage, late and missing
     /// datapoints, throttled updates, failed starts and another writer.
     Faults { base_rate: Range, factor: Range },
+    /// Days of load that recur (or, to test the guards, do not), scored over the last
+    /// `scored_days` after the rest has been the service's history. See
+    /// [`shapes::Pattern`] for the patterns.
+    Recurring {
+        pattern: shapes::Pattern,
+        days: Range,
+        #[serde(default = "default_scored_days")]
+        scored_days: f64,
+        /// Requests per second at night, and the day's peak as a multiple of it.
+        night_rate: Range,
+        peak_factor: Range,
+        noise: Range,
+    },
+}
+
+fn default_scored_days() -> f64 {
+    2.0
 }
 
 impl Family {
@@ -142,6 +162,14 @@ impl Family {
                 factor,
                 capacity,
             } => shapes::deploy(&mut m, *base_rate, *factor, *capacity),
+            Shape::Recurring {
+                pattern,
+                days,
+                scored_days,
+                night_rate,
+                peak_factor,
+                noise,
+            } => shapes::recurring(&mut m, *pattern, *days, *scored_days, *night_rate, *peak_factor, *noise),
         }
         m.into_text()
     }
@@ -273,6 +301,22 @@ fn ranges_ok(shape: &Shape) -> bool {
         } => (
             vec![(base_rate, MAX_RATE), (factor, MAX_FACTOR), (capacity, MAX_FACTOR)],
             true,
+        ),
+        Shape::Recurring {
+            days,
+            scored_days,
+            night_rate,
+            peak_factor,
+            noise,
+            ..
+        } => (
+            vec![
+                (days, 28.0),
+                (night_rate, MAX_RATE),
+                (peak_factor, MAX_FACTOR),
+                (noise, 0.5),
+            ],
+            *scored_days > 0.0 && *scored_days <= days[0],
         ),
     };
     extra && limits.iter().all(|(r, most)| within(r, *most))

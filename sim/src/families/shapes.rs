@@ -3,6 +3,8 @@
 
 use std::fmt::Write as _;
 
+use serde::Deserialize;
+
 use super::member::{CAPACITY, Member, Range, tasks_for};
 
 pub fn spike(m: &mut Member, base_rate: Range, factor: Range, hold_min: Range) {
@@ -138,4 +140,106 @@ pub fn deploy(m: &mut Member, base_rate: Range, factor: Range, capacity: Range) 
     m.push(&format!(
         "[[deploy]]\nat = \"{at}s\"\ncapacity = {capacity:.2}\nrollout = \"3m\"\n"
     ));
+}
+
+/// What recurs in a [`recurring`] member, and what breaks the pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pattern {
+    /// Office hours: a day curve on weekdays, lighter weekends.
+    Weekly,
+    /// A flat load with a batch job at the same time every day (drawn hour and minute).
+    Batch,
+    /// A flat load with a burst every 10-60 minutes (cron-driven clients).
+    Short,
+    /// Office hours growing 2-5 % a day.
+    Growth,
+    /// Office hours; the last scored weekday is a holiday with weekend traffic.
+    Holiday,
+    /// Office hours; over the scored days everything comes an hour earlier.
+    Shift,
+    /// Office hours and, once, an unannounced event (3-5x for 20-40 minutes).
+    OneOff,
+}
+
+/// Days of per-minute load: `pattern` on a night rate rising `peak_factor`x by day.
+/// The days before the last `scored_days` are history, run but not scored.
+pub fn recurring(
+    m: &mut Member,
+    pattern: Pattern,
+    days: Range,
+    scored_days: f64,
+    night_rate: Range,
+    peak_factor: Range,
+    noise: Range,
+) {
+    let days = m.draw(days).round().max(scored_days.ceil()) as u64;
+    let (night, peak, noise) = (m.draw(night_rate), m.draw(peak_factor), m.draw(noise));
+    let weekend = m.draw([0.3, 0.7]);
+    let growth = m.draw([0.02, 0.05]);
+    let batch_at = (m.draw([0.0, 23.0 * 60.0]) as u64).min(23 * 60);
+    let batch_len = m.draw([10.0, 20.0]) as u64;
+    let every = m.draw([10.0, 60.0]) as u64;
+    let burst = (m.draw([2.0, 5.0]) as u64).min(every / 2).max(1);
+    let event_factor = m.draw([3.0, 5.0]);
+    let event_len = m.draw([20.0, 40.0]) as u64;
+    let event_at = m.draw([8.0 * 60.0, 20.0 * 60.0]) as u64;
+    let minutes = days * 1440;
+    let scored_from = minutes - (scored_days * 1440.0) as u64;
+    // The last weekday among the scored days (the start is a Monday).
+    let holiday = (scored_from / 1440..days).rev().find(|d| d % 7 < 5);
+    // Office hours: the day's load arrives within `rise` minutes from 08:45 (people log
+    // in, a class starts), swells by a fifth to 13:00 and falls back from 18:00 over half
+    // an hour.
+    let rise = m.draw([5.0, 20.0]);
+    let office = |minute: u64, shift: u64| {
+        let m = minute + shift;
+        let min_of_day = (m % 1440) as f64;
+        let (open, close) = (8.0 * 60.0 + 45.0, 18.0 * 60.0);
+        let day = if min_of_day < open || min_of_day >= close + 30.0 {
+            0.0
+        } else if min_of_day < open + rise {
+            (min_of_day - open) / rise
+        } else if min_of_day >= close {
+            1.0 - (min_of_day - close) / 30.0
+        } else {
+            let swell = ((min_of_day - open) / (close - open) * std::f64::consts::PI).sin();
+            (1.0 + 0.2 * swell) / 1.2
+        };
+        let share = if (m / 1440) % 7 >= 5 { weekend } else { 1.0 };
+        night + night * (peak - 1.0) * day * share
+    };
+    let rate = |minute: u64| -> f64 {
+        let of_day = minute % 1440;
+        match pattern {
+            Pattern::Weekly => office(minute, 0),
+            Pattern::Growth => office(minute, 0) * (1.0 + growth).powf(minute as f64 / 1440.0),
+            Pattern::Holiday if Some(minute / 1440) == holiday => {
+                // A weekday with weekend traffic.
+                office(minute + 5 * 1440 - (minute / 1440 % 7) * 1440, 0)
+            }
+            Pattern::Holiday => office(minute, 0),
+            Pattern::Shift if minute >= scored_from => office(minute, 60),
+            Pattern::Shift => office(minute, 0),
+            Pattern::OneOff if minute >= scored_from + event_at && minute < scored_from + event_at + event_len => {
+                office(minute, 0) * event_factor
+            }
+            Pattern::OneOff => office(minute, 0),
+            Pattern::Batch if (batch_at..batch_at + batch_len).contains(&of_day) => night * peak,
+            Pattern::Batch => night,
+            Pattern::Short if minute % every < burst => night * peak,
+            Pattern::Short => night,
+        }
+    };
+    // Before the header: a top-level key.
+    m.push(&format!("score_from = \"{}s\"\n", scored_from * 60));
+    m.header(minutes * 60, tasks_for(night), noise, CAPACITY, "");
+    let mut last = f64::NAN;
+    for minute in 0..minutes {
+        let r = rate(minute).round();
+        if r != last {
+            m.phase(minute * 60, r, if minute == 0 { 0 } else { 60 });
+            last = r;
+        }
+    }
 }

@@ -15,6 +15,8 @@ pub struct ScenarioFile {
     pub start: Option<Located<String>>,
     pub slo_p99: Option<Located<String>>,
     pub load_step_at: Option<Located<String>>,
+    /// Seconds before this are history: simulated, not scored.
+    pub score_from: Option<Located<String>>,
     pub service: ServiceFile,
     #[serde(default)]
     pub cloudwatch: CloudWatchFile,

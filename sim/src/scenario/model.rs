@@ -16,6 +16,9 @@ pub struct Scenario {
     pub slo_p99: f64,
     /// When the first load step happens, for "time to first scale-out".
     pub load_step_at: Option<u64>,
+    /// Seconds before this are the service's history: every scaler runs through them, and
+    /// the summary counts only what comes after (a forecaster needs days to learn from).
+    pub score_from: u64,
     pub service: ServiceModel,
     pub cloudwatch: CloudWatchModel,
     pub traffic: Traffic,

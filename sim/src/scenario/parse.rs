@@ -76,6 +76,15 @@ pub fn parse(file: &Path, source: &str) -> Result<Scenario, FileErrors> {
         Some(v) => Some(secs(&mut c, v, "load_step_at")),
         None => traffic.first_step(),
     };
+    let score_from = raw.score_from.as_ref().map_or(0, |v| secs(&mut c, v, "score_from"));
+    if let Some(v) = &raw.score_from
+        && score_from >= duration
+    {
+        c.error(
+            v.span(),
+            "score_from must be before the end of the scenario (`duration`)",
+        );
+    }
     let scenario = Scenario {
         name: raw.name.unwrap_or_else(|| {
             file.file_stem()
@@ -88,6 +97,7 @@ pub fn parse(file: &Path, source: &str) -> Result<Scenario, FileErrors> {
         start: start.unwrap_or_default(),
         slo_p99,
         load_step_at,
+        score_from,
         service,
         cloudwatch,
         traffic,

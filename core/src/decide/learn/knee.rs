@@ -354,8 +354,17 @@ impl KneeModel {
         )
         .into_iter()
         .fold(f64::NAN, f64::min);
-        let fitted: Vec<&Bin> = self.bins.iter().filter(|b| !b.overloaded(slo)).collect();
-        let top = fitted.iter().map(|b| b.mean_rate()).fold(0.0, f64::max);
+        let fitted: Vec<Point> = self
+            .bins
+            .iter()
+            .filter(|b| !b.overloaded(slo))
+            .map(|b| Point {
+                rate: b.mean_rate(),
+                p99: b.mean_p99(),
+                w: b.w,
+            })
+            .collect();
+        let top = fitted.iter().map(|p| p.rate).fold(0.0, f64::max);
         let saturation = self.saturation(slo);
         let grid = |lo: f64, hi: f64| -> Vec<f64> {
             (0..GRID)
@@ -462,20 +471,23 @@ const ANCHOR_HIGH: f64 = 1.1;
 /// The curve p99 = b + a·r/(K − r) for one K, fitted to `bins` by weighted least squares
 /// with a and b at least zero, with its squared error and the rate at which it reaches
 /// the SLO.
-fn fit_at(bins: &[&Bin], k: f64, slo: Slo) -> Option<Fit> {
-    if bins.is_empty() || bins.iter().any(|b| b.mean_rate() >= k) {
+fn fit_at(points: &[Point], k: f64, slo: Slo) -> Option<Fit> {
+    if points.is_empty() || points.iter().any(|p| p.rate >= k) {
         return None;
     }
-    let x = |b: &Bin| b.mean_rate() / (k - b.mean_rate());
-    let (a, b0) = line_at_least_zero(bins, &x);
-    let amplitude = a;
-    let sse: f64 = bins
-        .iter()
-        .map(|bin| {
-            let e = bin.mean_p99() - (b0 + a * x(bin));
-            bin.w * e * e
-        })
-        .sum();
+    // One pass: the sums give the line and its squared error alike.
+    let (mut sw, mut sx, mut sy, mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    for p in points {
+        let x = p.rate / (k - p.rate);
+        sw += p.w;
+        sx += p.w * x;
+        sy += p.w * p.p99;
+        sxx += p.w * x * x;
+        sxy += p.w * x * p.p99;
+        syy += p.w * p.p99 * p.p99;
+    }
+    let (a, b0) = line_at_least_zero(sw, sx, sy, sxx, sxy);
+    let sse = (syy - 2.0 * b0 * sy - 2.0 * a * sxy + b0 * b0 * sw + 2.0 * a * b0 * sx + a * a * sxx).max(0.0);
     // Solve b + a·r/(K − r) = SLO for r.
     let room = slo.seconds - b0;
     let knee = if room <= 0.0 {
@@ -485,20 +497,15 @@ fn fit_at(bins: &[&Bin], k: f64, slo: Slo) -> Option<Fit> {
     } else {
         k * room / (a + room)
     };
-    Some(Fit { sse, knee, amplitude })
+    Some(Fit {
+        sse,
+        knee,
+        amplitude: a,
+    })
 }
 
-/// Weighted least squares of p99 = b + a·x over the bins, with a and b at least zero.
-fn line_at_least_zero(bins: &[&Bin], x: &dyn Fn(&Bin) -> f64) -> (f64, f64) {
-    let (mut sw, mut sx, mut sy, mut sxx, mut sxy) = (0.0, 0.0, 0.0, 0.0, 0.0);
-    for b in bins {
-        let (xi, yi) = (x(b), b.mean_p99());
-        sw += b.w;
-        sx += b.w * xi;
-        sy += b.w * yi;
-        sxx += b.w * xi * xi;
-        sxy += b.w * xi * yi;
-    }
+/// Weighted least squares of p99 = b + a·x from the weighted sums, with a and b at least zero.
+fn line_at_least_zero(sw: f64, sx: f64, sy: f64, sxx: f64, sxy: f64) -> (f64, f64) {
     let var = sxx - sx * sx / sw;
     let (mut a, mut b0) = if var > 1e-12 {
         let a = (sxy - sx * sy / sw) / var;
@@ -515,6 +522,13 @@ fn line_at_least_zero(bins: &[&Bin], x: &dyn Fn(&Bin) -> f64) -> (f64, f64) {
         a = if sxx > 0.0 { (sxy / sxx).max(0.0) } else { 0.0 };
     }
     (a, b0)
+}
+
+/// A bin as the fit reads it.
+struct Point {
+    rate: f64,
+    p99: f64,
+    w: f64,
 }
 
 struct Fit {

@@ -165,6 +165,7 @@ pub fn learn(
     verdicts: &[RuleVerdict],
     capacity: Capacity,
     learned: &BTreeMap<String, Learning>,
+    before: &BTreeMap<String, KneeVerdict>,
     serving: Option<(u32, DateTime<Utc>)>,
     now: DateTime<Utc>,
 ) -> BTreeMap<String, KneeVerdict> {
@@ -216,9 +217,15 @@ pub fn learn(
                 .map(|(value, _)| (value / 100.0).clamp(0.0, 1.0));
             w
         });
+        let added = window.is_some() && refused.is_none();
         if let (Some(w), None) = (window, refused) {
             model.add(&w, slo);
         }
+        // Without new evidence the knee is the one `known` found on the same model.
+        let knee = match before.get(&rule.name) {
+            Some(b) if !added => b.knee,
+            _ => model.estimate(slo, now),
+        };
         out.insert(
             rule.name.clone(),
             KneeVerdict {
@@ -226,7 +233,7 @@ pub fn learn(
                 window,
                 refused,
                 steady_since,
-                knee: model.estimate(slo, now),
+                knee,
             },
         );
     }

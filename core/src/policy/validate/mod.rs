@@ -3,6 +3,7 @@
 //! and the schedules in a file each.
 
 mod limits;
+mod predict;
 mod rules;
 mod scaling;
 mod schedule;
@@ -63,6 +64,7 @@ pub fn validate(file: &Path, source: &str, raw: PolicyFile) -> Result<Policy, Fi
     let missing_data = scaling::missing_data(&mut c, raw.missing_data.as_ref(), min, max);
     let rules = rules::rules(&mut c, &raw.rules, &target);
     let schedules = schedule::schedules(&mut c, &raw.schedules, max);
+    let predict = raw.predict.as_ref().and_then(|p| predict::predict(&mut c, p, &rules));
     let policy = Policy {
         name,
         target,
@@ -76,6 +78,7 @@ pub fn validate(file: &Path, source: &str, raw: PolicyFile) -> Result<Policy, Fi
         missing_data,
         rules,
         schedules,
+        predict,
     };
     c.finish(policy)
 }
