@@ -573,3 +573,79 @@ async fn record_reads_fourteen_days_and_simulate_replays_them() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--target-group and --load-balancer go together"));
 }
+
+/// A predicting policy on a new daemon loads its demand history from CloudWatch
+/// (paginated GetMetricData, `record`'s machinery) instead of waiting days: eight hours
+/// of a 20-minute cycle of arrivals in moto, and within seconds of its start the status
+/// shows the last hour of that load and a forecast from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_daemon_loads_the_demand_history_from_cloudwatch() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto.url).await;
+    aws.service(&moto.url, "prod", "search").await;
+    aws.put_cpu("prod", "search", 40.0).await;
+    let now = chrono::Utc::now().timestamp() / 60 * 60;
+    // Arrivals per minute of the service: 60,000 (1,000/s), and 180,000 for 4 minutes in
+    // 20. Each of its 2 tasks publishes its half once a minute (`count_window = "60s"`):
+    // the minute's sum is the service's load, the average a task's.
+    let arrivals = |m: i64| if m.rem_euclid(20) < 4 { 180_000.0 } else { 60_000.0 };
+    for _task in 0..2 {
+        aws.put_points(
+            "SearchService",
+            "ArrivalCount",
+            &[("Service", "search")],
+            (1..=8 * 60).map(|k| (now - k * 60, arrivals((now - k * 60) / 60) / 2.0)),
+        )
+        .await;
+    }
+    let dir = setup();
+    write_policy(
+        &dir.path().join("policies"),
+        "search",
+        "prod",
+        "search",
+        "[[rule]]\nname = \"demand\"\nmetric = \"request_rate\"\ntarget = 1400\nnamespace = \"SearchService\"\n\
+         metric_name = \"ArrivalCount\"\ndimensions = { Service = \"search\" }\nperiod = \"60s\"\ncount_window = \"60s\"\nmax_age = \"5m\"\n",
+        "[predict]\nmode = \"forecast_only\"\nhistory = \"1d\"\n",
+    );
+    let port = free_port();
+    let log = dir.path().join("daemon.log");
+    let mut child = daemon(&moto.url, dir.path())
+        .env("ECS_AUTOSCALER_LISTEN", format!("127.0.0.1:{port}"))
+        .arg("run")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let _kill = Kill(&mut child);
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let forecast = loop {
+        let status: Option<Value> = async {
+            let url = format!("http://127.0.0.1:{port}/v1/status");
+            http.get(url).send().await.ok()?.json().await.ok()
+        }
+        .await;
+        let forecast = status.as_ref().and_then(|s| s["policies"][0].get("forecast").cloned());
+        let seen = forecast
+            .as_ref()
+            .and_then(|f| f["curve"].as_array().cloned())
+            .map_or(0, |c| c.iter().filter(|p| !p["actual"].is_null()).count());
+        if seen >= 50 && forecast.as_ref().is_some_and(|f| f["status"] != "no_history") {
+            break forecast.unwrap();
+        }
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(
+            Instant::now() < deadline,
+            "no loaded history within 60 s ({seen} minutes of the last hour known): {forecast:?}\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("demand history loaded for the forecast"), "{text}");
+    // The loaded minutes are requests per second of the whole service.
+    let curve = forecast["curve"].as_array().unwrap();
+    let peak = curve.iter().filter_map(|p| p["actual"].as_f64()).fold(0.0, f64::max);
+    assert!((peak - 3000.0).abs() < 5.0, "peak {peak}: {forecast}");
+    eprintln!("forecast after start: {}", forecast["status"]);
+}

@@ -248,3 +248,25 @@ fn the_forecast_state_survives_the_state_store() {
     // 3.4 days of minutes: 16-bit values, base64.
     assert!(json.len() < 30_000, "history of 3.4 days is {} bytes", json.len());
 }
+
+#[test]
+fn history_loaded_at_start_forecasts_at_once_and_keeps_the_rounds_own_minutes() {
+    // A new daemon: no history of its own, three days loaded from the backend.
+    let policy = predict_policy("scale");
+    assert!(autoscaler_core::decide::PredictState::wants_history(&policy, None));
+    let loaded: Vec<(DateTime<Utc>, f64)> = (0..3 * DAY + 530)
+        .map(|m| (epoch() + Duration::minutes(m), office(m, None, false)))
+        .collect();
+    let mut w = World::new("scale");
+    // Two rounds of its own first, then the load arrives.
+    w.run(3 * DAY + 530, 3 * DAY + 532, 0, None);
+    let own = w.controller.history.predict.clone().unwrap();
+    w.controller.history.predict.as_mut().unwrap().seed(&policy, &loaded);
+    let p = w.controller.history.predict.as_ref().unwrap();
+    assert!(!autoscaler_core::decide::PredictState::wants_history(&policy, Some(p)));
+    assert_eq!(p.series.start(), autoscaler_core::decide::minute_of(epoch()));
+    assert_eq!(p.series.end(), own.series.end(), "the rounds' own minutes are kept");
+    w.run(3 * DAY + 532, 3 * DAY + 545, 3 * DAY + 532, None);
+    let d = w.at(3 * DAY + 538);
+    assert!(d.limited_by(LimitKind::Forecast), "{}", d.explain());
+}

@@ -37,6 +37,18 @@ pub trait MetricSource: Send + Sync + 'static {
         policies: &[&Policy],
         now: DateTime<Utc>,
     ) -> impl Future<Output = Vec<BTreeMap<String, Sample>>> + Send;
+
+    /// The load of a predicting policy's `[predict]` rule, per minute, over the history the
+    /// policy keeps before `now`: what the backend remembers, loaded once at start so a new
+    /// daemon need not wait days to forecast. Backends that remember nothing (`sim`,
+    /// `local`) have none: there the history is the rounds'.
+    fn demand_history(
+        &self,
+        _policy: &Policy,
+        _now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<(DateTime<Utc>, f64)>, BackendError>> + Send {
+        async { Ok(Vec::new()) }
+    }
 }
 
 /// Reads and sets a service's task counts. Reads of one round arrive together, so a

@@ -16,6 +16,7 @@
 pub mod dynamodb;
 mod evaluate;
 pub mod heartbeat;
+mod history;
 pub mod leadership;
 mod memory;
 mod read;

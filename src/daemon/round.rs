@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use super::evaluate::{Evaluated, evaluate, read_deadline};
 use super::heartbeat;
+use super::history;
 use super::read::{self, Bulkhead};
 use super::registry::JournalEntry;
 use super::shared::Shared;
@@ -61,6 +62,11 @@ pub async fn round<B: MetricSource + CapacityTarget>(
             })
             .collect()
     };
+    for (policy, _) in &policies {
+        if shared.registry_mut().history_wanted(&policy.name) {
+            history::load(Arc::clone(&shared), Arc::clone(&backend), Arc::clone(policy), now);
+        }
+    }
     let pending = read::start(&backend, &bulkhead, &policies, now);
     let tasks: Vec<_> = policies
         .into_iter()

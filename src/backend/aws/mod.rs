@@ -6,6 +6,7 @@
 
 mod breaker;
 mod coalesce;
+pub mod history;
 pub mod queries;
 pub mod record;
 
@@ -316,6 +317,20 @@ impl MetricSource for AwsBackend {
             }
         }
         queries::extract(&plan, policies.len(), &series, &errors, now)
+    }
+
+    async fn demand_history(
+        &self,
+        policy: &Policy,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, f64)>, BackendError> {
+        self.count_call("GetMetricData");
+        history::demand(&self.cloudwatch, policy, now)
+            .await
+            .map_err(|reason| BackendError::Unavailable {
+                call: "GetMetricData",
+                reason,
+            })
     }
 }
 

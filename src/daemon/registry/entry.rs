@@ -63,6 +63,8 @@ pub struct PolicyEntry {
     pub(super) decisions: BTreeMap<&'static str, u64>,
     /// Journal entries at the back not yet handed to the state store.
     pub(super) journal_unsaved: usize,
+    /// The backend was asked for this policy's demand history (once per load).
+    pub(super) history_asked: bool,
 }
 
 impl PolicyEntry {
@@ -92,6 +94,7 @@ impl PolicyEntry {
             last_datapoint: BTreeMap::new(),
             decisions: BTreeMap::new(),
             journal_unsaved: 0,
+            history_asked: false,
         }
     }
 

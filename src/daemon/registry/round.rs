@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use autoscaler_core::decide::{Decision, Observation, Outcome, Sample};
+use autoscaler_core::decide::{Decision, Observation, Outcome, PredictState, Sample};
 use chrono::{DateTime, Utc};
 
 use super::entry::{JournalEntry, Point};
@@ -29,6 +29,31 @@ impl Registry {
     /// The policy's decision on `obs` at `now`, recorded in its history.
     pub(crate) fn evaluate(&mut self, name: &str, obs: &Observation, now: DateTime<Utc>) -> Option<Decision> {
         Some(self.policies.get_mut(name)?.controller.evaluate(obs, now))
+    }
+
+    /// Whether to load this policy's demand history from the backend now: it predicts and
+    /// has too little history of its own, and it was not asked for since the policy loaded.
+    pub(crate) fn history_wanted(&mut self, name: &str) -> bool {
+        let Some(entry) = self.policies.get_mut(name) else {
+            return false;
+        };
+        let wanted = !entry.history_asked
+            && PredictState::wants_history(&entry.controller.policy, entry.controller.history.predict.as_ref());
+        entry.history_asked |= wanted;
+        wanted
+    }
+
+    /// Puts the backend's older demand in front of the policy's own.
+    pub(crate) fn seed_history(&mut self, name: &str, points: &[(DateTime<Utc>, f64)]) {
+        if let Some(entry) = self.policies.get_mut(name) {
+            let policy = std::sync::Arc::clone(&entry.controller.policy);
+            entry
+                .controller
+                .history
+                .predict
+                .get_or_insert_default()
+                .seed(&policy, points);
+        }
     }
 
     /// Records an evaluation that reached no decision.

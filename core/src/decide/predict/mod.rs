@@ -346,6 +346,47 @@ impl PredictState {
             .collect()
     }
 
+    /// Whether the series is too short to forecast from: a new policy, or a state store
+    /// that held none. The shell then loads what the backend remembers (CloudWatch's
+    /// last days) once.
+    pub fn wants_history(policy: &Policy, state: Option<&PredictState>) -> bool {
+        policy.predict.as_ref().is_some_and(|p| {
+            let enough = (2 * forecast::DAY).min(p.minutes() as Minute);
+            state.is_none_or(|s| (s.series.known() as Minute) < enough)
+        })
+    }
+
+    /// Puts older demand (minute, value) in front of what the series holds: the history a
+    /// backend remembers, loaded at start. Minutes the series already has are kept as
+    /// they are; the seasons are backtested again at the next round.
+    pub fn seed(&mut self, policy: &Policy, points: &[(DateTime<Utc>, f64)]) {
+        let Some(p) = policy.predict.as_ref() else { return };
+        let keep = p.minutes();
+        let held_from = (!self.series.is_empty()).then(|| self.series.start());
+        let mut older: Vec<(Minute, f64)> = points
+            .iter()
+            .map(|(t, v)| (minute_of(*t), *v))
+            .filter(|(m, _)| held_from.is_none_or(|h| *m < h))
+            .collect();
+        older.sort_by_key(|p| p.0);
+        if older.is_empty() {
+            return;
+        }
+        let mut merged = Series::default();
+        for (m, v) in older {
+            merged.add(m, v, keep);
+        }
+        for m in self.series.start()..self.series.end() {
+            if let Some(v) = self.series.get(m) {
+                merged.add(m, v, keep);
+            }
+        }
+        self.last_reading = self.last_reading.max(points.iter().map(|p| p.0).max());
+        self.series = merged;
+        self.fit = None;
+        self.fit_at = None;
+    }
+
     /// A scale-out was applied: its tasks' start-up is timed.
     pub fn started(&mut self, at: DateTime<Utc>, to: u32) {
         if self.starting.is_none() {
