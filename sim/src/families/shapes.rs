@@ -192,10 +192,15 @@ pub fn recurring(
     // in, a class starts), swells by a fifth to 13:00 and falls back from 18:00 over half
     // an hour.
     let rise = m.draw([5.0, 20.0]);
+    // No two days alike: each day's peak is 0.85-1.15x, and it opens up to 10 minutes
+    // earlier or later (and a batch job starts up to 2 minutes off its time).
+    let amplitude: Vec<f64> = (0..days).map(|_| m.draw([0.85, 1.15])).collect();
+    let late: Vec<f64> = (0..days).map(|_| m.draw([-10.0, 10.0])).collect();
+    let of = |v: &[f64], minute: u64| v[(minute / 1440) as usize % v.len()];
     let office = |minute: u64, shift: u64| {
         let m = minute + shift;
         let min_of_day = (m % 1440) as f64;
-        let (open, close) = (8.0 * 60.0 + 45.0, 18.0 * 60.0);
+        let (open, close) = (8.0 * 60.0 + 45.0 + of(&late, m), 18.0 * 60.0);
         let day = if min_of_day < open || min_of_day >= close + 30.0 {
             0.0
         } else if min_of_day < open + rise {
@@ -207,7 +212,7 @@ pub fn recurring(
             (1.0 + 0.2 * swell) / 1.2
         };
         let share = if (m / 1440) % 7 >= 5 { weekend } else { 1.0 };
-        night + night * (peak - 1.0) * day * share
+        night + night * (peak - 1.0) * day * share * of(&amplitude, m)
     };
     let rate = |minute: u64| -> f64 {
         let of_day = minute % 1440;
@@ -225,9 +230,15 @@ pub fn recurring(
                 office(minute, 0) * event_factor
             }
             Pattern::OneOff => office(minute, 0),
-            Pattern::Batch if (batch_at..batch_at + batch_len).contains(&of_day) => night * peak,
-            Pattern::Batch => night,
-            Pattern::Short if minute % every < burst => night * peak,
+            Pattern::Batch => {
+                let start = (batch_at as f64 + of(&late, minute) / 5.0).round().max(0.0) as u64;
+                if (start..start + batch_len).contains(&of_day) {
+                    night * (1.0 + (peak - 1.0) * of(&amplitude, minute))
+                } else {
+                    night
+                }
+            }
+            Pattern::Short if minute % every < burst => night * (1.0 + (peak - 1.0) * of(&amplitude, minute)),
             Pattern::Short => night,
         }
     };
