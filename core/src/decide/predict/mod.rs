@@ -279,7 +279,10 @@ impl PredictState {
         }
         self.check_retraction(Some(verdict), policy, now);
         let m = minute_of(now);
-        if self.fit_at.is_none_or(|f| m - f >= REFIT || m < f) {
+        // Refits are spread over the half hour by the policy's name: a daemon with a
+        // thousand policies started together must not backtest them all in one round.
+        let stagger = policy.name.bytes().fold(0i64, |h, b| (h * 31 + i64::from(b)) % REFIT);
+        if self.fit_at.is_none_or(|f| m - f >= REFIT + stagger || m < f) {
             let (lead_s, _) = lead(p, Some(self));
             self.fit = forecast::best(&self.series, self.series.end().min(m + 1), horizon(policy, lead_s));
             self.fit_at = Some(m);
