@@ -448,6 +448,27 @@ async fn the_read_endpoints_answer_and_bad_requests_get_json_errors() {
     assert_eq!(p["rules"][0]["name"], "cpu");
     assert!(p["rules"][0]["age_seconds"].is_number());
     assert!(p["last_decision"]["explanation"].as_str().unwrap().contains("cpu:"));
+    // `status` prints the same, as text, for a shell that reaches only this port.
+    let url = format!("http://{}", d.addr);
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ecs-autoscaler"))
+            .args(["status", "--url", &url])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for want in ["backend sim", "search · ", "last decision", "next scale-out:", "cpu "] {
+        assert!(text.contains(want), "status lacks {want:?}:\n{text}");
+    }
+    let down = std::process::Command::new(env!("CARGO_BIN_EXE_ecs-autoscaler"))
+        .args(["status", "--url", "http://127.0.0.1:9", "--timeout", "1s"])
+        .output()
+        .unwrap();
+    assert!(!down.status.success());
+    assert!(String::from_utf8_lossy(&down.stderr).contains("GET http://127.0.0.1:9/v1/status"));
 
     let (code, body) = d.get("/v1/policies/search/decisions?limit=2").await;
     assert_eq!(code, 200);

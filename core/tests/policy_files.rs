@@ -432,6 +432,10 @@ fn predict_sections_are_checked_where_they_are_written() {
             "p.toml:15:19: max_share_above must be greater than 0",
         ),
         ("max_tasks_above = 0", "p.toml:15:19:"),
+        (
+            "confident_share = 1.0",
+            "p.toml:15:19: confident_share must be in (0, 1), found 1",
+        ),
     ];
     for (line, want) in cases {
         let e = errors(&with(line));

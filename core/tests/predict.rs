@@ -270,3 +270,43 @@ fn history_loaded_at_start_forecasts_at_once_and_keeps_the_rounds_own_minutes() 
     let d = w.at(3 * DAY + 538);
     assert!(d.limited_by(LimitKind::Forecast), "{}", d.explain());
 }
+
+#[test]
+fn a_confident_forecast_lends_its_share_only_while_it_is_applied_and_holds() {
+    use autoscaler_core::decide::predict_confident_share as confident;
+    let with = |mode: &str| {
+        policy(&format!(
+            "min = 1\nmax = 20\ninterval = \"60s\"\n\
+         [[rule]]\nname = \"demand\"\nmetric = \"request_rate\"\nnamespace = \"S\"\nmetric_name = \"Arrivals\"\ntarget = {PER_TASK}\nperiod = \"60s\"\n\
+         [predict]\nmode = \"{mode}\"\nconfident_share = 0.85\n"
+        ))
+    };
+    let mut w = World::new("scale");
+    w.run(0, 3 * DAY + 600, 3 * DAY + 599, None);
+    let state = w.controller.history.predict.clone().unwrap();
+    assert!(state.fit.is_some_and(|f| f.error_p90 <= 0.1), "{:?}", state.fit);
+    assert_eq!(confident(&with("scale"), Some(&state)), Some(0.85));
+    assert_eq!(
+        confident(&with("forecast_only"), Some(&state)),
+        None,
+        "only a floor in force lends it"
+    );
+    assert_eq!(
+        confident(&predict_policy("scale"), Some(&state)),
+        None,
+        "off unless set"
+    );
+    assert_eq!(confident(&with("scale"), None), None, "no history, no confidence");
+    let mut retracted = state.clone();
+    retracted.retracted_since = Some(epoch());
+    assert_eq!(
+        confident(&with("scale"), Some(&retracted)),
+        None,
+        "a retracted floor lends nothing"
+    );
+    let mut unsure = state;
+    unsure.fit = unsure
+        .fit
+        .map(|f| autoscaler_core::decide::Backtest { error_p90: 0.2, ..f });
+    assert_eq!(confident(&with("scale"), Some(&unsure)), None);
+}

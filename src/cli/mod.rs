@@ -6,6 +6,7 @@ mod healthcheck;
 mod record;
 mod run;
 mod simulate;
+mod status;
 mod validate;
 
 use std::path::PathBuf;
@@ -135,6 +136,15 @@ pub enum Command {
         #[arg(long, default_value = "2s", value_parser = parse_duration)]
         timeout: std::time::Duration,
     },
+    /// Print what the daemon's status page shows, as text (for a shell that reaches only
+    /// the daemon's port)
+    Status {
+        /// The daemon's status API.
+        #[arg(long, default_value = "http://127.0.0.1:9090")]
+        url: String,
+        #[arg(long, default_value = "5s", value_parser = parse_duration)]
+        timeout: std::time::Duration,
+    },
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -197,5 +207,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Healthcheck { url, timeout } => Ok(healthcheck::run(&url, timeout)),
         Command::Record(args) => record::run(args),
+        Command::Status { url, timeout } => status::run(&url, timeout),
     }
 }

@@ -27,5 +27,5 @@ pub use learn::knee::{Basis, Knee, KneeModel, Slo};
 pub use learn::{KneeVerdict, Learning};
 pub use predict::forecast::{Backtest, Season};
 pub use predict::series::{Minute, Series, minute_of};
-pub use predict::{ForecastStatus, ForecastVerdict, PredictState};
+pub use predict::{ForecastStatus, ForecastVerdict, PredictState, confident_share as predict_confident_share};
 pub use types::*;

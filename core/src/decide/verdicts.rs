@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use super::history::History;
 use super::learn;
 use super::learn::KneeVerdict;
+use super::predict;
 use super::rules;
 use super::types::{Capacity, Observation, RuleVerdict, Vote};
 use crate::policy::{Goal, Measure, Policy};
@@ -42,7 +43,8 @@ pub fn verdicts(
             .collect()
     };
     // This round's readings may teach a learning rule its target; it then decides on it.
-    let before = learn::known(policy, &history.learning, capacity, now);
+    let share = predict::confident_share(policy, history.predict.as_ref());
+    let before = learn::known(policy, &history.learning, share, capacity, now);
     let mut verdicts = verdicts_with(&before);
     let knees = learn::learn(
         policy,

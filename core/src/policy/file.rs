@@ -282,6 +282,9 @@ pub struct PredictFile {
     /// The floor is at most this share above the reactive count, > 0 (0.5: half as many
     /// again). Default: no limit.
     pub max_share_above: Option<Located<f64>>,
+    /// While a floor applies from a forecast whose backtest p90 error is within 10 %,
+    /// learning rules aim at this share of the knee, in (0, 1). Default: off.
+    pub confident_share: Option<Located<f64>>,
 }
 
 /// The JSON Schema of policy files, as shipped in `policies/policy.schema.json`.

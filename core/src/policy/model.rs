@@ -448,6 +448,10 @@ pub struct Predict {
     /// and the backtest and the retraction guard against a wrong forecast.
     pub max_tasks_above: Option<u32>,
     pub max_share_above: Option<f64>,
+    /// While a floor applies from a forecast whose backtest p90 error is within 10 %,
+    /// learning rules aim at this share of the knee instead of their `learned_share`:
+    /// the forecast, not headroom, covers the recurring rises. None: off.
+    pub confident_share: Option<f64>,
 }
 
 impl Predict {

@@ -41,6 +41,7 @@ const NUMBER_KEYS: &[&str] = &[
     "max_error",
     "max_tasks_above",
     "max_share_above",
+    "confident_share",
 ];
 
 /// What was read: the file (when every required key could be read), the problems found,
@@ -467,6 +468,7 @@ fn example(key: &str) -> &'static str {
         "max_error" => "0.25",
         "max_tasks_above" => "10",
         "max_share_above" => "0.5",
+        "confident_share" => "0.85",
         "max_scale_out_factor" => "2.0",
         "target" => "70 (or \"150ms\" for a latency rule)",
         "name" => "\"my-service\"",

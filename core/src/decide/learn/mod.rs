@@ -59,6 +59,13 @@ impl Learning {
     }
 }
 
+/// The share a learning rule aims at when a confident forecast sets it (never below the
+/// rule's own).
+fn shared(rule: &Rule, share: Option<f64>) -> Option<f64> {
+    let own = rule.learn.as_ref()?.share;
+    share.filter(|s| *s > own)
+}
+
 /// The rule as it applies now: a learning rule's target is `share` × the knee it decides
 /// by. Borrowed unchanged for every other rule (this runs for every rule of every decision).
 pub fn effective_rule<'a>(rule: &'a Rule, knees: &BTreeMap<String, KneeVerdict>) -> Cow<'a, Rule> {
@@ -68,9 +75,10 @@ pub fn effective_rule<'a>(rule: &'a Rule, knees: &BTreeMap<String, KneeVerdict>)
     let Some(knee) = knees.get(&rule.name).and_then(|v| v.knee) else {
         return Cow::Borrowed(rule);
     };
+    let share = knees.get(&rule.name).and_then(|v| v.share).unwrap_or(learn.share);
     let mut owned = rule.clone();
     if let Goal::Track { target, .. } = &mut owned.goal {
-        *target = learned_target(*target, learn.share, &knee);
+        *target = learned_target(*target, share, &knee);
     }
     Cow::Owned(owned)
 }
@@ -93,21 +101,27 @@ fn learned_target(written: f64, share: f64, knee: &Knee) -> f64 {
 pub fn explain(rule: &Rule, knees: &BTreeMap<String, KneeVerdict>) -> Option<String> {
     let learn = rule.learn.as_ref()?;
     let verdict = knees.get(&rule.name);
+    let share = verdict.and_then(|v| v.share).unwrap_or(learn.share);
     let text = match verdict.and_then(|v| v.knee) {
         Some(k) => match rule.goal {
-            Goal::Track { target, .. } if learned_target(target, learn.share, &k) == target => {
+            Goal::Track { target, .. } if learned_target(target, share, &k) == target => {
                 format!("target as written: {} ({})", target, k.describe())
             }
             Goal::Track { target, .. } if !k.tight() || k.basis == Basis::Extrapolated => format!(
                 "target {:.0}: the written {target} held to what {} x the knee allows ({})",
-                learned_target(target, learn.share, &k),
-                learn.share,
+                learned_target(target, share, &k),
+                share,
                 k.describe()
             ),
             _ => format!(
-                "target {} x {:.0}/s per task: {}",
-                learn.share,
+                "target {} x {:.0}/s per task{}: {}",
+                share,
                 k.per_task,
+                if share == learn.share {
+                    ""
+                } else {
+                    " (the forecast is confident)"
+                },
                 k.describe()
             ),
         },
@@ -120,6 +134,7 @@ pub fn explain(rule: &Rule, knees: &BTreeMap<String, KneeVerdict>) -> Option<Str
 pub fn known(
     policy: &Policy,
     learned: &BTreeMap<String, Learning>,
+    share: Option<f64>,
     capacity: Capacity,
     now: DateTime<Utc>,
 ) -> BTreeMap<String, KneeVerdict> {
@@ -133,6 +148,7 @@ pub fn known(
                 KneeVerdict {
                     revision: capacity.revision,
                     knee,
+                    share: shared(rule, share),
                     ..KneeVerdict::default()
                 },
             )
@@ -234,6 +250,8 @@ pub fn learn(
                 refused,
                 steady_since,
                 knee,
+                // The share `known` found for this round.
+                share: before.get(&rule.name).and_then(|b| b.share),
             },
         );
     }

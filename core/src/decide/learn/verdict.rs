@@ -24,6 +24,10 @@ pub struct KneeVerdict {
     /// The knee with this round's evidence in it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub knee: Option<Knee>,
+    /// The share of the knee aimed at when it is not the rule's `learned_share`: a
+    /// confident forecast's `confident_share`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share: Option<f64>,
 }
 
 impl KneeVerdict {

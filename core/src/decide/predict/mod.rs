@@ -70,6 +70,20 @@ pub struct PredictState {
     pub episode_task_seconds: f64,
 }
 
+/// A backtest p90 error within this is confident enough to trade headroom for forecast.
+const CONFIDENT: f64 = 0.1;
+
+/// The share of the knee learning rules aim at while the forecast is confident: the
+/// policy's `confident_share` when it predicts with `mode = "scale"`, the last backtest's
+/// p90 error is within [`CONFIDENT`] and no floor is retracted. None otherwise.
+pub fn confident_share(policy: &Policy, state: Option<&PredictState>) -> Option<f64> {
+    let p = policy.predict.as_ref().filter(|p| p.mode == PredictMode::Scale)?;
+    let share = p.confident_share?;
+    let s = state?;
+    let fit = s.fit?;
+    (fit.error_p90 <= CONFIDENT && s.retracted_since.is_none()).then_some(share)
+}
+
 /// The lead at `now`: the p90 of measured start-ups, else the default.
 pub fn lead(p: &Predict, state: Option<&PredictState>) -> (f64, bool) {
     match p.lead {

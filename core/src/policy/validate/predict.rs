@@ -97,6 +97,16 @@ pub fn predict(c: &mut Checker, raw: &Located<PredictFile>, rules: &[Rule]) -> O
         Some(s) => Some(*s.get()),
         None => None,
     };
+    let confident_share = match &p.confident_share {
+        Some(s) if !(*s.get() > 0.0 && *s.get() < 1.0) => {
+            c.error(
+                s.span(),
+                format!("confident_share must be in (0, 1), found {}", s.get()),
+            );
+            return None;
+        }
+        s => s.as_ref().map(|s| *s.get()),
+    };
     Some(Predict {
         mode,
         rule: rule?,
@@ -105,5 +115,6 @@ pub fn predict(c: &mut Checker, raw: &Located<PredictFile>, rules: &[Rule]) -> O
         max_error,
         max_tasks_above,
         max_share_above,
+        confident_share,
     })
 }
