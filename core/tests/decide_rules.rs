@@ -745,6 +745,24 @@ fn a_shedding_service_is_no_evidence_that_it_copes() {
 }
 
 #[test]
+fn a_crash_is_no_evidence_that_the_rate_breaks_the_slo() {
+    // A task killed mid-window: requests fail and p99 breaks at a rate the tasks serve
+    // easily (the running count recovers before the next read). Not the knee.
+    let mut c = learner();
+    for i in 0..30 {
+        let now = t0() + secs(10 * i);
+        let d = c.evaluate(&obs(steady(4), &window(600.0, 0.400, 5.0, now)), now);
+        if i > 0 {
+            assert_eq!(
+                d.knees["demand"].refused,
+                Some(autoscaler_core::decide::Refusal::Failing)
+            );
+        }
+    }
+    assert!(c.history.learning["demand"].model.weight(t0() + secs(300)) == 0.0);
+}
+
+#[test]
 fn readings_of_a_fleet_that_just_changed_teach_nothing() {
     let p = learning_policy();
     // Four tasks have served for only 5 s: the window (10 s) was measured on three.

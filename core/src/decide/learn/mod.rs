@@ -24,8 +24,10 @@ pub use self::verdict::KneeVerdict;
 use super::types::{Capacity, RuleVerdict, Vote};
 use crate::policy::{Goal, Measure, Policy, Rule};
 
-/// Failures at this share of an error rule's target make a "held" reading no evidence:
-/// a service that sheds load keeps the latency of what it serves low.
+/// Failures at this share of an error rule's target make a reading no evidence: a service
+/// that sheds load keeps the latency of what it serves low (a "held" reading that is not),
+/// and a task that crashed makes latency high at any rate (a "breach" that is not). The
+/// readings just before shedding starts bracket the knee well enough.
 const FAILURE_SHARE: f64 = 0.1;
 
 /// What a learning rule remembers between rounds.
@@ -217,7 +219,7 @@ pub fn learn(
             Some(Ok(w)) => match evidence::steady(w, previous.as_ref(), since, period, slo.seconds) {
                 Err(r) => Some(r),
                 Ok(()) if capacity.deployment_in_progress => Some(Refusal::Rollout),
-                Ok(()) if failing && w.p99 <= slo.seconds => Some(Refusal::Failing),
+                Ok(()) if failing => Some(Refusal::Failing),
                 Ok(()) => None,
             },
         };
