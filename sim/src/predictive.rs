@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use super::scalers::{Change, Resolution, Scaler, TargetTracking};
 use super::scenario::Scenario;
 use super::world::World;
+use autoscaler_core::decide::median;
 use autoscaler_core::policy::{Measure, Policy};
 
 const HOUR: u64 = 3600;
@@ -96,13 +97,13 @@ impl AwsPredictive {
                 let done = t / HOUR;
                 let base = seasonal(&self.hourly, h, done)?;
                 // How the last hours ran against what the same method said of them.
-                let ratios: Vec<f64> = (done.saturating_sub(LEVEL_HOURS)..done)
+                let mut ratios: Vec<f64> = (done.saturating_sub(LEVEL_HOURS)..done)
                     .filter_map(|k| {
                         let expected = seasonal(&self.hourly, k, k)?;
                         (expected > 0.0).then(|| self.hourly[k as usize] / expected)
                     })
                     .collect();
-                let level = median(ratios).unwrap_or(1.0).clamp(LEVEL_RANGE.0, LEVEL_RANGE.1);
+                let level = median(&mut ratios).unwrap_or(1.0).clamp(LEVEL_RANGE.0, LEVEL_RANGE.1);
                 Some(base * level)
             }
         }
@@ -129,28 +130,15 @@ fn seasonal(hourly: &[f64], h: u64, done: u64) -> Option<f64> {
         .filter_map(|k| h.checked_sub(24 * k))
         .filter(|p| *p < done)
         .collect();
-    let same: Vec<f64> = past
+    let mut same: Vec<f64> = past
         .iter()
         .filter(|p| weekend(**p) == weekend(h))
         .map(|p| hourly[*p as usize])
         .collect();
     if !same.is_empty() {
-        return median(same);
+        return median(&mut same);
     }
-    median(past.iter().map(|p| hourly[*p as usize]).collect())
-}
-
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
+    median(&mut past.iter().map(|p| hourly[*p as usize]).collect::<Vec<_>>())
 }
 
 /// The mean offered requests per second of each hour (the last one may be partial): the

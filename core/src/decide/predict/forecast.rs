@@ -81,7 +81,8 @@ pub struct Peak {
     pub level: f64,
 }
 
-fn median(v: &mut [f64]) -> Option<f64> {
+/// The median (the mean of the middle two for an even count); None for no values.
+pub fn median(v: &mut [f64]) -> Option<f64> {
     if v.is_empty() {
         return None;
     }
