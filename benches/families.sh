@@ -23,20 +23,8 @@ run() {
   "$target_dir/release/ecs-autoscaler" simulate --families "$file" --seeds "$seeds" --policy "$policy" | tee "$out"
   took=$(( $(date +%s) - start ))
   echo "($took s)"
-  python3 - "$out" "$seeds" "$policy" "$took" "$file" "$marker" "$heading" <<'PY'
-import re, sys
-table, seeds, policy, took, file, marker, heading = open(sys.argv[1]).read(), *sys.argv[2:]
-begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
-block = (f"{begin}\n`simulate --families {file} --seeds {seeds} --policy {policy}` ({took} s on this machine):\n\n```\n"
-         + table.rstrip() + "\n```\n" + end)
-text = open("BENCHMARKS.md").read()
-if begin in text and end in text:
-    text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
-else:
-    text = text.rstrip() + f"\n\n## {heading}\n\n" + block + "\n"
-open("BENCHMARKS.md", "w").write(text)
-print("BENCHMARKS.md updated")
-PY
+  benches/into-benchmarks.py "$out" "$marker" "$heading" \
+    "simulate --families $file --seeds $seeds --policy $policy" "$took"
 }
 
 run scenarios/families.toml families "Scenario families"

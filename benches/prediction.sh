@@ -21,17 +21,4 @@ start=$(date +%s)
   --compare aws-predictive-perfect-hourly --compare reactive-limit --compare oracle | tee "$out"
 took=$(( $(date +%s) - start ))
 echo "($took s)"
-python3 - "$out" "$seeds" "$policy" "$took" <<'PY'
-import re, sys
-table, seeds, policy, took = open(sys.argv[1]).read(), *sys.argv[2:]
-begin, end = "<!-- prediction:begin -->", "<!-- prediction:end -->"
-block = (f"{begin}\n`benches/prediction.sh {seeds} {policy}` ({took} s on this machine):\n\n```\n"
-         + table.rstrip() + "\n```\n" + end)
-text = open("BENCHMARKS.md").read()
-if begin in text and end in text:
-    text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
-else:
-    text = text.rstrip() + "\n\n## Prediction families\n\n" + block + "\n"
-open("BENCHMARKS.md", "w").write(text)
-print("BENCHMARKS.md updated")
-PY
+benches/into-benchmarks.py "$out" prediction "Prediction families" "benches/prediction.sh $seeds $policy" "$took"
