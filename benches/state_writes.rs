@@ -56,6 +56,7 @@ fn main() {
                         (n.to_string(), Sample::Value(reading))
                     })
                     .collect(),
+                withheld: None,
             };
             let decision = c.evaluate(&obs, now);
             let entry = JournalEntry {

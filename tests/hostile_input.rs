@@ -267,6 +267,7 @@ fn durations_are_bounded_so_no_arithmetic_can_overflow() {
                 }),
             )]
             .into(),
+            withheld: None,
         };
         let d = c.evaluate(&obs, now);
         assert!((d.bounds.min..=d.bounds.max).contains(&d.desired), "{}", d.explain());

@@ -4,6 +4,8 @@
 //!   checked [`policy::Policy`] the rest of the system reads.
 //! - [`decide`]: the decision core, a pure function of (policy, observation, history, now).
 //! - [`load`]: a service's load minute by minute, as recorded.
+//! - [`migrate`]: AWS's own scaler of a service, the policy closest to it, and whether the
+//!   daemon may act beside it.
 //! - [`time`], [`digest`]: the conversions every layer shares, written once.
 //!
 //! Nothing here reads a clock, a file descriptor or the network; CI checks that the crate's
@@ -12,5 +14,6 @@
 pub mod decide;
 pub mod digest;
 pub mod load;
+pub mod migrate;
 pub mod policy;
 pub mod time;

@@ -191,6 +191,7 @@ fn arb_case() -> impl Strategy<Value = Case> {
                         .into_iter()
                         .collect(),
                     predict: None,
+                    aws_suspension: None,
                 };
                 Case {
                     obs: obs(capacity, &metrics),

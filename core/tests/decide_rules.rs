@@ -890,3 +890,31 @@ fn cpu_lets_readings_far_below_the_knee_size_the_fleet() {
     let demand = d.rules.iter().find(|v| v.rule == "demand").unwrap();
     assert!((demand.target - 0.7 * k.per_task).abs() < 1e-6, "{}", demand.reason);
 }
+
+#[test]
+fn a_decision_withheld_for_another_scaler_is_shown_and_not_applied() {
+    let mut c = seasoned_controller(cpu_policy(1, 20, ""));
+    let withheld = autoscaler_core::decide::Observation {
+        withheld: Some("not acting: AWS Application Auto Scaling also scales this service".into()),
+        ..obs(steady(4), &cpu(140.0))
+    };
+    let d = c.evaluate(&withheld, t0());
+    assert_eq!(
+        (d.action, d.desired),
+        (Action::ScaleOut, 8),
+        "the decision is still made"
+    );
+    assert!(!d.should_apply());
+    assert!(d.limited_by(LimitKind::OtherScaler));
+    assert!(
+        d.explain().contains("not acting: AWS Application Auto Scaling"),
+        "{}",
+        d.explain()
+    );
+    // Holding needs no reason: nothing would change anyway.
+    let hold = autoscaler_core::decide::Observation {
+        withheld: Some("x".into()),
+        ..obs(steady(4), &cpu(70.0))
+    };
+    assert!(!c.evaluate(&hold, t0() + secs(30)).limited_by(LimitKind::OtherScaler));
+}

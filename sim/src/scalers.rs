@@ -70,6 +70,7 @@ impl Scaler for PolicyScaler {
         let obs = Observation {
             capacity: world.capacity(t),
             metrics: self.reader.read(&world.seconds, t),
+            withheld: None,
         };
         let now = self.start + chrono::Duration::seconds(t as i64);
         let decision = self.controller.evaluate(&obs, now);

@@ -94,6 +94,17 @@ pub fn render(status: &Status) -> String {
         for e in [&p.load_error, &p.last_error].into_iter().flatten() {
             html.push_str(&format!("<p class=\"err\">{}</p>", escape(e)));
         }
+        if let Some(a) = &p.aws_scaling {
+            html.push_str(&format!(
+                "<p><b>AWS Application Auto Scaling:</b> {}{}</p>",
+                escape(a.state),
+                a.suspended_since
+                    .map_or(String::new(), |t| format!(" since {}", t.format("%Y-%m-%d %H:%M:%SZ")))
+            ));
+            for e in [&a.withheld, &a.error].into_iter().flatten() {
+                html.push_str(&format!("<p class=\"err\">{}</p>", escape(e)));
+            }
+        }
         html.push_str("<table><tr><th>rule</th><th>value</th><th>target</th><th>age</th><th>vote</th></tr>");
         for r in &p.rules {
             let m = r.measure;

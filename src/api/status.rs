@@ -94,6 +94,25 @@ pub struct PolicyStatus {
     /// The predicting rule's load against its forecast, when the policy predicts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub forecast: Option<ForecastView>,
+    /// AWS's own scaler of the service (aws targets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aws_scaling: Option<AwsScalingView>,
+}
+
+/// What the daemon knows of AWS Application Auto Scaling on this policy's service.
+#[derive(Serialize)]
+pub struct AwsScalingView {
+    /// The policy's `takeover`.
+    pub takeover: bool,
+    /// "taken over" (suspended by this daemon), "withheld" (AWS's scaling is active, this
+    /// policy changes nothing), "not scaled by AWS", or "not read yet".
+    pub state: &'static str,
+    /// Since when AWS's scaling has been suspended by this daemon.
+    pub suspended_since: Option<DateTime<Utc>>,
+    /// Why the policy changes nothing, while withheld.
+    pub withheld: Option<String>,
+    /// The last failure to read, suspend or give back AWS's scaling.
+    pub error: Option<String>,
 }
 
 /// Minutes of forecast the status shows after now.
@@ -212,7 +231,28 @@ fn policy_status(name: &str, e: &PolicyEntry, now: DateTime<Utc>) -> PolicyStatu
         last_decision: last.cloned(),
         series: e.series().iter().cloned().collect(),
         forecast: forecast_view(p, e.history(), last.and_then(|l| l.decision.forecast.as_ref()), now),
+        aws_scaling: aws_scaling_view(p, e),
     }
+}
+
+fn aws_scaling_view(p: &autoscaler_core::policy::Policy, e: &PolicyEntry) -> Option<AwsScalingView> {
+    if p.target.backend() != autoscaler_core::policy::Backend::Aws {
+        return None;
+    }
+    let suspension = e.history().aws_suspension.as_ref();
+    let state = match (e.aws_withheld(), suspension, e.aws_checked().is_none()) {
+        (Some(_), _, _) => "withheld",
+        (None, Some(_), _) => "taken over",
+        (None, None, true) => "not read yet",
+        (None, None, false) => "not scaled by AWS",
+    };
+    Some(AwsScalingView {
+        takeover: p.takeover,
+        state,
+        suspended_since: suspension.map(|s| s.at),
+        withheld: e.aws_withheld().map(String::from),
+        error: e.aws_error().map(String::from),
+    })
 }
 
 fn forecast_view(

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use autoscaler_core::decide::{Capacity, Sample};
+use autoscaler_core::migrate::scaling::{AwsScaling, Suspended};
 use autoscaler_core::policy::{Policy, Target};
 
 /// Why a backend call did not succeed.
@@ -56,6 +57,17 @@ pub trait MetricSource: Send + Sync + 'static {
 pub trait CapacityTarget: Send + Sync + 'static {
     fn capacity(&self, target: &Target) -> impl Future<Output = Result<Capacity, BackendError>> + Send;
     fn set_desired(&self, target: &Target, desired: u32) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// AWS's own scaler of the target (Application Auto Scaling), as configured now.
+    /// Backends of worlds without one (`local`, `sim`) have none.
+    fn other_scaler(&self, _target: &Target) -> impl Future<Output = Result<Option<AwsScaling>, BackendError>> + Send {
+        async { Ok(None) }
+    }
+
+    /// Suspends or restores AWS's own scaling of the target.
+    fn suspend_other(&self, _target: &Target, _to: Suspended) -> impl Future<Output = Result<(), BackendError>> + Send {
+        async { Ok(()) }
+    }
 }
 
 /// Time as the daemon sees it. Real for production, accelerated for the `sim` backend.

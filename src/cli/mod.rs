@@ -3,6 +3,7 @@
 mod args;
 mod demo;
 mod healthcheck;
+mod import;
 mod record;
 mod run;
 mod simulate;
@@ -121,6 +122,9 @@ pub enum Command {
     /// Record a service's past load from CloudWatch, one row per minute (requests, CPU,
     /// desired and running counts), for `simulate --traffic`.
     Record(record::Args),
+    /// Writes the policy closest to what AWS Application Auto Scaling does for a service,
+    /// and AWS's configuration beside it for `simulate --aws`.
+    Import(import::Args),
     /// Run one search-service replica (the local backend starts these).
     #[command(hide = true)]
     Replica {
@@ -207,6 +211,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Healthcheck { url, timeout } => Ok(healthcheck::run(&url, timeout)),
         Command::Record(args) => record::run(args),
+        Command::Import(args) => import::run(args),
         Command::Status { url, timeout } => status::run(&url, timeout),
     }
 }

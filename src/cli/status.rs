@@ -127,6 +127,18 @@ pub fn render(s: &Value) -> String {
                 let _ = writeln!(out, "  error: {}", text(e));
             }
         }
+        let aws = &p["aws_scaling"];
+        if !aws.is_null() {
+            let since = aws["suspended_since"]
+                .as_str()
+                .map_or(String::new(), |t| format!(" since {t}"));
+            let _ = writeln!(out, "  AWS Application Auto Scaling: {}{since}", text(&aws["state"]));
+            for e in [&aws["withheld"], &aws["error"]] {
+                if !e.is_null() {
+                    let _ = writeln!(out, "  aws: {}", text(e));
+                }
+            }
+        }
         let _ = writeln!(
             out,
             "  {:<16} {:>12} {:>12} {:>6}  vote",

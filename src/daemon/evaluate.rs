@@ -11,6 +11,7 @@ use autoscaler_core::policy::Policy;
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
+use super::handover;
 use super::read::Pending;
 use super::registry::JournalEntry;
 use super::shared::Shared;
@@ -51,7 +52,11 @@ pub async fn evaluate<B: MetricSource + CapacityTarget>(
     keep: bool,
 ) -> Evaluated {
     let name = policy.name.as_str();
-    let (metrics, capacity) = tokio::join!(metrics.wait(policy, deadline), capacity(backend, policy, deadline));
+    let (metrics, capacity, withheld) = tokio::join!(
+        metrics.wait(policy, deadline),
+        capacity(backend, policy, deadline),
+        handover::withheld(shared, backend, policy, now, deadline)
+    );
     let read_failure = metrics
         .values()
         .find_map(|s| s.read_failure())
@@ -65,7 +70,11 @@ pub async fn evaluate<B: MetricSource + CapacityTarget>(
             return Evaluated::Nothing;
         }
     };
-    let obs = Observation { capacity, metrics };
+    let obs = Observation {
+        capacity,
+        metrics,
+        withheld,
+    };
     let Some(decision) = shared.registry_mut().evaluate(name, &obs, now) else {
         return Evaluated::Nothing;
     };

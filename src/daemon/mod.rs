@@ -15,6 +15,7 @@
 #[cfg(feature = "aws")]
 pub mod dynamodb;
 mod evaluate;
+mod handover;
 pub mod heartbeat;
 mod history;
 pub mod leadership;
@@ -156,6 +157,7 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
         let mut rounds = tokio::task::JoinSet::new();
         let mut reloading: Option<tokio::task::JoinHandle<Option<Duration>>> = None;
         let mut takeover: Option<tokio::task::JoinHandle<()>> = None;
+        let mut releasing: Option<(tokio::task::JoinHandle<()>, tokio::time::Instant)> = None;
         let lease_task = self.spawn_lease_task();
         let mut last_look = self.shared.clock.now();
         loop {
@@ -171,6 +173,7 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
                     reg.due_at_schedule_edges(last_look, now);
                     reg.take_due(now)
                 };
+                self.release_in_background(&mut releasing);
                 if !due.is_empty() {
                     rounds.spawn(round::round(
                         Arc::clone(&self.shared),
@@ -203,6 +206,24 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
             l.release().await;
         }
         tracing::info!("stopped; state saved");
+    }
+
+    /// Gives AWS's own scaling back where a policy that took it over was removed: a task of
+    /// its own, tried again at most every [`registry::RECHECK`] while it fails.
+    fn release_in_background(&self, releasing: &mut Option<(tokio::task::JoinHandle<()>, tokio::time::Instant)>) {
+        let retry = registry::RECHECK.to_std().unwrap_or_default();
+        if releasing
+            .as_ref()
+            .is_some_and(|(task, started)| !task.is_finished() || started.elapsed() < retry)
+            || self.shared.registry().orphaned_suspensions().is_empty()
+        {
+            return;
+        }
+        let task = tokio::spawn(handover::release_orphans(
+            Arc::clone(&self.shared),
+            Arc::clone(&self.backend),
+        ));
+        *releasing = Some((task, tokio::time::Instant::now()));
     }
 
     /// How long the loop may sleep: until the next policy is due or a schedule window

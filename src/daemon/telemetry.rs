@@ -28,9 +28,17 @@ pub const RELOAD_ERRORS: &str = "ecs_autoscaler_policy_rejections_total";
 pub const FENCED: &str = "ecs_autoscaler_fenced_updates_total";
 pub const LEADER: &str = "ecs_autoscaler_leader";
 pub const PANICS: &str = "ecs_autoscaler_evaluation_panics_total";
+pub const TAKEOVERS: &str = "ecs_autoscaler_aws_scaling_changes_total";
 
 /// Backend calls, as labelled on the call metrics.
-pub const CALLS: [&str; 4] = ["read_metrics", "describe_service", "update_service", "read_policies"];
+pub const CALLS: [&str; 6] = [
+    "read_metrics",
+    "describe_service",
+    "update_service",
+    "read_policies",
+    "read_aws_scaling",
+    "suspend_aws_scaling",
+];
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -80,8 +88,15 @@ fn describe() {
         PANICS,
         "Policy evaluations that panicked; each policy is evaluated again at its next tick."
     );
+    metrics::describe_counter!(
+        TAKEOVERS,
+        "AWS Application Auto Scaling's own scaling of a service suspended (a policy with takeover) or given back, by change."
+    );
     for c in [ROUNDS, RELOAD_ERRORS, FENCED, PANICS] {
         metrics::counter!(c).absolute(0);
+    }
+    for change in ["suspended", "resumed"] {
+        metrics::counter!(TAKEOVERS, "change" => change).absolute(0);
     }
     for call in CALLS {
         metrics::counter!(BACKEND_ERRORS, "call" => call).absolute(0);

@@ -268,6 +268,7 @@ pub fn handle(mut client: TcpStream, upstream: &str, mode: u8, faults: &Faults) 
 pub struct Aws {
     pub ecs: aws_sdk_ecs::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub app_scaling: aws_sdk_applicationautoscaling::Client,
 }
 
 impl Aws {
@@ -283,11 +284,18 @@ impl Aws {
             .behavior_version_latest()
             .endpoint_url(url)
             .region(aws_sdk_cloudwatch::config::Region::new("us-east-1"))
+            .credentials_provider(creds.clone())
+            .build();
+        let aas = aws_sdk_applicationautoscaling::Config::builder()
+            .behavior_version_latest()
+            .endpoint_url(url)
+            .region(aws_sdk_applicationautoscaling::config::Region::new("us-east-1"))
             .credentials_provider(creds)
             .build();
         Aws {
             ecs: aws_sdk_ecs::Client::from_conf(ecs),
             cloudwatch: aws_sdk_cloudwatch::Client::from_conf(cw),
+            app_scaling: aws_sdk_applicationautoscaling::Client::from_conf(aas),
         }
     }
 

@@ -113,6 +113,7 @@ mod tests {
                 }),
             )]
             .into(),
+            withheld: None,
         };
         let d = c.evaluate(&obs, now());
         assert_eq!((d.capacity.desired, d.desired), (2, 4), "{}", d.explain());

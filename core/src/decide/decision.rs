@@ -56,6 +56,11 @@ pub fn decide(policy: &Policy, obs: &Observation, history: &History, now: DateTi
     if policy.dry_run && action != Action::Hold {
         combine::push(&mut limits, LimitKind::DryRun, "dry run: nothing is changed".into());
     }
+    if let Some(why) = &obs.withheld
+        && action != Action::Hold
+    {
+        combine::push(&mut limits, LimitKind::OtherScaler, why.clone());
+    }
 
     Decision {
         policy: policy.name.clone(),

@@ -50,6 +50,10 @@ pub struct History {
     /// What prediction knows: the demand series, its fit, measured start-ups.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub predict: Option<PredictState>,
+    /// AWS's own scaling of the target, suspended by this policy's `takeover`: kept with
+    /// the history so that whichever daemon holds it gives AWS's scaling back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_suspension: Option<crate::migrate::handover::Suspension>,
 }
 
 /// A scale-out this soon after a scale-in reverses it.

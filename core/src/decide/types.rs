@@ -84,6 +84,9 @@ pub struct Observation {
     pub capacity: Capacity,
     /// Keyed by rule name. A rule without an entry is treated as missing.
     pub metrics: BTreeMap<String, Sample>,
+    /// Another scaler changes this target's count, and why this policy may not: the
+    /// decision is made and shown, and nothing is changed.
+    pub withheld: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,6 +139,8 @@ pub enum LimitKind {
     Schedule,
     Bounds,
     DryRun,
+    /// Another scaler (AWS Application Auto Scaling) changes the count: nothing is changed.
+    OtherScaler,
     /// The predictive floor raised the count, or held tasks the forecast needs soon.
     Forecast,
 }
@@ -216,7 +221,7 @@ pub struct Decision {
 impl Decision {
     /// Whether the backend should be told to change the desired count.
     pub fn should_apply(&self) -> bool {
-        self.action != Action::Hold && !self.dry_run
+        self.action != Action::Hold && !self.dry_run && !self.limited_by(LimitKind::OtherScaler)
     }
 
     pub fn limited_by(&self, kind: LimitKind) -> bool {

@@ -57,6 +57,11 @@ pub struct PolicyFile {
     /// Compute and record every decision but change nothing.
     #[serde(default)]
     pub dry_run: bool,
+    /// aws targets: suspend Application Auto Scaling's own scaling of the service while this
+    /// policy is in force, and give it back as it was when the policy goes or this turns
+    /// false. Without it the policy changes nothing while any of AWS's scaling is active.
+    /// Default false.
+    pub takeover: Option<Located<bool>>,
     /// Tasks to keep above what the metrics ask for (N+1). Default 0.
     #[schemars(range(min = 0))]
     pub spare: Option<Located<i64>>,

@@ -17,6 +17,8 @@ pub struct Policy {
     #[serde(serialize_with = "super::duration::serialize")]
     pub interval: Duration,
     pub dry_run: bool,
+    /// Suspend AWS's own scaling of the service while in force (aws targets).
+    pub takeover: bool,
     /// Tasks kept above what the metrics ask for (N+1).
     pub spare: u32,
     pub scale_out: ScaleOut,

@@ -56,6 +56,7 @@ pub fn obs(capacity: Capacity, metrics: &[(&str, Sample)]) -> Observation {
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect::<BTreeMap<_, _>>(),
+        withheld: None,
     }
 }
 

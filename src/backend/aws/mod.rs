@@ -4,7 +4,9 @@
 //! standard retry strategy; on top of it each API has a circuit breaker, and every call a
 //! timeout, so one failing API neither stalls a round nor hides behind endless retries.
 
+pub mod app_scaling;
 mod breaker;
+mod classify;
 mod coalesce;
 pub mod history;
 pub mod queries;
@@ -23,14 +25,19 @@ use chrono::{DateTime, Utc};
 
 use super::{BackendError, CapacityTarget, MetricSource};
 use autoscaler_core::decide::{Capacity, Sample};
+use autoscaler_core::migrate::scaling::{AwsScaling, Suspended};
 use autoscaler_core::policy::{Policy, Target};
 use breaker::{Breaker, Breakers};
+use classify::classify;
 
 pub use crate::settings::AwsSettings;
 
 pub struct AwsBackend {
     ecs: aws_sdk_ecs::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
+    /// AWS's own scaler, for the takeover; None where the backend was built without it
+    /// (tests of the other calls), which then reads as no other scaler.
+    app_scaling: Option<aws_sdk_applicationautoscaling::Client>,
     region: Option<String>,
     /// GetMetricData is one call for every policy: one breaker.
     metrics_breaker: Breaker,
@@ -49,7 +56,13 @@ pub const METRIC_QUERIES: &str = "ecs_autoscaler_cloudwatch_metric_queries_total
 pub const API_CALLS: &str = "ecs_autoscaler_aws_api_calls_total";
 
 /// The AWS APIs whose calls are counted.
-const APIS: [&str; 3] = ["GetMetricData", "DescribeServices", "UpdateService"];
+const APIS: [&str; 5] = [
+    "GetMetricData",
+    "DescribeServices",
+    "UpdateService",
+    "DescribeScalingPolicies",
+    "RegisterScalableTarget",
+];
 
 pub fn describe_metrics() {
     metrics::describe_counter!(
@@ -68,12 +81,14 @@ impl AwsBackend {
     pub async fn connect(settings: &AwsSettings) -> Self {
         let config = sdk_config(settings).await;
         let region = config.region().map(|r| r.to_string());
-        Self::from_clients(
+        let mut backend = Self::from_clients(
             aws_sdk_ecs::Client::new(&config),
             aws_sdk_cloudwatch::Client::new(&config),
             region,
             settings,
-        )
+        );
+        backend.app_scaling = Some(aws_sdk_applicationautoscaling::Client::new(&config));
+        backend
     }
 
     pub fn from_clients(
@@ -86,6 +101,7 @@ impl AwsBackend {
         Self {
             ecs,
             cloudwatch,
+            app_scaling: None,
             region,
             metrics_breaker: Breaker::new(threshold, open_for),
             describe_breakers: Breakers::new(threshold, open_for),
@@ -266,27 +282,6 @@ struct FetchError {
     unavailable: bool,
 }
 
-/// Throttling, server errors and anything that never got an answer may pass; other client
-/// errors (unknown cluster, access denied, bad parameters) will not by waiting.
-fn classify<E>(
-    call: &'static str,
-    err: &aws_sdk_ecs::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
-) -> BackendError
-where
-    E: std::error::Error + aws_sdk_ecs::error::ProvideErrorMetadata + 'static,
-{
-    use aws_sdk_ecs::error::ProvideErrorMetadata;
-    let reason = format!("{}", DisplayErrorContext(err));
-    let status = err.raw_response().map(|r| r.status().as_u16());
-    let throttled = err
-        .code()
-        .is_some_and(|c| c.contains("Throttl") || c == "RequestLimitExceeded");
-    match status {
-        Some(s) if (400..500).contains(&s) && !throttled => BackendError::Rejected { call, reason },
-        _ => BackendError::Unavailable { call, reason },
-    }
-}
-
 impl MetricSource for AwsBackend {
     async fn read(&self, policies: &[&Policy], now: DateTime<Utc>) -> Vec<BTreeMap<String, Sample>> {
         let plan = queries::plan(policies, now);
@@ -421,5 +416,25 @@ impl CapacityTarget for AwsBackend {
         );
         breaker.record(call, unavailable, Instant::now());
         result.map(|_| ()).map_err(|e| classify(CALL, &e))
+    }
+
+    /// DescribeScalableTargets, and for a registered service DescribeScalingPolicies and
+    /// DescribeScheduledActions (counted as one).
+    async fn other_scaler(&self, target: &Target) -> Result<Option<AwsScaling>, BackendError> {
+        let (cluster, service) = self.service(target, "DescribeScalingPolicies")?;
+        let Some(client) = &self.app_scaling else {
+            return Ok(None);
+        };
+        self.count_call("DescribeScalingPolicies");
+        app_scaling::read(client, None, cluster, service).await.map(Some)
+    }
+
+    async fn suspend_other(&self, target: &Target, to: Suspended) -> Result<(), BackendError> {
+        let (cluster, service) = self.service(target, "RegisterScalableTarget")?;
+        let Some(client) = &self.app_scaling else {
+            return Ok(());
+        };
+        self.count_call("RegisterScalableTarget");
+        app_scaling::set_suspended(client, cluster, service, to).await
     }
 }

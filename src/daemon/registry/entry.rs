@@ -65,6 +65,12 @@ pub struct PolicyEntry {
     pub(super) journal_unsaved: usize,
     /// The backend was asked for this policy's demand history (once per load).
     pub(super) history_asked: bool,
+    /// When AWS's own scaler of the service was last read.
+    pub(super) aws_checked: Option<DateTime<Utc>>,
+    /// Why the policy changes nothing while AWS's scaler is active; None: it may act.
+    pub(super) aws_withheld: Option<String>,
+    /// The last failure to read, suspend or restore AWS's scaler.
+    pub(super) aws_error: Option<String>,
 }
 
 impl PolicyEntry {
@@ -95,6 +101,9 @@ impl PolicyEntry {
             decisions: BTreeMap::new(),
             journal_unsaved: 0,
             history_asked: false,
+            aws_checked: None,
+            aws_withheld: None,
+            aws_error: None,
         }
     }
 
@@ -162,5 +171,20 @@ impl PolicyEntry {
 
     pub fn decisions(&self) -> &BTreeMap<&'static str, u64> {
         &self.decisions
+    }
+
+    /// Why the policy changes nothing while AWS's own scaler is active.
+    pub fn aws_withheld(&self) -> Option<&str> {
+        self.aws_withheld.as_deref()
+    }
+
+    /// When AWS's own scaler of the service was last read.
+    pub fn aws_checked(&self) -> Option<DateTime<Utc>> {
+        self.aws_checked
+    }
+
+    /// The last failure to read, suspend or restore AWS's own scaler.
+    pub fn aws_error(&self) -> Option<&str> {
+        self.aws_error.as_deref()
     }
 }

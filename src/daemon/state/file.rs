@@ -351,6 +351,7 @@ mod tests {
                     base: None,
                 }),
             )]),
+            withheld: None,
         };
         let decision = autoscaler_core::decide::decide(&policy, &obs, &History::default(), now);
         JournalEntry {

@@ -177,6 +177,7 @@ mod tests {
                         revision: 0,
                     },
                     metrics: Default::default(),
+                    withheld: None,
                 },
                 &Default::default(),
                 chrono::Utc::now(),

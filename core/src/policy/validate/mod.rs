@@ -65,6 +65,15 @@ pub fn validate(file: &Path, source: &str, raw: PolicyFile) -> Result<Policy, Fi
     let rules = rules::rules(&mut c, &raw.rules, &target);
     let schedules = schedule::schedules(&mut c, &raw.schedules, max);
     let predict = raw.predict.as_ref().and_then(|p| predict::predict(&mut c, p, &rules));
+    let takeover = raw.takeover.as_ref().is_some_and(|t| {
+        if *t.get() && target.backend() != super::model::Backend::Aws {
+            c.error(
+                t.span(),
+                "takeover applies to aws targets only: it suspends Application Auto Scaling's scaling of an ECS service",
+            );
+        }
+        *t.get()
+    });
     let policy = Policy {
         name,
         target,
@@ -72,6 +81,7 @@ pub fn validate(file: &Path, source: &str, raw: PolicyFile) -> Result<Policy, Fi
         max: max.unwrap_or(1),
         interval,
         dry_run: raw.dry_run,
+        takeover,
         spare,
         scale_out,
         scale_in,

@@ -1,0 +1,261 @@
+//! Moving a service over from AWS's own scaler, end to end against moto: `import` reads
+//! Application Auto Scaling and writes the closest policy; a policy with `takeover`
+//! suspends AWS's scaling and gives it back as it was; one without it changes nothing
+//! while AWS's scaling is active.
+#![cfg(feature = "aws")]
+
+mod moto;
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_applicationautoscaling::types::{
+    AdjustmentType, MetricType, PolicyType, PredefinedMetricSpecification, ScalableDimension, ScalableTargetAction,
+    ServiceNamespace, StepAdjustment, StepScalingPolicyConfiguration, SuspendedState,
+    TargetTrackingScalingPolicyConfiguration,
+};
+use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
+use moto::*;
+
+const RESOURCE: &str = "service/prod/search";
+
+/// The scalable target of prod/search (min 2, max 10) with a target-tracking policy on CPU.
+async fn aws_scaled(aws: &Aws) {
+    aws.app_scaling
+        .register_scalable_target()
+        .service_namespace(ServiceNamespace::Ecs)
+        .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+        .resource_id(RESOURCE)
+        .min_capacity(2)
+        .max_capacity(10)
+        .send()
+        .await
+        .unwrap();
+    let predefined = PredefinedMetricSpecification::builder()
+        .predefined_metric_type(MetricType::EcsServiceAverageCpuUtilization)
+        .build()
+        .unwrap();
+    aws.app_scaling
+        .put_scaling_policy()
+        .policy_name("cpu70")
+        .service_namespace(ServiceNamespace::Ecs)
+        .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+        .resource_id(RESOURCE)
+        .policy_type(PolicyType::TargetTrackingScaling)
+        .target_tracking_scaling_policy_configuration(
+            TargetTrackingScalingPolicyConfiguration::builder()
+                .target_value(60.0)
+                .predefined_metric_specification(predefined)
+                .scale_out_cooldown(90)
+                .scale_in_cooldown(600)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn suspended(aws: &Aws) -> (bool, bool, bool) {
+    let out = aws
+        .app_scaling
+        .describe_scalable_targets()
+        .service_namespace(ServiceNamespace::Ecs)
+        .resource_ids(RESOURCE)
+        .send()
+        .await
+        .unwrap();
+    let s = out.scalable_targets()[0]
+        .suspended_state()
+        .cloned()
+        .unwrap_or(SuspendedState::builder().build());
+    (
+        s.dynamic_scaling_in_suspended().unwrap_or(false),
+        s.dynamic_scaling_out_suspended().unwrap_or(false),
+        s.scheduled_scaling_suspended().unwrap_or(false),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_writes_the_closest_policy_for_a_service_aws_scales() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto.url).await;
+    aws.service(&moto.url, "prod", "search").await;
+    aws_scaled(&aws).await;
+    // A step policy, triggered by an alarm on the service's own p99.
+    let step = aws
+        .app_scaling
+        .put_scaling_policy()
+        .policy_name("p99-steps")
+        .service_namespace(ServiceNamespace::Ecs)
+        .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+        .resource_id(RESOURCE)
+        .policy_type(PolicyType::StepScaling)
+        .step_scaling_policy_configuration(
+            StepScalingPolicyConfiguration::builder()
+                .adjustment_type(AdjustmentType::ChangeInCapacity)
+                .cooldown(120)
+                .step_adjustments(
+                    StepAdjustment::builder()
+                        .metric_interval_lower_bound(0.0)
+                        .scaling_adjustment(2)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    aws.cloudwatch
+        .put_metric_alarm()
+        .alarm_name("search-p99-high")
+        .namespace("SearchService")
+        .metric_name("LatencyP99")
+        .dimensions(Dimension::builder().name("Service").value("search").build())
+        .statistic(Statistic::Average)
+        .period(60)
+        .evaluation_periods(2)
+        .threshold(150.0)
+        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+        .alarm_actions(step.policy_arn())
+        .send()
+        .await
+        .unwrap();
+    for (name, cron, min) in [
+        ("morning", "cron(0 8 ? * 2-6 *)", 6),
+        ("evening", "cron(0 20 ? * 2-6 *)", 2),
+    ] {
+        aws.app_scaling
+            .put_scheduled_action()
+            .service_namespace(ServiceNamespace::Ecs)
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .resource_id(RESOURCE)
+            .scheduled_action_name(name)
+            .schedule(cron)
+            .scalable_target_action(ScalableTargetAction::builder().min_capacity(min).build())
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let dir = setup();
+    let out_file = dir.path().join("policies").join("search.toml");
+    let out = daemon(&moto.url, dir.path())
+        .args(["import", "--cluster", "prod", "--service", "search", "--out"])
+        .arg(&out_file)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("2 AWS polic(ies), 2 scheduled action(s)"), "{err}");
+    let text = std::fs::read_to_string(&out_file).unwrap();
+    println!("{text}");
+    let policy = autoscaler_core::policy::parse(&out_file, &text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((policy.min, policy.max), (2, 10));
+    assert!(policy.takeover);
+    let rules: Vec<(&str, f64)> = policy
+        .rules
+        .iter()
+        .map(|r| (r.name.as_str(), r.goal.target()))
+        .collect();
+    assert_eq!(rules, [("cpu70", 60.0), ("p99-steps", 150.0)], "{text}");
+    assert_eq!(policy.scale_out.cooldown, Duration::from_secs(90));
+    assert_eq!(policy.scale_in.cooldown, Duration::from_secs(600));
+    let windows: Vec<(&str, Option<u32>, u64)> = policy
+        .schedules
+        .iter()
+        .map(|s| (s.name.as_str(), s.min, s.duration.as_secs()))
+        .collect();
+    assert_eq!(
+        windows,
+        [("morning", Some(6), 12 * 3600), ("evening", Some(2), 12 * 3600)],
+        "{text}"
+    );
+    let aws_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("policies/search.aws.json")).unwrap()).unwrap();
+    assert_eq!(aws_json["resource_id"], RESOURCE);
+    assert_eq!(
+        aws_json["policies"][1]["kind"]["alarm"]["name"], "search-p99-high",
+        "{aws_json}"
+    );
+
+    // A second import does not overwrite a file under review.
+    let again = daemon(&moto.url, dir.path())
+        .args(["import", "--cluster", "prod", "--service", "search", "--out"])
+        .arg(&out_file)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("pass --force"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn takeover_suspends_aws_scaling_gives_it_back_and_without_it_nothing_changes() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto.url).await;
+    aws.service(&moto.url, "prod", "search").await;
+    aws_scaled(&aws).await;
+    aws.put_cpu("prod", "search", 140.0).await;
+    let dir = setup();
+    let policies = dir.path().join("policies");
+
+    // Without takeover: the decision is made and shown, nothing is changed.
+    write_policy(&policies, "search", "prod", "search", CPU_RULE, "");
+    let d = &once(&moto.url, dir.path())[0];
+    assert_eq!(d["decision"]["action"], "scale_out", "{d}");
+    assert_eq!(d["applied"], false, "{d}");
+    let explanation = d["explanation"].as_str().unwrap();
+    assert!(
+        explanation.contains(
+            "not acting: AWS Application Auto Scaling also scales this service (target tracking policy \"cpu70\")"
+        ),
+        "{explanation}"
+    );
+    assert_eq!(aws.desired("prod", "search").await, 2, "the count is AWS's to change");
+    assert_eq!(suspended(&aws).await, (false, false, false));
+
+    // With takeover: AWS's scaling is suspended, then the policy acts.
+    write_policy(&policies, "search", "prod", "search", CPU_RULE, "takeover = true");
+    let d = &once(&moto.url, dir.path())[0];
+    assert_eq!(d["applied"], true, "{d}");
+    assert_eq!(aws.desired("prod", "search").await, 4);
+    assert_eq!(
+        suspended(&aws).await,
+        (true, true, true),
+        "dynamic and scheduled scaling suspended"
+    );
+    let state = std::fs::read_to_string(dir.path().join("state.json")).unwrap();
+    assert!(
+        state.contains("aws_suspension"),
+        "the suspension is kept with the history: {state}"
+    );
+
+    // takeover = false again: AWS's scaling is given back as it was found.
+    write_policy(&policies, "search", "prod", "search", CPU_RULE, "takeover = false");
+    let d = &once(&moto.url, dir.path())[0];
+    assert_eq!(d["applied"], false, "{d}");
+    assert_eq!(suspended(&aws).await, (false, false, false));
+
+    // Taken over again, then the policy file removed: the running daemon gives it back.
+    write_policy(&policies, "search", "prod", "search", CPU_RULE, "takeover = true");
+    once(&moto.url, dir.path());
+    assert_eq!(suspended(&aws).await, (true, true, true));
+    std::fs::remove_file(policies.join("search.toml")).unwrap();
+    let mut run = daemon(&moto.url, dir.path())
+        .args(["run"])
+        .env("ECS_AUTOSCALER_LISTEN", format!("127.0.0.1:{}", free_port()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while suspended(&aws).await != (false, false, false) {
+        if Instant::now() > deadline {
+            let _ = run.kill();
+            panic!("AWS's scaling was not given back within 30 s of the policy's removal");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = run.kill();
+    let _ = run.wait();
+}
