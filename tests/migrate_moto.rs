@@ -259,3 +259,94 @@ async fn takeover_suspends_aws_scaling_gives_it_back_and_without_it_nothing_chan
     let _ = run.kill();
     let _ = run.wait();
 }
+
+/// boto3 (installed with moto) against moto: the test's own view of EventBridge and SQS.
+fn boto(url: &str, script: &str) -> String {
+    let out = std::process::Command::new("python3")
+        .args(["-c", script, url])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Every scaling event goes to EventBridge: a rule on the default bus routes this
+/// daemon's events to an SQS queue, read back as an operator's integration would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scaling_events_are_published_to_eventbridge() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto.url).await;
+    aws.service(&moto.url, "prod", "search").await;
+    aws_scaled(&aws).await;
+    aws.put_cpu("prod", "search", 140.0).await;
+    boto(
+        &moto.url,
+        r#"
+import sys, json, boto3
+url = sys.argv[1]
+sqs = boto3.client("sqs", endpoint_url=url)
+events = boto3.client("events", endpoint_url=url)
+q = sqs.create_queue(QueueName="scaling")["QueueUrl"]
+arn = sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+events.put_rule(Name="scaling", EventPattern=json.dumps({"source": ["ecs-autoscaler"]}))
+events.put_targets(Rule="scaling", Targets=[{"Id": "q", "Arn": arn}])
+"#,
+    );
+    let dir = setup();
+    let policies = dir.path().join("policies");
+    let once_with_events = || {
+        let out = daemon(&moto.url, dir.path())
+            .env("ECS_AUTOSCALER_EVENTS__BUS", "default")
+            .args(["run", "--once", "--json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    write_policy(&policies, "search", "prod", "search", CPU_RULE, "");
+    once_with_events();
+    write_policy(&policies, "search", "prod", "search", CPU_RULE, "takeover = true");
+    once_with_events();
+
+    let received = boto(
+        &moto.url,
+        r#"
+import sys, json, boto3
+sqs = boto3.client("sqs", endpoint_url=sys.argv[1])
+q = sqs.get_queue_url(QueueName="scaling")["QueueUrl"]
+seen = []
+for _ in range(5):
+    got = sqs.receive_message(QueueUrl=q, MaxNumberOfMessages=10).get("Messages", [])
+    seen += [json.loads(m["Body"]) for m in got]
+    if not got:
+        break
+print(json.dumps(seen))
+"#,
+    );
+    let events: Vec<serde_json::Value> = serde_json::from_str(received.trim()).unwrap();
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["detail-type"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["Scaling refused", "AWS scaling changed", "Scaling action"],
+        "{events:#?}"
+    );
+    let action = &events[2];
+    println!("{}", serde_json::to_string_pretty(action).unwrap());
+    assert_eq!(action["source"], "ecs-autoscaler");
+    let detail = &action["detail"];
+    assert_eq!(detail["policy"], "search");
+    assert_eq!(
+        (detail["from"].as_u64(), detail["to"].as_u64()),
+        (Some(2), Some(4)),
+        "{detail}"
+    );
+    assert_eq!(detail["target"]["cluster"], "prod");
+    assert!(
+        events[0]["detail"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("not acting: AWS Application Auto Scaling")),
+        "{events:#?}"
+    );
+}

@@ -3,6 +3,7 @@
 
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod events;
 pub mod local;
 pub mod scripted;
 pub mod sim;

@@ -77,6 +77,7 @@ async fn serve<B: MetricSource + CapacityTarget>(
 ) -> anyhow::Result<ExitCode> {
     let listen = settings.listen;
     let daemon = open(settings, backend, clock).await?;
+    attach_events(&daemon).await;
     daemon.start().await?;
     if once {
         return once_and_exit(&daemon, json).await;
@@ -114,6 +115,20 @@ async fn serve<B: MetricSource + CapacityTarget>(
     let _ = api.await;
     Ok(ExitCode::SUCCESS)
 }
+
+/// Scaling events to EventBridge, when `[events]` names a bus.
+#[cfg(feature = "aws")]
+async fn attach_events<B: MetricSource + CapacityTarget>(daemon: &Daemon<B>) {
+    let shared = daemon.shared();
+    let Some(e) = &shared.settings.events else { return };
+    let client = aws_sdk_eventbridge::Client::new(&sdk_config(&shared.settings.aws).await);
+    let sink = ecs_autoscaler::backend::aws::events::EventBridge::new(client, e.bus.clone(), e.source.clone());
+    shared.events.attach(Arc::new(sink), shared.settings.aws.call_budget());
+}
+
+/// Settings refuse `[events]` in a build without the AWS SDK.
+#[cfg(not(feature = "aws"))]
+async fn attach_events<B: MetricSource + CapacityTarget>(_: &Daemon<B>) {}
 
 /// The daemon with its state store: a file, or DynamoDB with a lease shared by every
 /// daemon of the deployment.

@@ -11,6 +11,7 @@ use autoscaler_core::policy::Policy;
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
+use super::events::Event;
 use super::handover;
 use super::read::Pending;
 use super::registry::JournalEntry;
@@ -66,6 +67,7 @@ pub async fn evaluate<B: MetricSource + CapacityTarget>(
         Ok(c) => c,
         Err(error) => {
             tracing::warn!(policy = name, "{error}; no decision this round");
+            shared.events.emit(Event::error(name, &policy.target, now, &error));
             shared.registry_mut().fail(name, error);
             return Evaluated::Nothing;
         }
@@ -94,6 +96,10 @@ pub async fn evaluate<B: MetricSource + CapacityTarget>(
         tracing::debug!(policy = name, "{}", entry.explanation);
     } else {
         tracing::info!(policy = name, applied = entry.applied, "{}", entry.explanation);
+    }
+    match Event::from_entry(&policy.target, &entry) {
+        Some(event) => shared.events.emit(event),
+        None => shared.events.clear(name),
     }
     let kept = keep.then(|| Box::new(entry.clone()));
     shared

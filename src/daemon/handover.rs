@@ -12,6 +12,7 @@ use autoscaler_core::policy::{Policy, Target};
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
+use super::events::Event;
 use super::shared::Shared;
 use super::telemetry;
 use crate::backend::CapacityTarget;
@@ -62,6 +63,12 @@ pub async fn withheld<B: CapacityTarget>(
                 Ok(()) => {
                     tracing::info!(policy = name, "AWS's own scaling of the service given back ({to:?})");
                     metrics::counter!(telemetry::TAKEOVERS, "change" => "resumed").increment(1);
+                    shared.events.emit(Event::aws_scaling(
+                        name,
+                        &policy.target,
+                        now,
+                        "takeover = false: AWS's own scaling given back as it was found".into(),
+                    ));
                     shared.registry_mut().set_suspension(name, None);
                     let after = with_suspended(&scaling, to);
                     let active = after.active();
@@ -118,6 +125,12 @@ async fn suspend<B: CapacityTarget>(
                 active.join(", ")
             );
             metrics::counter!(telemetry::TAKEOVERS, "change" => "suspended").increment(1);
+            shared.events.emit(Event::aws_scaling(
+                name,
+                &policy.target,
+                now,
+                format!("takeover: AWS's own scaling suspended ({})", active.join(", ")),
+            ));
             (None, None)
         }
         Err(why) => {
@@ -159,6 +172,18 @@ pub async fn release_orphans<B: CapacityTarget>(shared: Arc<Shared>, backend: Ar
                     "policy removed: AWS's own scaling of {cluster}/{service} given back"
                 );
                 metrics::counter!(telemetry::TAKEOVERS, "change" => "resumed").increment(1);
+                let name = shared
+                    .registry()
+                    .retained()
+                    .get(&key)
+                    .map(|r| r.name.clone())
+                    .unwrap_or_default();
+                shared.events.emit(Event::aws_scaling(
+                    &name,
+                    &target,
+                    shared.clock.now(),
+                    "policy removed: AWS's own scaling given back as it was found".into(),
+                ));
                 shared.registry_mut().released(&key);
             }
             Ok(Err(e)) => tracing::warn!(

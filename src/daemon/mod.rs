@@ -15,6 +15,7 @@
 #[cfg(feature = "aws")]
 pub mod dynamodb;
 mod evaluate;
+pub mod events;
 mod handover;
 pub mod heartbeat;
 mod history;
@@ -201,6 +202,7 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
             t.abort();
         }
         self.shared.writer.finish(self.shared.snapshot());
+        self.shared.events.flush(self.shared.settings.aws.call_budget()).await;
         if let Some(l) = self.shared.leadership() {
             // After the last save: the successor reads what this leader wrote last.
             l.release().await;
@@ -340,6 +342,7 @@ impl<B: MetricSource + CapacityTarget> Daemon<B> {
         )
         .await;
         self.shared.writer.finish(self.shared.snapshot());
+        self.shared.events.flush(self.shared.settings.aws.call_budget()).await;
         if let Some(l) = self.shared.leadership() {
             l.release().await;
         }

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
 use super::evaluate::{Evaluated, evaluate, read_deadline};
+use super::events::Event;
 use super::heartbeat;
 use super::history;
 use super::read::{self, Bulkhead};
@@ -139,5 +140,11 @@ fn panicked(shared: &Shared, name: &str, e: tokio::task::JoinError) {
     };
     tracing::error!(policy = name, "{why}");
     metrics::counter!(telemetry::PANICS).increment(1);
+    let target = shared.registry().policy(name).map(|e| e.policy().target.clone());
+    if let Some(target) = target {
+        shared
+            .events
+            .emit(Event::error(name, &target, shared.clock.now(), &why));
+    }
     shared.registry_mut().fail(name, why);
 }

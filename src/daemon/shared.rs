@@ -41,6 +41,8 @@ pub struct Shared {
     /// only under that epoch: a lease taken by any path (the lease task or a fence) is
     /// first followed by loading the last leader's state.
     pub(super) adopted: AtomicU64,
+    /// Scaling events out (a no-op until a sink is attached).
+    pub events: super::events::Outbox,
 }
 
 impl Shared {
@@ -72,6 +74,7 @@ impl Shared {
             state_store: store,
             adopted: AtomicU64::new(0),
             leadership,
+            events: Default::default(),
         }
     }
 

@@ -29,15 +29,17 @@ pub const FENCED: &str = "ecs_autoscaler_fenced_updates_total";
 pub const LEADER: &str = "ecs_autoscaler_leader";
 pub const PANICS: &str = "ecs_autoscaler_evaluation_panics_total";
 pub const TAKEOVERS: &str = "ecs_autoscaler_aws_scaling_changes_total";
+pub const EVENTS: &str = "ecs_autoscaler_events_total";
 
 /// Backend calls, as labelled on the call metrics.
-pub const CALLS: [&str; 6] = [
+pub const CALLS: [&str; 7] = [
     "read_metrics",
     "describe_service",
     "update_service",
     "read_policies",
     "read_aws_scaling",
     "suspend_aws_scaling",
+    "put_events",
 ];
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
@@ -97,6 +99,13 @@ fn describe() {
     }
     for change in ["suspended", "resumed"] {
         metrics::counter!(TAKEOVERS, "change" => change).absolute(0);
+    }
+    metrics::describe_counter!(
+        EVENTS,
+        "Scaling events (actions, refusals, errors, AWS scaling suspended or given back) by outcome: sent, failed (the call failed or the event was not accepted) or dropped (the queue was full)."
+    );
+    for outcome in ["sent", "failed", "dropped"] {
+        metrics::counter!(EVENTS, "outcome" => outcome).absolute(0);
     }
     for call in CALLS {
         metrics::counter!(BACKEND_ERRORS, "call" => call).absolute(0);

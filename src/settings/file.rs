@@ -64,6 +64,15 @@ pub struct RawSettings {
     pub aws: RawAws,
     #[serde(default)]
     pub local: RawLocal,
+    #[serde(default)]
+    pub events: RawEvents,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEvents {
+    pub bus: Option<String>,
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -7,6 +7,7 @@
 mod aws;
 mod dynamodb;
 mod error;
+mod events;
 mod file;
 mod local;
 mod policies;
@@ -21,6 +22,8 @@ pub use aws::AwsSettings;
 pub use dynamodb::DynamoSettings;
 use dynamodb::dynamo_settings;
 pub use error::SettingsError;
+pub use events::EventsSettings;
+use events::events_settings;
 use file::RawSettings;
 pub use file::{LogFormat, StateBackend};
 pub use local::LocalSettings;
@@ -39,6 +42,8 @@ pub struct Settings {
     pub dynamodb: Option<DynamoSettings>,
     /// Bearer token for mutating endpoints; they are disabled without one.
     pub api_token: Option<String>,
+    /// Where scaling events go; None: nowhere.
+    pub events: Option<EventsSettings>,
     pub log_format: LogFormat,
     /// Forces every policy into dry-run mode.
     pub dry_run: bool,
@@ -175,7 +180,8 @@ impl Settings {
             StateBackend::File => None,
             StateBackend::Dynamodb => Some(dynamo_settings(raw.dynamodb)?),
         };
-        needs_no_aws_sdk(raw.backend, dynamodb.is_some(), &policies)?;
+        let events = events_settings(raw.events)?;
+        needs_no_aws_sdk(raw.backend, dynamodb.is_some(), events.is_some(), &policies)?;
         Ok(Settings {
             local: LocalSettings::from_raw(raw.local)?,
             aws,
@@ -188,6 +194,7 @@ impl Settings {
             state_backend: raw.state_backend,
             dynamodb,
             api_token,
+            events,
             log_format: raw.log_format,
             dry_run: raw.dry_run,
             rescan_interval,
@@ -203,13 +210,19 @@ impl Settings {
 }
 
 /// A binary built without the aws feature refuses settings that need the AWS SDK.
-fn needs_no_aws_sdk(backend: Backend, dynamodb: bool, policies: &PolicyLocation) -> Result<(), SettingsError> {
+fn needs_no_aws_sdk(
+    backend: Backend,
+    dynamodb: bool,
+    events: bool,
+    policies: &PolicyLocation,
+) -> Result<(), SettingsError> {
     if cfg!(feature = "aws") {
         return Ok(());
     }
     let needs = [
         (backend == Backend::Aws, "backend \"aws\""),
         (dynamodb, "state_backend \"dynamodb\""),
+        (events, "events.bus (EventBridge)"),
         (matches!(policies, PolicyLocation::S3 { .. }), "policies_dir in S3"),
     ];
     match needs.iter().find(|(needed, _)| *needed) {

@@ -8,6 +8,7 @@ pub mod app_scaling;
 mod breaker;
 mod classify;
 mod coalesce;
+pub mod events;
 pub mod history;
 pub mod queries;
 pub mod record;
