@@ -74,7 +74,7 @@ fn defaults_are_filled_in() {
 fn unknown_keys_are_located() {
     assert_eq!(
         errors(&format!("colour = 1\n{HEAD}"))[0],
-        "p.toml:1:1: unknown field `colour`, expected one of `name`, `target`, `min`, `max`, `interval`, `dry_run`, `spare`, `scale_out`, `scale_in`, `missing_data`, `rule`, `schedule`, `predict`; see policies/policy.schema.json or the README for what is allowed here"
+        "p.toml:1:1: unknown field `colour`, expected one of `name`, `target`, `min`, `max`, `interval`, `dry_run`, `takeover`, `spare`, `scale_out`, `scale_in`, `missing_data`, `rule`, `schedule`, `predict`; see policies/policy.schema.json or the README for what is allowed here"
     );
     let e = errors(&format!("intervall = \"10s\"\n{HEAD}"));
     assert!(
