@@ -96,23 +96,30 @@ impl Event {
     }
 
     pub fn error(policy: &str, target: &Target, at: DateTime<Utc>, error: &str) -> Event {
-        Event {
-            kind: Kind::Error,
-            version: 1,
-            policy: policy.to_string(),
-            target: target.clone(),
+        Self::without_action(
+            Kind::Error,
+            policy,
+            target,
             at,
-            action: None,
-            from: None,
-            to: None,
-            reason: "no decision this round".into(),
-            error: Some(error.to_string()),
-        }
+            "no decision this round".into(),
+            Some(error.into()),
+        )
     }
 
     pub fn aws_scaling(policy: &str, target: &Target, at: DateTime<Utc>, what: String) -> Event {
+        Self::without_action(Kind::AwsScaling, policy, target, at, what, None)
+    }
+
+    fn without_action(
+        kind: Kind,
+        policy: &str,
+        target: &Target,
+        at: DateTime<Utc>,
+        reason: String,
+        error: Option<String>,
+    ) -> Event {
         Event {
-            kind: Kind::AwsScaling,
+            kind,
             version: 1,
             policy: policy.to_string(),
             target: target.clone(),
@@ -120,8 +127,8 @@ impl Event {
             action: None,
             from: None,
             to: None,
-            reason: what,
-            error: None,
+            reason,
+            error,
         }
     }
 
