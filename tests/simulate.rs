@@ -353,15 +353,12 @@ fn the_cli_runs_paired_seeds_and_families() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--seeds"));
 }
 
-/// A recording (as `record` writes it) replays through the policy and the comparisons, and
-/// the report shows what actually happened next to them.
-#[test]
-fn recorded_traffic_replays_next_to_what_happened() {
-    let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("traffic.csv");
+/// `days` of a daily cycle from Monday 2026-03-02, 500–3,500 req/s, as `record` writes it.
+fn diurnal_recording(dir: &std::path::Path, days: u32) -> std::path::PathBuf {
+    let csv = dir.join("traffic.csv");
     let mut text = String::from("timestamp,requests,cpu,desired,running\n");
     let start = chrono::DateTime::parse_from_rfc3339("2026-03-02T00:00:00Z").unwrap();
-    for m in 0..(2 * 24 * 60) {
+    for m in 0..(days * 24 * 60) {
         let hour = f64::from(m) / 60.0;
         let rate = 2000.0 + 1500.0 * ((hour - 14.0) / 24.0 * std::f64::consts::TAU).cos();
         let tasks = if rate > 2500.0 { 3 } else { 2 };
@@ -369,6 +366,89 @@ fn recorded_traffic_replays_next_to_what_happened() {
         text.push_str(&format!("{},{:.0},50,{tasks},{tasks}\n", at.to_rfc3339(), rate * 60.0));
     }
     std::fs::write(&csv, text).unwrap();
+    csv
+}
+
+/// `simulate --aws`: the service's own AWS scaling, as `import` wrote it, replayed beside
+/// the policy on the recorded traffic, and the per-day report with its Fargate cost.
+#[test]
+fn a_migration_report_sets_aws_scaling_beside_the_policy_day_by_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = diurnal_recording(dir.path(), 2);
+    let aws = dir.path().join("search.aws.json");
+    let config = serde_json::json!({
+        "resource_id": "service/prod/search",
+        "target": { "min": 2, "max": 10 },
+        "policies": [{ "name": "cpu60", "kind": { "type": "target_tracking",
+            "metric": { "predefined": { "name": "ECSServiceAverageCPUUtilization", "resource_label": null } },
+            "target": 60.0, "scale_out_cooldown": 60, "scale_in_cooldown": 300 } }],
+        "scheduled": [{ "name": "nightly", "schedule": "cron(0 22 ? * * *)", "timezone": null, "min": 2, "max": 3 },
+                      { "name": "hourly", "schedule": "rate(1 hour)", "timezone": null, "min": 2, "max": null }]
+    });
+    std::fs::write(&aws, config.to_string()).unwrap();
+    let simulate = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_ecs-autoscaler"))
+            .args(["simulate", "--traffic"])
+            .arg(&csv)
+            .arg("--aws")
+            .arg(&aws)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = simulate(&["--json", "--task-vcpu", "1", "--task-memory-gb", "2"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs: Vec<&str> = json["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["summary"]["scaler"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        runs,
+        ["latency-slo", "aws-imported"],
+        "only the two, unless --compare asks"
+    );
+    let days = json["per_day"]["aws-imported"].as_array().unwrap();
+    assert_eq!(days.len(), 2);
+    assert_eq!(days[0]["date"], "2026-03-02");
+    let (task_s, dollars) = (
+        days[0]["task_seconds"].as_f64().unwrap(),
+        days[0]["dollars"].as_f64().unwrap(),
+    );
+    let rate = 0.04048 + 2.0 * 0.004445;
+    assert!(
+        (dollars - task_s / 3600.0 * rate).abs() < 1e-6,
+        "{dollars} for {task_s} task-s"
+    );
+    assert!(
+        json["aws_left_out"][0].as_str().unwrap().contains("\"hourly\""),
+        "{}",
+        json["aws_left_out"]
+    );
+
+    let report = dir.path().join("report");
+    let out = simulate(&["--out", report.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("per day (UTC)") && text.contains("2026-03-03"), "{text}");
+    let html = std::fs::read_to_string(report.join("migration.html")).unwrap();
+    assert!(html.contains("Migration report") && html.contains("aws-imported") && html.contains("<svg"));
+
+    std::fs::write(&aws, "{\"resource_id\": 3}").unwrap();
+    let out = simulate(&[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("search.aws.json") && err.contains("import"), "{err}");
+}
+
+/// A recording (as `record` writes it) replays through the policy and the comparisons, and
+/// the report shows what actually happened next to them.
+#[test]
+fn recorded_traffic_replays_next_to_what_happened() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = diurnal_recording(dir.path(), 2);
     let out = Command::new(env!("CARGO_BIN_EXE_ecs-autoscaler"))
         .args([
             "simulate",

@@ -4,6 +4,8 @@
 
 pub mod cloudwatch;
 pub mod families;
+pub mod imported;
+pub mod migration;
 pub mod prediction;
 pub mod predictive;
 pub mod replay;
@@ -183,6 +185,11 @@ pub fn run(scenario: &Scenario, scaler: &mut dyn Scaler, progress: &mut dyn FnMu
     }
 }
 
+/// Whether second `s` breaks the SLO: p99 above it, or a request failed.
+pub fn violated(scenario: &Scenario, s: &Second) -> bool {
+    s.failed >= 0.5 || (s.served > 0.0 && s.p99() > scenario.slo_p99)
+}
+
 fn summarize(scenario: &Scenario, scaler: &str, seconds: &[Second], changes: &[Change]) -> Summary {
     let from = (scenario.score_from as usize).min(seconds.len());
     let seconds = &seconds[from..];
@@ -192,13 +199,13 @@ fn summarize(scenario: &Scenario, scaler: &str, seconds: &[Second], changes: &[C
         .cloned()
         .collect();
     let changes = changes.as_slice();
-    let violation = |s: &Second| s.failed >= 0.5 || (s.served > 0.0 && s.p99() > scenario.slo_p99);
+    let violation = |s: &Second| violated(scenario, s);
     let cpu: Vec<f64> = seconds.iter().filter_map(|s| s.cpu).collect();
     let step = scenario.load_step_at;
     Summary {
         scaler: scaler.to_string(),
         slo_violation_seconds: seconds.iter().filter(|s| violation(s)).count() as u64,
-        task_seconds: seconds.iter().map(|s| f64::from(s.healthy + s.provisioning)).sum(),
+        task_seconds: seconds.iter().map(|s| f64::from(s.billed())).sum(),
         peak_p99_ms: seconds
             .iter()
             .filter(|s| s.served > 0.0)

@@ -46,11 +46,17 @@ pub enum Forecaster {
 
 pub struct AwsPredictive {
     tt: TargetTracking,
+    plan: HourlyPlan,
+}
+
+/// The forecasting half of predictive scaling: capacity per hour, refitted every
+/// [`REFIT`], in force from each hour's start less the buffer.
+pub struct HourlyPlan {
     forecaster: Forecaster,
     /// The true mean of requests offered per second in each hour of the scenario; the
     /// seasonal forecaster reads only hours already over.
     hourly: Vec<f64>,
-    /// Requests per second a task serves at the target-tracking target.
+    /// Requests per second a task serves at the target.
     per_task: f64,
     buffer: u64,
     min: u32,
@@ -60,25 +66,47 @@ pub struct AwsPredictive {
     fitted_at: Option<u64>,
 }
 
+/// The target per task in requests per second: for the CPU pair, the share of a task's
+/// capacity at which CPU is at the target; for ALB request counts, the target's requests
+/// per minute.
+pub fn per_task(measure: Measure, target: f64, scenario: &Scenario) -> f64 {
+    let s = &scenario.service;
+    match measure {
+        Measure::RequestsPerTarget => target / 60.0,
+        _ => s.capacity_rps * ((target - s.idle_cpu) / (100.0 - s.idle_cpu)).clamp(0.05, 1.0),
+    }
+}
+
 impl AwsPredictive {
     pub fn new(policy: &Policy, scenario: &Scenario, forecaster: Forecaster) -> Self {
         let tt = TargetTracking::for_policy(policy, Resolution::TwentySeconds);
-        let s = &scenario.service;
-        // The target per task in requests per second: for the CPU pair, the share of a
-        // task's capacity at which CPU is at the target; for ALB request counts, the
-        // target's requests per minute.
-        let per_task = match tt.tracked() {
-            (Measure::RequestsPerTarget, target) => target / 60.0,
-            (_, target) => s.capacity_rps * ((target - s.idle_cpu) / (100.0 - s.idle_cpu)).clamp(0.05, 1.0),
-        };
+        let (measure, target) = tt.tracked();
+        let plan = HourlyPlan::new(
+            scenario,
+            forecaster,
+            per_task(measure, target, scenario),
+            DEFAULT_BUFFER,
+            (policy.min, policy.max),
+        );
+        Self { tt, plan }
+    }
+}
+
+impl HourlyPlan {
+    pub fn new(
+        scenario: &Scenario,
+        forecaster: Forecaster,
+        per_task: f64,
+        buffer: u64,
+        (min, max): (u32, u32),
+    ) -> Self {
         Self {
-            tt,
             forecaster,
             hourly: hourly_means(scenario),
             per_task,
-            buffer: DEFAULT_BUFFER,
-            min: policy.min,
-            max: policy.max,
+            buffer,
+            min,
+            max,
             plan: BTreeMap::new(),
             fitted_at: None,
         }
@@ -87,6 +115,22 @@ impl AwsPredictive {
     /// The capacity planned for hour `h` (since the start), once forecast.
     pub fn planned(&self, h: u64) -> Option<u32> {
         self.plan.get(&h).copied()
+    }
+
+    /// At `t`: refits when due, and gives the hour in force (its start moved earlier by
+    /// the buffer) and its planned capacity, the minimum before any forecast.
+    pub fn floor(&mut self, t: u64) -> (u64, u32) {
+        if t >= MIN_HISTORY_HOURS * HOUR && self.fitted_at.is_none_or(|f| t >= f + REFIT) {
+            self.refit(t);
+        }
+        let hour = (t + self.buffer) / HOUR;
+        (hour, self.planned(hour).unwrap_or(self.min).max(self.min))
+    }
+
+    /// Sets the bounds the plan is clamped to, as a scheduled action does.
+    pub fn set_bounds(&mut self, min: u32, max: u32) {
+        self.min = min.min(max);
+        self.max = max;
     }
 
     /// The forecast load of hour `h`, made at second `t`.
@@ -161,35 +205,36 @@ fn hourly_means(scenario: &Scenario) -> Vec<f64> {
 
 impl Scaler for AwsPredictive {
     fn name(&self) -> String {
-        match self.forecaster {
+        match self.plan.forecaster {
             Forecaster::Seasonal => "aws-predictive".into(),
             Forecaster::Perfect => "aws-predictive-perfect-hourly".into(),
         }
     }
 
     fn tick(&mut self, world: &mut World, scenario: &Scenario, t: u64) -> Option<Change> {
-        if t >= MIN_HISTORY_HOURS * HOUR && self.fitted_at.is_none_or(|f| t >= f + REFIT) {
-            self.refit(t);
-        }
-        // The hour whose capacity is in force: its start, moved earlier by the buffer.
-        let hour = (t + self.buffer) / HOUR;
-        let floor = self.planned(hour).unwrap_or(self.min);
-        self.tt.set_min(floor.max(self.min));
-        let desired = world.desired();
-        if floor > desired {
-            world.set_desired(floor, t).ok()?;
-            return Some(Change {
-                at: t,
-                from: desired,
-                to: floor,
-                reason: format!(
-                    "predictive scaling: capacity {floor} for the hour from {:02}:00",
-                    (hour % 24)
-                ),
-            });
-        }
-        self.tt.tick(world, scenario, t)
+        let (hour, floor) = self.plan.floor(t);
+        self.tt.set_min(floor);
+        raise_to_plan(world, t, hour, floor).or_else(|| self.tt.tick(world, scenario, t))
     }
+}
+
+/// Raises the desired count to the hour's planned capacity; predictive scaling never
+/// lowers it.
+pub fn raise_to_plan(world: &mut World, t: u64, hour: u64, floor: u32) -> Option<Change> {
+    let desired = world.desired();
+    if floor <= desired {
+        return None;
+    }
+    world.set_desired(floor, t).ok()?;
+    Some(Change {
+        at: t,
+        from: desired,
+        to: floor,
+        reason: format!(
+            "predictive scaling: capacity {floor} for the hour from {:02}:00",
+            hour % 24
+        ),
+    })
 }
 
 #[cfg(test)]
@@ -242,7 +287,7 @@ mod tests {
     fn no_forecast_before_a_day_of_history() {
         for f in [Forecaster::Seasonal, Forecaster::Perfect] {
             let (model, changes) = run(1, f);
-            assert!(model.fitted_at.is_none(), "{f:?}");
+            assert!(model.plan.fitted_at.is_none(), "{f:?}");
             assert!(!changes.iter().any(predictive), "{f:?}");
         }
     }
@@ -253,7 +298,7 @@ mod tests {
             let (model, changes) = run(3, f);
             let raised: Vec<&Change> = changes.iter().filter(|c| predictive(c)).collect();
             // Days 2 and 3 at 09:55: 6,000 req/s at 70 % CPU of 1,000-req/s tasks.
-            let wanted = (6000.0 / model.per_task).ceil() as u32;
+            let wanted = (6000.0 / model.plan.per_task).ceil() as u32;
             for day in [1, 2] {
                 let at = day * 86_400 + 10 * HOUR - DEFAULT_BUFFER;
                 assert!(
@@ -283,11 +328,11 @@ mod tests {
     #[test]
     fn the_forecast_is_refitted_every_six_hours_over_forty_eight() {
         let (model, _) = run(3, Forecaster::Seasonal);
-        let fitted = model.fitted_at.unwrap();
+        let fitted = model.plan.fitted_at.unwrap();
         assert_eq!((fitted - MIN_HISTORY_HOURS * HOUR) % REFIT, 0);
         let first = fitted / HOUR;
-        assert_eq!(model.plan.keys().next(), Some(&first));
-        assert_eq!(model.plan.len() as u64, HORIZON_HOURS);
+        assert_eq!(model.plan.plan.keys().next(), Some(&first));
+        assert_eq!(model.plan.plan.len() as u64, HORIZON_HOURS);
     }
 
     #[test]
@@ -296,7 +341,7 @@ mod tests {
         let mut p = policy();
         p.max = 3;
         let mut model = AwsPredictive::new(&p, &s, Forecaster::Perfect);
-        model.refit(86_400);
-        assert!(model.plan.values().all(|c| *c <= 3));
+        model.plan.refit(86_400);
+        assert!(model.plan.plan.values().all(|c| *c <= 3));
     }
 }

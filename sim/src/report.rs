@@ -152,6 +152,16 @@ pub fn write_dir(dir: &Path, scenario: &Scenario, runs: &[Run]) -> std::io::Resu
 /// A self-contained HTML page with an SVG chart: load, tasks (desired and in service),
 /// failed requests, CPU and p99 over time, every scaler in its own colour.
 pub fn chart_html(scenario: &Scenario, runs: &[Run]) -> Result<String, String> {
+    Ok(chart::html(
+        &format!("Simulation: {}", scenario.name),
+        &scenario.description,
+        &table(scenario, runs),
+        &chart_svg(scenario, runs)?,
+    ))
+}
+
+/// The SVG chart of [`chart_html`].
+pub fn chart_svg(scenario: &Scenario, runs: &[Run]) -> Result<String, String> {
     type Value = fn(&super::world::Second) -> f64;
     let points = |r: &Run, f: Value| -> Vec<(f64, f64)> {
         let all: Vec<(f64, f64)> = r.seconds.iter().enumerate().map(|(t, s)| (t as f64, f(s))).collect();
@@ -221,11 +231,5 @@ pub fn chart_html(scenario: &Scenario, runs: &[Run]) -> Result<String, String> {
         .into_iter()
         .map(|(at, label)| Marker { at, label })
         .collect();
-    let svg = chart::svg(&panels, &markers, scenario.duration as f64)?;
-    Ok(chart::html(
-        &format!("Simulation: {}", scenario.name),
-        &scenario.description,
-        &table(scenario, runs),
-        &svg,
-    ))
+    chart::svg(&panels, &markers, scenario.duration as f64)
 }

@@ -175,6 +175,7 @@ pub struct TargetTracking {
     in_cooldown: u64,
     last_out: Option<u64>,
     last_in: Option<u64>,
+    disable_scale_in: bool,
 }
 
 /// The metric resolution a target-tracking policy runs on.
@@ -217,7 +218,7 @@ impl Resolution {
         (900 / self.period()) as usize
     }
 
-    fn alarm(self, scenario: &Scenario) -> cloudwatch::Alarm {
+    pub(crate) fn alarm(self, scenario: &Scenario) -> cloudwatch::Alarm {
         match self {
             Resolution::OneMinute => cloudwatch::Alarm {
                 period: 60,
@@ -243,6 +244,8 @@ impl Resolution {
 
 impl TargetTracking {
     pub const SCALE_IN_THRESHOLD: f64 = 0.9;
+    /// ECS's default scale-out and scale-in cooldowns, seconds.
+    pub const DEFAULT_COOLDOWN: u64 = 300;
 
     /// The metric tracked and its target.
     pub fn tracked(&self) -> (Measure, f64) {
@@ -274,10 +277,120 @@ impl TargetTracking {
             target,
             min: policy.min,
             max: policy.max,
-            out_cooldown: 300,
-            in_cooldown: 300,
+            out_cooldown: Self::DEFAULT_COOLDOWN,
+            in_cooldown: Self::DEFAULT_COOLDOWN,
             last_out: None,
             last_in: None,
+            disable_scale_in: false,
+        }
+    }
+
+    /// `measure` at `target` within `min..=max`, as a policy imported from Application
+    /// Auto Scaling has it; cooldowns are ECS's defaults until [`Self::with_cooldowns`].
+    pub fn tracking(measure: Measure, target: f64, resolution: Resolution, (min, max): (u32, u32)) -> Self {
+        Self {
+            resolution,
+            measure,
+            target,
+            min,
+            max,
+            out_cooldown: Self::DEFAULT_COOLDOWN,
+            in_cooldown: Self::DEFAULT_COOLDOWN,
+            last_out: None,
+            last_in: None,
+            disable_scale_in: false,
+        }
+    }
+
+    /// Seconds after a scale-out and a scale-in before the next scale-in.
+    pub fn with_cooldowns(mut self, out: u64, inward: u64, disable_scale_in: bool) -> Self {
+        self.out_cooldown = out;
+        self.in_cooldown = inward;
+        self.disable_scale_in = disable_scale_in;
+        self
+    }
+
+    /// Sets both bounds, as a scheduled action does.
+    pub fn set_bounds(&mut self, min: u32, max: u32) {
+        self.max = max;
+        self.min = min.min(max);
+    }
+}
+
+impl TargetTracking {
+    /// Whether its alarms are evaluated at `t` (and CloudWatch is up to evaluate them).
+    pub fn evaluates_at(&self, scenario: &Scenario, t: u64) -> bool {
+        self.resolution.evaluates_at(t) && !scenario.faults.cloudwatch_down(t)
+    }
+
+    fn datapoints(&self, world: &World, scenario: &Scenario, t: u64, n: usize) -> Option<Vec<cloudwatch::Datapoint>> {
+        let mut alarm = self.resolution.alarm(scenario);
+        alarm.delay += scenario.faults.extra_delay(t);
+        let series = cloudwatch::series_id(self.measure);
+        let seed = scenario.seed;
+        let missing = |start| scenario.faults.datapoint_missing(seed, series, start);
+        cloudwatch::alarm_datapoints(&world.seconds, self.measure, alarm, t, n, missing)
+    }
+
+    fn proposal(&self, dp: &cloudwatch::Datapoint) -> u32 {
+        (((f64::from(dp.base.max(1)) * dp.value / self.target) - 1e-9).ceil() as u32).clamp(self.min, self.max)
+    }
+
+    /// The high alarm: the count it scales out to at `t`, with why, if above the desired.
+    pub fn high(&self, world: &World, scenario: &Scenario, t: u64) -> Option<(u32, String)> {
+        let high = self.datapoints(world, scenario, t, self.resolution.out_datapoints())?;
+        if !high.iter().all(|dp| dp.value > self.target) {
+            return None;
+        }
+        let to = self.proposal(&high[0]);
+        (to > world.desired()).then(|| {
+            (
+                to,
+                format!(
+                    "high alarm: {n} of {n} datapoints above {}, latest {:.1}",
+                    self.target,
+                    high[0].value,
+                    n = high.len()
+                ),
+            )
+        })
+    }
+
+    /// The low alarm, out of both cooldowns and unless scale-in is disabled: the count it
+    /// scales in to at `t`, with why, if below the desired.
+    pub fn low(&self, world: &World, scenario: &Scenario, t: u64) -> Option<(u32, String)> {
+        let cooled = |last: Option<u64>, cd: u64| last.is_none_or(|l| t >= l + cd);
+        if self.disable_scale_in || !cooled(self.last_in, self.in_cooldown) || !cooled(self.last_out, self.out_cooldown)
+        {
+            return None;
+        }
+        let low = self.datapoints(world, scenario, t, self.resolution.in_datapoints())?;
+        if !low.iter().all(|dp| dp.value < self.target * Self::SCALE_IN_THRESHOLD) {
+            return None;
+        }
+        let to = self.proposal(&low[0]);
+        (to < world.desired()).then(|| {
+            (
+                to,
+                format!(
+                    "low alarm: {n} of {n} datapoints below {:.0}",
+                    self.target * Self::SCALE_IN_THRESHOLD,
+                    n = low.len()
+                ),
+            )
+        })
+    }
+
+    pub fn scale_in_disabled(&self) -> bool {
+        self.disable_scale_in
+    }
+
+    /// Starts the cooldown of a change from `from` to `to` made at `t`.
+    pub fn changed(&mut self, from: u32, to: u32, t: u64) {
+        if to > from {
+            self.last_out = Some(t);
+        } else {
+            self.last_in = Some(t);
         }
     }
 }
@@ -291,55 +404,11 @@ impl Scaler for TargetTracking {
     }
 
     fn tick(&mut self, world: &mut World, scenario: &Scenario, t: u64) -> Option<Change> {
-        if !self.resolution.evaluates_at(t) || scenario.faults.cloudwatch_down(t) {
+        if !self.evaluates_at(scenario, t) {
             return None;
         }
-        let mut alarm = self.resolution.alarm(scenario);
-        alarm.delay += scenario.faults.extra_delay(t);
-        let series = cloudwatch::series_id(self.measure);
-        let seed = scenario.seed;
-        let missing = |start| scenario.faults.datapoint_missing(seed, series, start);
-        let points = |n| cloudwatch::alarm_datapoints(&world.seconds, self.measure, alarm, t, n, missing);
         let desired = world.desired();
-        let proposal =
-            |dp: &cloudwatch::Datapoint| ((f64::from(dp.base.max(1)) * dp.value / self.target) - 1e-9).ceil() as u32;
-
-        let mut change = None;
-        if let Some(high) = points(self.resolution.out_datapoints())
-            && high.iter().all(|dp| dp.value > self.target)
-        {
-            let to = proposal(&high[0]).clamp(self.min, self.max);
-            if to > desired {
-                change = Some((
-                    to,
-                    format!(
-                        "high alarm: {n} of {n} datapoints above {}, latest {:.1}",
-                        self.target,
-                        high[0].value,
-                        n = high.len()
-                    ),
-                ));
-            }
-        }
-        let cooled = |last: Option<u64>, cd: u64| last.is_none_or(|l| t >= l + cd);
-        if change.is_none()
-            && cooled(self.last_in, self.in_cooldown)
-            && cooled(self.last_out, self.out_cooldown)
-            && let Some(low) = points(self.resolution.in_datapoints())
-            && low.iter().all(|dp| dp.value < self.target * Self::SCALE_IN_THRESHOLD)
-        {
-            let to = proposal(&low[0]).clamp(self.min, self.max);
-            if to < desired {
-                change = Some((
-                    to,
-                    format!(
-                        "low alarm: {n} of {n} datapoints below {:.0}",
-                        self.target * Self::SCALE_IN_THRESHOLD,
-                        n = low.len()
-                    ),
-                ));
-            }
-        }
+        let change = self.high(world, scenario, t).or_else(|| self.low(world, scenario, t));
         // Bounds are enforced by Application Auto Scaling too.
         let (to, reason) = change.unwrap_or((desired.clamp(self.min, self.max), "bounds".into()));
         if to == desired {
@@ -347,11 +416,7 @@ impl Scaler for TargetTracking {
         }
         // A failed UpdateService is retried at the next evaluation; no cooldown starts.
         world.set_desired(to, t).ok()?;
-        if to > desired {
-            self.last_out = Some(t);
-        } else {
-            self.last_in = Some(t);
-        }
+        self.changed(desired, to, t);
         Some(Change {
             at: t,
             from: desired,

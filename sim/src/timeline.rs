@@ -38,6 +38,11 @@ impl Second {
     pub fn p99(&self) -> f64 {
         self.latency_quantile(0.99)
     }
+
+    /// Tasks Fargate bills for in this second: those launched or running.
+    pub fn billed(&self) -> u32 {
+        self.healthy + self.provisioning
+    }
 }
 
 #[derive(Debug, Clone, Default)]

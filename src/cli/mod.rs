@@ -118,6 +118,16 @@ pub enum Command {
         /// next to each scaler.
         #[arg(long)]
         traffic: Option<PathBuf>,
+        /// Replay AWS's own scaler beside the policy: the `<service>.aws.json` `import`
+        /// writes. Prints, and with --out writes as migration.html, the per-day report.
+        #[arg(long, conflicts_with_all = ["families", "seeds"])]
+        aws: Option<PathBuf>,
+        /// vCPU of one task, for the report's Fargate cost.
+        #[arg(long, default_value_t = 0.5, value_parser = positive)]
+        task_vcpu: f64,
+        /// Memory of one task in GB, for the report's Fargate cost.
+        #[arg(long, default_value_t = 1.0, value_parser = positive)]
+        task_memory_gb: f64,
     },
     /// Record a service's past load from CloudWatch, one row per minute (requests, CPU,
     /// desired and running counts), for `simulate --traffic`.
@@ -187,6 +197,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             seeds,
             families,
             traffic,
+            aws,
+            task_vcpu,
+            task_memory_gb,
         } => simulate::run(simulate::Args {
             policy,
             scenario,
@@ -196,6 +209,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             seeds,
             families,
             traffic,
+            aws,
+            task_size: autoscaler_sim::migration::TaskSize {
+                vcpu: task_vcpu,
+                memory_gb: task_memory_gb,
+            },
         }),
         Command::Replica { args } => {
             let argv = std::iter::once(std::ffi::OsString::from("search-service")).chain(args);
@@ -213,5 +231,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Record(args) => record::run(args),
         Command::Import(args) => import::run(args),
         Command::Status { url, timeout } => status::run(&url, timeout),
+    }
+}
+
+/// A size or a price: a finite number above zero.
+fn positive(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        Ok(v) => Err(format!("{v} is not above zero")),
+        Err(e) => Err(format!("{s:?} is not a number: {e}")),
     }
 }

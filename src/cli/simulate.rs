@@ -2,8 +2,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use autoscaler_core::migrate::scaling::AwsScaling;
 use autoscaler_core::policy::{self, Policy};
-use autoscaler_sim::{self as sim, Comparison, PolicyScaler, Scaler, Scenario, families, replay, report, seeds};
+use autoscaler_sim::imported::ImportedAws;
+use autoscaler_sim::{
+    self as sim, Comparison, PolicyScaler, Scaler, Scenario, families, migration, replay, report, seeds,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Embedded defaults, so `ecs-autoscaler simulate` works from any directory.
@@ -21,6 +25,8 @@ pub struct Args {
     pub seeds: Option<String>,
     pub families: Option<PathBuf>,
     pub traffic: Option<PathBuf>,
+    pub aws: Option<PathBuf>,
+    pub task_size: migration::TaskSize,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -40,7 +46,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let scenario = recording.as_ref().map_or(base.clone(), |r| r.scenario(&base));
-    let compare = if args.compare.is_empty() && args.policy.is_none() && args.scenario.is_none() {
+    let compare = if args.compare.is_empty() && args.policy.is_none() && args.scenario.is_none() && args.aws.is_none() {
         Comparison::ALL.to_vec()
     } else {
         args.compare.clone()
@@ -62,6 +68,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 
     let mut scalers: Vec<Box<dyn Scaler>> = vec![Box::new(PolicyScaler::new(policy.clone(), &scenario))];
+    let mut left_out = Vec::new();
+    if let Some(path) = &args.aws {
+        let imported =
+            ImportedAws::new(&read_aws(path)?, &scenario).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        left_out = imported.left_out().to_vec();
+        scalers.push(Box::new(imported));
+    }
     scalers.extend(compare.iter().map(|c| c.scaler(&policy, &scenario)));
 
     let show_progress = scenario.duration >= 3600 && !args.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -87,10 +100,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 
     let actual = recording.as_ref().map(replay::Recording::actual);
+    let migration = args.aws.is_some().then(|| migration::Migration {
+        scenario: &scenario,
+        runs: &runs,
+        size: args.task_size,
+        left_out: &left_out,
+        recording: recording.as_ref(),
+    });
     if args.json {
         let mut json = serde_json::to_value(report::json(&scenario, &runs))?;
         if let Some(a) = &actual {
             json["recorded"] = serde_json::to_value(a)?;
+        }
+        if let Some(m) = &migration {
+            json["per_day"] = serde_json::to_value(m.per_day())?;
+            json["aws_left_out"] = serde_json::to_value(&left_out)?;
         }
         println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
@@ -106,8 +130,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    if let Some(m) = &migration
+        && !args.json
+    {
+        println!("\nper day (UTC):\n{}", m.table());
+        for n in &left_out {
+            println!("left out of the AWS replay: {n}");
+        }
+    }
     if let Some(dir) = &args.out {
-        let written = report::write_dir(dir, &scenario, &runs).with_context(|| format!("writing {}", dir.display()))?;
+        let mut written =
+            report::write_dir(dir, &scenario, &runs).with_context(|| format!("writing {}", dir.display()))?;
+        if let Some(m) = &migration {
+            let path = dir.join("migration.html");
+            std::fs::write(&path, m.html().map_err(|e| anyhow::anyhow!(e))?)
+                .with_context(|| format!("writing {}", path.display()))?;
+            written.push(path);
+        }
         if !args.json {
             for w in written {
                 println!("wrote {}", w.display());
@@ -115,6 +154,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// AWS's configuration as `import` wrote it beside the policy.
+fn read_aws(path: &Path) -> anyhow::Result<AwsScaling> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{}: not the AWS configuration `ecs-autoscaler import` writes (<service>.aws.json)",
+            path.display()
+        )
+    })
 }
 
 /// Every family over paired seeds against every comparison: one table, and the goals

@@ -363,7 +363,7 @@ fn next(c: &croner::Cron, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
 
 /// `cron(m h dom mon dow year)` in AWS's dialect as five fields here: `?` is `*`, the year
 /// must be any, and AWS numbers days of the week 1–7 from Sunday where cron counts 0–6.
-fn aws_cron(schedule: &str) -> Option<String> {
+pub fn aws_cron(schedule: &str) -> Option<String> {
     let inner = schedule.trim().strip_prefix("cron(")?.strip_suffix(')')?;
     let fields: Vec<&str> = inner.split_whitespace().collect();
     if fields.len() != 6 || !matches!(fields[5], "*" | "?") {
@@ -502,6 +502,8 @@ mod tests {
                             },
                             comparison: "GreaterThanThreshold".into(),
                             threshold: 150.0,
+                            period: 60,
+                            evaluation_periods: 3,
                         }),
                     }),
                 },

@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::policy::Measure;
+
 /// Everything Application Auto Scaling holds for one service.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AwsScaling {
@@ -89,6 +91,46 @@ pub enum AwsMetric {
     },
 }
 
+impl AwsMetric {
+    /// What the metric measures in the policy model's terms, when it is one the
+    /// simulator can produce: ECS's CPU and memory, the ALB's requests per target and
+    /// response time (its `pNN` statistics). None for any other custom metric.
+    pub fn measure(&self) -> Option<Measure> {
+        match self {
+            AwsMetric::Predefined { name, .. } => match name.as_str() {
+                "ECSServiceAverageCPUUtilization" | "ECSServiceAverageCPUUtilizationHighResolution" => {
+                    Some(Measure::Cpu)
+                }
+                "ECSServiceAverageMemoryUtilization" | "ECSServiceAverageMemoryUtilizationHighResolution" => {
+                    Some(Measure::Memory)
+                }
+                "ALBRequestCountPerTarget" => Some(Measure::RequestsPerTarget),
+                _ => None,
+            },
+            AwsMetric::Custom {
+                namespace,
+                name,
+                statistic,
+                ..
+            } => match (namespace.as_str(), name.as_str()) {
+                ("AWS/ECS", "CPUUtilization") => Some(Measure::Cpu),
+                ("AWS/ECS", "MemoryUtilization") => Some(Measure::Memory),
+                ("AWS/ApplicationELB", "RequestCountPerTarget") => Some(Measure::RequestsPerTarget),
+                ("AWS/ApplicationELB", "TargetResponseTime") => {
+                    let quantile = statistic.strip_prefix('p')?.parse::<f64>().ok()? / 100.0;
+                    (quantile > 0.0 && quantile < 1.0).then_some(Measure::Latency { quantile })
+                }
+                _ => None,
+            },
+        }
+    }
+
+    /// Whether AWS publishes it every 20 s (the `HighResolution` predefined metrics).
+    pub fn high_resolution(&self) -> bool {
+        matches!(self, AwsMetric::Predefined { name, .. } if name.ends_with("HighResolution"))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TargetTracking {
     pub metric: AwsMetric,
@@ -125,6 +167,34 @@ pub struct Alarm {
     /// `GreaterThanThreshold` and the like.
     pub comparison: String,
     pub threshold: f64,
+    /// Seconds per datapoint and how many in a row must breach; CloudWatch's own defaults
+    /// (60 s, 1) when the alarm did not say.
+    #[serde(default = "Alarm::default_period")]
+    pub period: u32,
+    #[serde(default = "Alarm::default_evaluation_periods")]
+    pub evaluation_periods: u32,
+}
+
+impl Alarm {
+    fn default_period() -> u32 {
+        60
+    }
+
+    fn default_evaluation_periods() -> u32 {
+        1
+    }
+
+    /// Whether `value` is on the alarm side of the threshold; None for a comparison
+    /// CloudWatch does not have (anomaly bands are not modelled).
+    pub fn breached(&self, value: f64) -> Option<bool> {
+        Some(match self.comparison.as_str() {
+            "GreaterThanThreshold" => value > self.threshold,
+            "GreaterThanOrEqualToThreshold" => value >= self.threshold,
+            "LessThanThreshold" => value < self.threshold,
+            "LessThanOrEqualToThreshold" => value <= self.threshold,
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

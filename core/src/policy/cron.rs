@@ -3,7 +3,7 @@
 //! daemon's wake-ups at window edges read expressions through this parser alone.
 
 use chrono::{DateTime, Utc};
-use croner::Cron;
+pub use croner::Cron;
 use croner::parser::{CronParser, Seconds};
 
 pub fn parse(expression: &str) -> Result<Cron, String> {

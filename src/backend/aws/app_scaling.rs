@@ -252,6 +252,8 @@ async fn alarms(
                     },
                     comparison: a.comparison_operator().map_or("", |c| c.as_str()).to_string(),
                     threshold: a.threshold().unwrap_or(0.0),
+                    period: a.period().and_then(|p| u32::try_from(p).ok()).unwrap_or(60),
+                    evaluation_periods: a.evaluation_periods().and_then(|p| u32::try_from(p).ok()).unwrap_or(1),
                 },
             ));
         }
