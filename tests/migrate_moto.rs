@@ -350,3 +350,130 @@ print(json.dumps(seen))
         "{events:#?}"
     );
 }
+
+/// The whole move, in the four commands DEPLOY.md gives: `import` (the closest policy and
+/// AWS's configuration), `record` (the service's past load), `simulate --aws` (AWS's
+/// scaling and the policy on that load, per day) and the daemon with the policy in place
+/// (`takeover = true`). The first three change nothing in AWS; the fourth suspends AWS's
+/// scaling before its first change of the count, so at no moment do two scalers act.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_moves_over_from_aws_in_four_commands() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto.url).await;
+    aws.service(&moto.url, "prod", "search").await;
+    aws_scaled(&aws).await;
+    aws.app_scaling
+        .put_scheduled_action()
+        .service_namespace(ServiceNamespace::Ecs)
+        .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+        .resource_id(RESOURCE)
+        .scheduled_action_name("business-hours")
+        .schedule("cron(0 8 ? * * *)")
+        .scalable_target_action(ScalableTargetAction::builder().min_capacity(3).build())
+        .send()
+        .await
+        .unwrap();
+    // Three days of a daily cycle, hour by hour (see aws_moto's record test for why hours).
+    let hours: i64 = 3 * 24;
+    let end = chrono::Utc::now().timestamp() / 3600 * 3600;
+    let start = end - hours * 3600;
+    let per_minute =
+        |h: i64| (60.0 * (2000.0 + 1500.0 * (((h % 24) as f64 - 14.0) / 24.0 * std::f64::consts::TAU).cos())).round();
+    let service = [("ClusterName", "prod"), ("ServiceName", "search")];
+    let points = |f: &dyn Fn(i64) -> f64| {
+        (0..hours)
+            .map(|h| (start + h * 3600, f(h)))
+            .collect::<Vec<_>>()
+            .into_iter()
+    };
+    aws.put_points(
+        "SearchService",
+        "ArrivalCount",
+        &[("Service", "search")],
+        points(&|h| per_minute(h) * 60.0),
+    )
+    .await;
+    aws.put_points(
+        "AWS/ECS",
+        "CPUUtilization",
+        &service,
+        points(&|h| per_minute(h) / 60.0 / 30.0),
+    )
+    .await;
+    for name in ["DesiredTaskCount", "RunningTaskCount"] {
+        aws.put_points("ECS/ContainerInsights", name, &service, points(&|_| 2.0))
+            .await;
+    }
+    let dir = setup();
+    let policies = dir.path().join("policies");
+    let untouched = async || (aws.desired("prod", "search").await, suspended(&aws).await);
+
+    // 1. import
+    let out = daemon(&moto.url, dir.path())
+        .args(["import", "--cluster", "prod", "--service", "search", "--out"])
+        .arg(policies.join("search.toml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(untouched().await, (2, (false, false, false)));
+
+    // 2. record
+    let csv = dir.path().join("traffic.csv");
+    let out = daemon(&moto.url, dir.path())
+        .args([
+            "record",
+            "--cluster",
+            "prod",
+            "--service",
+            "search",
+            "--since",
+            "3d",
+            "--period",
+            "1h",
+            "--out",
+        ])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(untouched().await, (2, (false, false, false)));
+
+    // 3. simulate: AWS's scaling as imported beside the new policy, per day, into a report.
+    let report = dir.path().join("report");
+    let out = daemon(&moto.url, dir.path())
+        .args(["simulate", "--policy"])
+        .arg(policies.join("search.toml"))
+        .arg("--traffic")
+        .arg(&csv)
+        .arg("--aws")
+        .arg(policies.join("search.aws.json"))
+        .arg("--out")
+        .arg(&report)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    println!("{text}");
+    assert!(
+        text.contains("aws-imported") && text.contains("per day (UTC)"),
+        "{text}"
+    );
+    let html = std::fs::read_to_string(report.join("migration.html")).unwrap();
+    assert!(
+        html.contains("Every policy and scheduled action AWS holds for the service is replayed"),
+        "the CPU policy and the cron action are both replayed"
+    );
+    assert_eq!(untouched().await, (2, (false, false, false)));
+
+    // 4. apply: the daemon with the imported policy, under a load above its target.
+    aws.put_cpu("prod", "search", 140.0).await;
+    let d = &once(&moto.url, dir.path())[0];
+    assert_eq!(d["applied"], true, "{d}");
+    assert!(aws.desired("prod", "search").await > 2);
+    assert_eq!(suspended(&aws).await, (true, true, true), "AWS's scaling is suspended");
+    let state = std::fs::read_to_string(dir.path().join("state.json")).unwrap();
+    assert!(
+        state.contains("aws_suspension"),
+        "kept, to be given back as found: {state}"
+    );
+}
