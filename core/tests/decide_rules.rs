@@ -918,3 +918,68 @@ fn a_decision_withheld_for_another_scaler_is_shown_and_not_applied() {
     };
     assert!(!c.evaluate(&hold, t0() + secs(30)).limited_by(LimitKind::OtherScaler));
 }
+
+const QUEUE: &str = "[[rule]]\nname = \"backlog\"\nmetric = \"queue_backlog\"\nqueue = \"orders\"\n";
+
+#[test]
+fn a_queue_backlog_is_shared_by_the_running_tasks_even_none() {
+    let p = policy(&format!("min = 0\nmax = 50\n{QUEUE}target = 100\n"));
+    // 1,000 messages on 4 tasks: 250 per task against 100 asks for ceil(1000 / 100) = 10.
+    let d = decide(
+        &p,
+        &obs(steady(4), &[("backlog", value(1000.0, t0()))]),
+        &seasoned(),
+        t0(),
+    );
+    assert_eq!(d.desired, 10, "{}", d.rules[0].reason);
+    assert!(
+        d.rules[0].reason.contains("250 vs target 100 on 4 task(s)"),
+        "{}",
+        d.rules[0].reason
+    );
+    // A fleet scaled to zero has no task to produce a value, and still wakes for a backlog.
+    let d = decide(
+        &p,
+        &obs(steady(0), &[("backlog", value(350.0, t0()))]),
+        &seasoned(),
+        t0(),
+    );
+    assert_eq!((d.action, d.desired), (Action::ScaleOut, 4));
+}
+
+#[test]
+fn with_an_acceptable_wait_a_keeping_up_fleet_is_sized_by_its_arrivals() {
+    let p = policy(&format!(
+        "min = 1\nmax = 50\n{QUEUE}acceptable_latency = \"1m\"\nprocessing_rate = 10\n"
+    ));
+    // No backlog, 50 messages/s arriving: 5 tasks at 10/s keep up, whatever runs now.
+    let keeping_up = |running| {
+        let metrics = [
+            ("backlog.visible", value(0.0, t0())),
+            ("backlog.sent", value(50.0, t0())),
+        ];
+        decide(&p, &obs(steady(running), &metrics), &seasoned(), t0()).desired
+    };
+    assert_eq!((keeping_up(12), keeping_up(5), keeping_up(2)), (5, 5, 5));
+    // A backlog of 6,000 adds the tasks that drain it within the minute: 6,000 / 600 = 10.
+    let metrics = [
+        ("backlog.visible", value(6000.0, t0())),
+        ("backlog.sent", value(50.0, t0())),
+    ];
+    assert_eq!(decide(&p, &obs(steady(5), &metrics), &seasoned(), t0()).desired, 15);
+    // Without the arrivals the rule has no value, and says which operand is missing.
+    let metrics = [
+        ("backlog.visible", value(0.0, t0())),
+        (
+            "backlog.sent",
+            Sample::missing(MissingCause::NotPublished, "no datapoints in the query window"),
+        ),
+    ];
+    let d = decide(&p, &obs(steady(5), &metrics), &seasoned(), t0());
+    assert_eq!(d.rules[0].vote, Vote::Missing);
+    assert!(
+        d.rules[0].reason.contains("sent: no datapoints"),
+        "{}",
+        d.rules[0].reason
+    );
+}

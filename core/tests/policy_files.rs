@@ -403,6 +403,8 @@ fn every_measure_shows_its_unit() {
     assert_eq!(Measure::RequestRate.show(1400.0), "1400 req/s per task");
     assert_eq!(Measure::ErrorRate.show(0.5), "0.50 failed/s per task");
     assert_eq!(Measure::RequestsPerTarget.show(900.0), "900 requests per target");
+    assert_eq!(Measure::QueueBacklog.show(12.34), "12.3 messages per task");
+    assert_eq!(Measure::QueueArrivals.show(5.0), "5.0 messages/s");
 }
 
 #[test]
@@ -455,4 +457,99 @@ fn predict_sections_are_checked_where_they_are_written() {
     assert_eq!(predict.rule, "cpu");
     assert_eq!(predict.history, std::time::Duration::from_secs(14 * 86_400));
     assert_eq!(predict.lead, policy::Lead::Auto);
+}
+
+#[test]
+fn queue_backlog_rules_name_their_queue_and_one_way_to_their_target() {
+    let rule = |body: &str| with_rule(&format!("name = \"q\"\nmetric = \"queue_backlog\"\n{body}"));
+    let p = policy::parse(Path::new("p.toml"), &rule("queue = \"orders.fifo\"\ntarget = 500")).unwrap();
+    let r = &p.rules[0];
+    assert_eq!((r.measures, r.goal.target()), (Measure::QueueBacklog, 500.0));
+    match &r.metric {
+        Metric::Custom {
+            namespace,
+            name,
+            dimensions,
+            ..
+        } => {
+            assert_eq!(
+                (namespace.as_str(), name.as_str()),
+                ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+            );
+            assert_eq!(dimensions.get("QueueName").map(String::as_str), Some("orders.fifo"));
+        }
+        m => panic!("{m:?}"),
+    }
+    let derived = policy::parse(
+        Path::new("p.toml"),
+        &rule("queue = \"orders\"\nacceptable_latency = \"90s\"\nprocessing_rate = 4"),
+    )
+    .unwrap();
+    assert_eq!(derived.rules[0].goal.target(), 360.0, "90 s × 4 messages/s");
+    let keys: Vec<&str> = derived.rules[0].reads().iter().map(|r| r.key).collect();
+    assert_eq!(
+        keys,
+        ["q.visible", "q.sent"],
+        "the arrivals are read beside the backlog"
+    );
+
+    assert_eq!(
+        errors(&rule("target = 5")),
+        vec!["p.toml:7:8: rule \"q\" reads an SQS queue and needs `queue`"]
+    );
+    assert!(errors(&rule("queue = \"my queue\"\ntarget = 5"))[0].contains("is not an SQS queue name"));
+    assert!(
+        errors(&rule(
+            "queue = \"q\"\ntarget = 5\nacceptable_latency = \"1m\"\nprocessing_rate = 2"
+        ))[0]
+            .contains("not both")
+    );
+    assert!(errors(&rule("queue = \"q\"\nacceptable_latency = \"1m\""))[0].contains("needs `processing_rate`"));
+    assert!(errors(&rule("queue = \"q\"\nprocessing_rate = 2"))[0].contains("needs `acceptable_latency`"));
+    assert!(
+        errors(&rule("queue = \"q\"\nacceptable_latency = \"1m\"\nprocessing_rate = 0"))[0]
+            .contains("must be above zero, found 0")
+    );
+    assert!(errors(&rule("queue = \"q\""))[0].contains("needs `target` (messages per task), or `acceptable_latency`"));
+    assert_eq!(
+        errors(&with_rule(
+            "name = \"c\"\nmetric = \"ecs_cpu\"\ntarget = 70\nqueue = \"q\""
+        )),
+        vec!["p.toml:10:9: `queue` applies only to queue_backlog rules"]
+    );
+}
+
+#[test]
+fn metric_math_names_only_its_metrics_and_says_where_it_breaks() {
+    let rule = |expression: &str| {
+        with_rule(&format!(
+            "name = \"m\"\nmetric = \"custom\"\ntarget = 5\nexpression = \"{expression}\"\n\
+             [rule.metrics.errors]\nnamespace = \"App\"\nmetric_name = \"Errors\"\nstatistic = \"sum\"\n\
+             [rule.metrics.requests]\nnamespace = \"App\"\nmetric_name = \"Requests\"\nstatistic = \"sum\""
+        ))
+    };
+    let p = policy::parse(Path::new("p.toml"), &rule("errors / requests * 100")).unwrap();
+    let keys: Vec<&str> = p.rules[0].reads().iter().map(|r| r.key).collect();
+    assert_eq!(keys, ["m.errors", "m.requests"]);
+    assert!(
+        p.rules[0].modelled().unwrap_err().contains("App/Errors"),
+        "App's metrics exist only in CloudWatch"
+    );
+    // The column of the name it does not know: after `expression = "` and `errors / `.
+    assert_eq!(
+        errors(&rule("errors / sent")),
+        vec!["p.toml:10:24: expression: \"sent\" is not one of this rule's metrics (errors, requests)"]
+    );
+    assert!(errors(&rule("errors /"))[0].contains("found the end"));
+    let no_metrics = with_rule("name = \"m\"\nmetric = \"custom\"\ntarget = 5\nexpression = \"a / b\"");
+    assert!(errors(&no_metrics)[0].contains("`expression` needs `metrics`"));
+    let on_cpu = with_rule("name = \"c\"\nmetric = \"ecs_cpu\"\ntarget = 70\nexpression = \"a\"");
+    assert!(errors(&on_cpu)[0].contains("`expression` applies only to custom rules"));
+    // Operands the simulator knows make the rule run there too.
+    let sqs = with_rule(
+        "name = \"m\"\nmetric = \"custom\"\ntarget = 5\nexpression = \"sent\"\n\
+         [rule.metrics.sent]\nnamespace = \"AWS/SQS\"\nmetric_name = \"NumberOfMessagesSent\"\nstatistic = \"sum\"",
+    );
+    let p = policy::parse(Path::new("p.toml"), &sqs).unwrap();
+    assert!(p.rules[0].modelled().is_ok());
 }

@@ -20,6 +20,8 @@ pub fn series_id(measure: Measure) -> u64 {
         Measure::RequestRate => 4,
         Measure::ErrorRate => 7,
         Measure::Other => 5,
+        Measure::QueueBacklog => 6,
+        Measure::QueueArrivals => 0,
         Measure::Latency { quantile } => 8 + (quantile * 10_000.0) as u64,
     }
 }
@@ -123,6 +125,10 @@ fn aggregate(slice: &[Second], measure: Measure) -> Option<f64> {
                 .map(|s| s.failed_in_service / f64::from(s.healthy)),
         ),
         Measure::Latency { quantile } => mixture_quantile(slice, quantile),
+        // ApproximateNumberOfMessagesVisible: the whole queue's, averaged over the period.
+        Measure::QueueBacklog => mean(slice.iter().map(|s| s.backlog)),
+        // NumberOfMessagesSent summed over the period, read per second.
+        Measure::QueueArrivals => mean(slice.iter().map(|s| s.offered)),
         Measure::Other => None,
     }
 }

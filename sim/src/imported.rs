@@ -563,8 +563,8 @@ mod tests {
             name: "queue".into(),
             kind: PolicyKind::TargetTracking(Tracking {
                 metric: AwsMetric::Custom {
-                    namespace: "AWS/SQS".into(),
-                    name: "ApproximateNumberOfMessagesVisible".into(),
+                    namespace: "Orders".into(),
+                    name: "PendingJobs".into(),
                     dimensions: vec![],
                     statistic: "Average".into(),
                 },

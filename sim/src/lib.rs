@@ -185,9 +185,12 @@ pub fn run(scenario: &Scenario, scaler: &mut dyn Scaler, progress: &mut dyn FnMu
     }
 }
 
-/// Whether second `s` breaks the SLO: p99 above it, or a request failed.
+/// Whether second `s` breaks the SLO: p99 above it (for a queue, a message's wait), or a
+/// request failed.
 pub fn violated(scenario: &Scenario, s: &Second) -> bool {
-    s.failed >= 0.5 || (s.served > 0.0 && s.p99() > scenario.slo_p99)
+    // Messages waiting with no task to work them break it too (a queue-fed service).
+    let stranded = s.backlog >= 0.5 && s.served == 0.0;
+    s.failed >= 0.5 || stranded || (s.served > 0.0 && s.p99() > scenario.slo_p99)
 }
 
 fn summarize(scenario: &Scenario, scaler: &str, seconds: &[Second], changes: &[Change]) -> Summary {

@@ -110,14 +110,18 @@ impl MetricReader {
         let signals = policy
             .rules
             .iter()
-            .map(|r| {
+            .flat_map(|r| {
                 let period = r.period.as_secs().max(1);
                 let delay = if period < 60 {
                     scenario.cloudwatch.high_resolution_delay
                 } else {
                     scenario.cloudwatch.standard_delay
                 };
-                (r.name.clone(), r.modelled(), period, delay)
+                let modelled = r.modelled();
+                r.reads().into_iter().map(move |read| {
+                    let signal = modelled.clone().map(|_| read.measures);
+                    (read.key.to_string(), signal, period, delay)
+                })
             })
             .collect();
         Self {

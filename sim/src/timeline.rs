@@ -27,6 +27,8 @@ pub struct Second {
     /// uneven tasks it is the distribution of the task at the 99th percentile.
     pub latency_shift: f64,
     pub latency_mean: f64,
+    /// Messages waiting in the shared queue at the end of the second (a queue-fed service).
+    pub backlog: f64,
 }
 
 impl Second {

@@ -55,6 +55,8 @@ pub struct World {
     replace_after: f64,
     last_latency: f64,
     launched_now: u32,
+    /// Messages waiting in the shared queue of a queue-fed service.
+    backlog: f64,
     pub seconds: Timeline,
 }
 
@@ -80,6 +82,7 @@ impl World {
             replace_after: 0.0,
             last_latency: scenario.service.base_latency,
             launched_now: 0,
+            backlog: 0.0,
             seconds: timeline,
             scenario: scenario.clone(),
         };
@@ -266,32 +269,16 @@ impl World {
             share * f64::from(crashed)
         };
 
-        let mut per_task: Vec<TaskSecond> = Vec::with_capacity(healthy as usize);
-        let mut failed_in_service = 0.0;
         let factor = self.scenario.capacity_factor(t);
-        for k in self.tasks.iter_mut().filter(|k| k.in_service(tf)) {
-            let capacity = k.capacity * factor;
-            let total = k.queue + share;
-            let done = total.min(capacity);
-            k.queue = total - done;
-            let max_queue = capacity * s.request_timeout;
-            if k.queue > max_queue {
-                failed += k.queue - max_queue;
-                failed_in_service += k.queue - max_queue;
-                k.queue = max_queue;
-            }
-            let rho = (done / capacity).min(1.0);
-            let mean = (1.0 / capacity) / (1.0 - rho.min(0.995));
-            let shift = s.base_latency + k.queue / capacity;
-            per_task.push(TaskSecond {
-                served: done,
-                p99: shift + mean * 100f64.ln(),
-                shift,
-                mean,
-                rho,
-            });
-            served += done;
-        }
+        let (mut per_task, failed_in_service) = if s.queue {
+            // Nothing is sent to a task that died: its messages stay in the queue.
+            failed = 0.0;
+            (self.work_queue(tf, offered, factor, s.base_latency), 0.0)
+        } else {
+            self.serve(tf, share, factor, &s)
+        };
+        failed += failed_in_service;
+        served += per_task.iter().map(|p| p.served).sum::<f64>();
 
         let (latency_shift, latency_mean) = tail_task(&mut per_task).unwrap_or((
             s.base_latency + s.request_timeout,
@@ -322,7 +309,74 @@ impl World {
             memory,
             latency_shift,
             latency_mean,
+            backlog: self.backlog,
         });
+    }
+}
+
+impl World {
+    /// Requests through each task's own queue: what a task cannot answer within the
+    /// request timeout fails. The tasks' seconds and the requests failed in service.
+    fn serve(&mut self, tf: f64, share: f64, factor: f64, s: &super::scenario::ServiceModel) -> (Vec<TaskSecond>, f64) {
+        let mut per_task = Vec::new();
+        let mut failed_in_service = 0.0;
+        for k in self.tasks.iter_mut().filter(|k| k.in_service(tf)) {
+            let capacity = k.capacity * factor;
+            let total = k.queue + share;
+            let done = total.min(capacity);
+            k.queue = total - done;
+            let max_queue = capacity * s.request_timeout;
+            if k.queue > max_queue {
+                failed_in_service += k.queue - max_queue;
+                k.queue = max_queue;
+            }
+            let rho = (done / capacity).min(1.0);
+            let mean = (1.0 / capacity) / (1.0 - rho.min(0.995));
+            let shift = s.base_latency + k.queue / capacity;
+            per_task.push(TaskSecond {
+                served: done,
+                p99: shift + mean * 100f64.ln(),
+                shift,
+                mean,
+                rho,
+            });
+        }
+        (per_task, failed_in_service)
+    }
+
+    /// Messages through one shared queue (SQS): every task in service takes what it can
+    /// process, nothing times out, and a message waits for the backlog ahead of it.
+    fn work_queue(&mut self, tf: f64, arrived: f64, factor: f64, base_latency: f64) -> Vec<TaskSecond> {
+        self.backlog += arrived;
+        let capacities: Vec<f64> = self
+            .tasks
+            .iter()
+            .filter(|k| k.in_service(tf))
+            .map(|k| k.capacity * factor)
+            .collect();
+        let total: f64 = capacities.iter().sum();
+        if total <= 0.0 {
+            return Vec::new();
+        }
+        let done = self.backlog.min(total);
+        self.backlog -= done;
+        let wait = self.backlog / total;
+        capacities
+            .iter()
+            .map(|&capacity| {
+                let served = capacity * done / total;
+                let rho = (served / capacity).min(1.0);
+                let mean = (1.0 / capacity) / (1.0 - rho.min(0.995));
+                let shift = base_latency + wait;
+                TaskSecond {
+                    served,
+                    p99: shift + mean * 100f64.ln(),
+                    shift,
+                    mean,
+                    rho,
+                }
+            })
+            .collect()
     }
 }
 

@@ -103,7 +103,8 @@ impl MetricSource for Scripted {
                 let v = values.get(target).copied().unwrap_or(value);
                 p.rules
                     .iter()
-                    .map(|r| {
+                    .flat_map(|r| r.reads())
+                    .map(|read| {
                         let sample = if fail {
                             Sample::missing(MissingCause::ReadFailed, "GetMetricData: injected outage")
                         } else {
@@ -113,7 +114,7 @@ impl MetricSource for Scripted {
                                 base: None,
                             })
                         };
-                        (r.name.clone(), sample)
+                        (read.key.to_string(), sample)
                     })
                     .collect()
             })

@@ -65,7 +65,8 @@ impl Pending {
                 policy
                     .rules
                     .iter()
-                    .map(|r| (r.name.clone(), Sample::missing(MissingCause::ReadFailed, why)))
+                    .flat_map(|r| r.reads())
+                    .map(|read| (read.key.to_string(), Sample::missing(MissingCause::ReadFailed, why)))
                     .collect()
             }
         }

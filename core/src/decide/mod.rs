@@ -11,6 +11,7 @@ mod decision;
 mod gates;
 mod history;
 mod learn;
+pub mod math;
 mod predict;
 mod rules;
 mod steps;

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::types::{Capacity, MissingCause, Reading, RuleVerdict, Sample, Vote};
-use crate::policy::{Goal, Rule};
+use crate::policy::{Goal, Measure, Rule};
 
 /// Datapoints stamped further in the future than this are refused (clock skew or bad data).
 const FUTURE_SKEW_SECONDS: f64 = 60.0;
@@ -57,12 +57,18 @@ pub fn evaluate(
             ..missing(format!("stale: {:.0}s old, limit {}s", age, rule.max_age.as_secs()))
         };
     }
-    let base = reading.base.unwrap_or(capacity.running);
+    // A queue's backlog is the whole queue's: per task it is over the tasks running, and
+    // with none running it still asks for tasks (a worker fleet scaled to zero wakes).
+    let (value, base) = if rule.measures == Measure::QueueBacklog {
+        let base = capacity.running.max(1);
+        (reading.value / f64::from(base), base)
+    } else {
+        (reading.value, reading.base.unwrap_or(capacity.running))
+    };
     if base == 0 {
         return missing("no running task produced this value".into());
     }
     let current = capacity.desired;
-    let value = reading.value;
     if let Some(changed) = last_change.filter(|c| reading.at < *c) {
         // Measured (at least partly) on the count before the last change: acting on it
         // again would apply one observation twice (2 -> 4 -> 8 on one CPU datapoint).

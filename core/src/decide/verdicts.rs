@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use super::history::History;
 use super::learn;
 use super::learn::KneeVerdict;
+use super::math;
 use super::predict;
 use super::rules;
 use super::types::{Capacity, Observation, RuleVerdict, Vote};
@@ -27,14 +28,9 @@ pub fn verdicts(
             .iter()
             .map(|r| {
                 let rule = learn::effective_rule(r, knees);
-                let mut verdict = rules::evaluate(
-                    &rule,
-                    obs.metrics.get(&r.name),
-                    capacity,
-                    policy.spare,
-                    history.last_change,
-                    now,
-                );
+                let sample = math::sample(r, &obs.metrics);
+                let mut verdict =
+                    rules::evaluate(&rule, sample.as_ref(), capacity, policy.spare, history.last_change, now);
                 if let Some(why) = learn::explain(r, knees) {
                     verdict.reason.push_str(&format!("; {why}"));
                 }

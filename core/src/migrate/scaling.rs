@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::policy::Measure;
+use crate::policy::{Measure, Statistic};
 
 /// Everything Application Auto Scaling holds for one service.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -93,8 +93,7 @@ pub enum AwsMetric {
 
 impl AwsMetric {
     /// What the metric measures in the policy model's terms, when it is one the
-    /// simulator can produce: ECS's CPU and memory, the ALB's requests per target and
-    /// response time (its `pNN` statistics). None for any other custom metric.
+    /// simulator can produce ([`Measure::of_cloudwatch`]); None for any other.
     pub fn measure(&self) -> Option<Measure> {
         match self {
             AwsMetric::Predefined { name, .. } => match name.as_str() {
@@ -112,16 +111,22 @@ impl AwsMetric {
                 name,
                 statistic,
                 ..
-            } => match (namespace.as_str(), name.as_str()) {
-                ("AWS/ECS", "CPUUtilization") => Some(Measure::Cpu),
-                ("AWS/ECS", "MemoryUtilization") => Some(Measure::Memory),
-                ("AWS/ApplicationELB", "RequestCountPerTarget") => Some(Measure::RequestsPerTarget),
-                ("AWS/ApplicationELB", "TargetResponseTime") => {
-                    let quantile = statistic.strip_prefix('p')?.parse::<f64>().ok()? / 100.0;
-                    (quantile > 0.0 && quantile < 1.0).then_some(Measure::Latency { quantile })
+            } => {
+                let statistic = match statistic.as_str() {
+                    "Sum" => Statistic::Sum,
+                    "Maximum" => Statistic::Maximum,
+                    "Minimum" => Statistic::Minimum,
+                    "SampleCount" => Statistic::SampleCount,
+                    p => match p.strip_prefix('p').and_then(|n| n.parse::<f64>().ok()) {
+                        Some(n) if n > 0.0 && n < 100.0 => Statistic::Percentile(n),
+                        _ => Statistic::Average,
+                    },
+                };
+                match Measure::of_cloudwatch(namespace, name, statistic) {
+                    Measure::Other => None,
+                    m => Some(m),
                 }
-                _ => None,
-            },
+            }
         }
     }
 

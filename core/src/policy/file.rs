@@ -177,6 +177,10 @@ pub enum MetricKind {
     ErrorRate,
     /// Any CloudWatch metric, tracked proportionally.
     Custom,
+    /// Messages waiting in an SQS queue (`AWS/SQS` ApproximateNumberOfMessagesVisible) per
+    /// running task, against an acceptable backlog per task: `target`, or derived from
+    /// `acceptable_latency` × `processing_rate`. For services that work a queue.
+    QueueBacklog,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -210,8 +214,9 @@ pub struct RuleFile {
     /// Unique within the policy.
     pub name: Located<String>,
     pub metric: Located<MetricKind>,
-    /// Target value: a number, or a duration such as "150ms" for latency.
-    pub target: Located<TargetValue>,
+    /// Target value: a number, or a duration such as "150ms" for latency. A
+    /// queue_backlog rule may derive it instead (`acceptable_latency`, `processing_rate`).
+    pub target: Option<Located<TargetValue>>,
     /// Utilization rules: no change while |value/target - 1| <= tolerance. Default 0.1.
     pub tolerance: Option<Located<f64>>,
     /// average, sum, maximum, minimum, sample_count or a percentile such as p99.
@@ -247,6 +252,31 @@ pub struct RuleFile {
     pub learn_from: Option<Located<String>>,
     /// request_rate rules with `learn_from`: the share of the learned rate to aim for. Default 0.7.
     pub learned_share: Option<Located<f64>>,
+    /// queue_backlog rules: the SQS queue's name.
+    pub queue: Option<Located<String>>,
+    /// queue_backlog rules without `target`: how long a message may wait, e.g. "2m".
+    pub acceptable_latency: Option<Located<String>>,
+    /// queue_backlog rules without `target`: messages one task processes per second.
+    /// The acceptable backlog per task is `acceptable_latency` × this.
+    pub processing_rate: Option<Located<f64>>,
+    /// Custom rules: metric math over `metrics` by name, e.g. "errors / requests * 100",
+    /// evaluated by the daemon from the datapoints it reads.
+    pub expression: Option<Located<String>>,
+    /// Custom rules with `expression`: the CloudWatch metrics it names.
+    #[serde(default)]
+    pub metrics: BTreeMap<String, OperandFile>,
+}
+
+/// One metric a custom rule's `expression` names.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OperandFile {
+    pub namespace: Located<String>,
+    pub metric_name: Located<String>,
+    #[serde(default)]
+    pub dimensions: BTreeMap<String, String>,
+    /// average (default), sum, maximum, minimum, sample_count or a percentile such as p99.
+    pub statistic: Option<Located<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

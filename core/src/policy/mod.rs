@@ -5,6 +5,7 @@ pub mod checker;
 pub mod cron;
 pub mod diagnostic;
 pub mod duration;
+pub mod expression;
 pub mod file;
 mod model;
 mod recover;

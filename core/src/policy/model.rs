@@ -236,12 +236,90 @@ pub struct Rule {
     pub measures: Measure,
     /// A demand target learned from the service's datapoints (request_rate rules).
     pub learn: Option<Learn>,
+    /// With `math`, the series read instead of `metric` (which is then the first of them),
+    /// each under the key [`Rule::read_key`].
+    pub operands: Vec<Operand>,
+    pub math: Option<Math>,
+}
+
+/// One CloudWatch series a rule with metric math reads.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Operand {
+    pub name: String,
+    /// [`Rule::read_key`] of the rule and this operand.
+    pub key: String,
+    pub metric: Metric,
+    pub statistic: Statistic,
+    /// What it measures, when the simulator can produce it ([`Measure::of_cloudwatch`]).
+    pub measures: Measure,
+}
+
+/// How a rule's value is computed from its operands.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Math {
+    /// `expression`, over the operands by name.
+    Expression {
+        text: String,
+        #[serde(skip)]
+        parsed: super::expression::Expr,
+    },
+    /// A queue's work within the acceptable wait: the messages visible (operand
+    /// `visible`) and those arriving meanwhile (`sent`, per second, × `wait` seconds).
+    QueueWork { wait: f64 },
+}
+
+/// One series a backend reads for a rule: the key its sample goes under, and what it is.
+#[derive(Debug, Clone, Copy)]
+pub struct Read<'a> {
+    pub key: &'a str,
+    pub metric: &'a Metric,
+    pub statistic: Statistic,
+    pub measures: Measure,
 }
 
 impl Rule {
+    /// The key an operand's sample goes under in an observation: `<rule>.<operand>`.
+    pub fn read_key(rule: &str, operand: &str) -> String {
+        format!("{rule}.{operand}")
+    }
+
+    /// The series a backend reads for this rule: its own metric, or with metric math each
+    /// operand.
+    pub fn reads(&self) -> Vec<Read<'_>> {
+        if self.math.is_none() {
+            return vec![Read {
+                key: &self.name,
+                metric: &self.metric,
+                statistic: self.statistic,
+                measures: self.measures,
+            }];
+        }
+        self.operands
+            .iter()
+            .map(|o| Read {
+                key: &o.key,
+                metric: &o.metric,
+                statistic: o.statistic,
+                measures: o.measures,
+            })
+            .collect()
+    }
+
     /// What the simulator and the local backend produce for this rule, or why they cannot:
     /// a metric only CloudWatch knows the meaning of has no model.
     pub fn modelled(&self) -> Result<Measure, String> {
+        for o in self.operands.iter().filter(|o| o.measures == Measure::Other) {
+            if let Metric::Custom { namespace, name, .. } = &o.metric {
+                return Err(format!(
+                    "metric \"{}\" ({namespace}/{name}) exists only in CloudWatch: the simulator and the local backend cannot produce it",
+                    o.name
+                ));
+            }
+        }
+        if self.math.is_some() {
+            return Ok(self.measures);
+        }
         match (self.measures, &self.metric) {
             (Measure::Other, Metric::Custom { namespace, name, .. }) => Err(format!(
                 "custom metric {namespace}/{name} exists only in CloudWatch: the simulator and the local backend cannot produce it"
@@ -276,6 +354,10 @@ pub enum Measure {
     ErrorRate,
     /// A response-time quantile (0..1), in seconds.
     Latency { quantile: f64 },
+    /// Messages waiting in a queue, per running task (the rule divides the queue's total).
+    QueueBacklog,
+    /// Messages arriving in a queue per second, the whole queue's.
+    QueueArrivals,
     /// A metric only CloudWatch knows the meaning of.
     Other,
 }
@@ -292,7 +374,26 @@ impl Measure {
             Measure::RequestRate => ("req/s per task", 1.0),
             Measure::ErrorRate => ("failed/s per task", 1.0),
             Measure::RequestsPerTarget => ("requests per target", 1.0),
+            Measure::QueueBacklog => ("messages per task", 1.0),
+            Measure::QueueArrivals => ("messages/s", 1.0),
             Measure::Other => ("", 1.0),
+        }
+    }
+
+    /// What a CloudWatch metric measures, for the ones the simulator produces: ECS's CPU
+    /// and memory, the ALB's requests per target and response-time percentiles, an SQS
+    /// queue's visible messages and (summed) arrivals. Other for any other.
+    pub fn of_cloudwatch(namespace: &str, name: &str, statistic: Statistic) -> Measure {
+        match (namespace, name, statistic) {
+            ("AWS/ECS", "CPUUtilization", _) => Measure::Cpu,
+            ("AWS/ECS", "MemoryUtilization", _) => Measure::Memory,
+            ("AWS/ApplicationELB", "RequestCountPerTarget", _) => Measure::RequestsPerTarget,
+            ("AWS/ApplicationELB", "TargetResponseTime", Statistic::Percentile(p)) => {
+                Measure::Latency { quantile: p / 100.0 }
+            }
+            ("AWS/SQS", "ApproximateNumberOfMessagesVisible", _) => Measure::QueueBacklog,
+            ("AWS/SQS", "NumberOfMessagesSent", Statistic::Sum) => Measure::QueueArrivals,
+            _ => Measure::Other,
         }
     }
 
@@ -304,6 +405,8 @@ impl Measure {
             Measure::RequestRate => format!("{value:.0} req/s per task"),
             Measure::ErrorRate => format!("{value:.2} failed/s per task"),
             Measure::RequestsPerTarget => format!("{value:.0} requests per target"),
+            Measure::QueueBacklog => format!("{value:.1} messages per task"),
+            Measure::QueueArrivals => format!("{value:.1} messages/s"),
             Measure::Other => format!("{value:.3}"),
         }
     }

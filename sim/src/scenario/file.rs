@@ -55,6 +55,9 @@ pub struct ServiceFile {
     pub request_timeout: Option<Located<String>>,
     #[serde(default)]
     pub capacity_spread: Option<Located<f64>>,
+    /// A queue worker: the load is messages in one shared queue.
+    #[serde(default)]
+    pub queue: bool,
 }
 
 pub fn default_idle_cpu() -> f64 {

@@ -75,6 +75,9 @@ pub struct ServiceModel {
     pub request_timeout: f64,
     /// Each task's capacity is `capacity_rps` times 1 ± up to this (uniform), drawn at launch.
     pub capacity_spread: f64,
+    /// The load arrives as messages in one shared queue (SQS) the tasks work, instead of
+    /// requests the load balancer spreads: nothing times out, messages wait.
+    pub queue: bool,
 }
 
 #[derive(Debug, Clone)]

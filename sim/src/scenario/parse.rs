@@ -150,6 +150,7 @@ fn service(c: &mut Checker, s: &ServiceFile) -> ServiceModel {
                 0.0
             }
         },
+        queue: s.queue,
     }
 }
 

@@ -109,15 +109,19 @@ pub fn plan(policies: &[&Policy], now: DateTime<Utc>) -> Plan {
     let mut lookback = 60i64;
     let mut align = 60i64;
     for (pi, p) in policies.iter().enumerate() {
-        for rule in &p.rules {
+        for (rule, read) in p
+            .rules
+            .iter()
+            .flat_map(|r| r.reads().into_iter().map(move |read| (r, read)))
+        {
             let period = rule.period.as_secs().max(1) as i64;
             lookback = lookback.max(rule.max_age.as_secs() as i64 + 2 * period);
             align = align.max(period).min(3600);
-            let built = cloudwatch_metric(&rule.metric, &p.target).map(|(metric, scale)| {
+            let built = cloudwatch_metric(read.metric, &p.target).map(|(metric, scale)| {
                 let stat = MetricStat::builder()
                     .metric(metric)
                     .period(period as i32)
-                    .stat(rule.statistic.cloudwatch_name())
+                    .stat(read.statistic.cloudwatch_name())
                     .build();
                 let id = format!("q{}", queries.len());
                 let query = MetricDataQuery::builder()
@@ -132,13 +136,13 @@ pub fn plan(policies: &[&Policy], now: DateTime<Utc>) -> Plan {
                     queries.push(query);
                     planned.push(Planned {
                         policy: pi,
-                        rule: rule.name.clone(),
+                        rule: read.key.to_string(),
                         id,
                         period,
                         scale,
                     });
                 }
-                Err(e) => unplannable.push((pi, rule.name.clone(), e)),
+                Err(e) => unplannable.push((pi, read.key.to_string(), e)),
             }
         }
     }

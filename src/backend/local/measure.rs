@@ -67,6 +67,12 @@ pub(super) fn measure(
         Measure::ErrorRate | Measure::Other => {
             return Sample::missing(MissingCause::Unsupported, "the local backend does not measure this yet");
         }
+        Measure::QueueBacklog | Measure::QueueArrivals => {
+            return Sample::missing(
+                MissingCause::Unsupported,
+                "the local replicas answer HTTP requests and work no queue",
+            );
+        }
     };
     match value {
         Some(v) => Sample::Value(Reading {

@@ -160,16 +160,19 @@ impl MetricSource for LocalBackend {
             .map(|p| {
                 p.rules
                     .iter()
-                    .map(|rule| {
+                    .flat_map(|rule| rule.reads().into_iter().map(move |read| (rule, read)))
+                    .map(|(rule, read)| {
                         let sample = match (pool_name(&p.target, "read"), rule.modelled()) {
                             (Err(e), _) => Sample::missing(MissingCause::Unsupported, e.to_string()),
                             (_, Err(e)) => Sample::missing(MissingCause::Unsupported, e),
-                            (Ok(name), Ok(m)) => match pools.get(name) {
+                            (Ok(name), Ok(_)) => match pools.get(name) {
                                 None => Sample::missing(MissingCause::NotPublished, "the pool has not started yet"),
-                                Some(pool) => measure::measure(&self.shared.settings, pool, m, rule.period, now),
+                                Some(pool) => {
+                                    measure::measure(&self.shared.settings, pool, read.measures, rule.period, now)
+                                }
                             },
                         };
-                        (rule.name.clone(), sample)
+                        (read.key.to_string(), sample)
                     })
                     .collect()
             })

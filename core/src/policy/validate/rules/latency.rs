@@ -15,7 +15,7 @@ pub fn rule(c: &mut Checker, r: &RuleFile, common: Common) -> Option<Rule> {
             "`tolerance` applies to utilization rules; latency rules use scale_in_headroom",
         );
     }
-    let target = target(c, r);
+    let target = target(c, r, &common.name);
     let headroom = r.scale_in_headroom.as_ref().map_or(DEFAULT_HEADROOM, |h| *h.get());
     if let Some(h) = &r.scale_in_headroom
         && !(*h.get() > 0.0 && *h.get() <= 1.0)
@@ -49,26 +49,29 @@ pub fn rule(c: &mut Checker, r: &RuleFile, common: Common) -> Option<Rule> {
         },
         measures: Measure::Latency { quantile: pct / 100.0 },
         learn: None,
+        operands: Vec::new(),
+        math: None,
     })
 }
 
 /// The SLO in seconds: a duration, never a bare number.
-fn target(c: &mut Checker, r: &RuleFile) -> Option<f64> {
-    match r.target.get() {
+fn target(c: &mut Checker, r: &RuleFile, name: &str) -> Option<f64> {
+    let raw = super::common::required_target(c, r, name)?;
+    match raw.get() {
         TargetValue::Text(t) => match duration::parse(t) {
             Ok(d) if !d.is_zero() => Some(d.as_secs_f64()),
             Ok(_) => {
-                c.error(r.target.span(), "latency target must be greater than zero");
+                c.error(raw.span(), "latency target must be greater than zero");
                 None
             }
             Err(e) => {
-                c.error(r.target.span(), format!("latency target: {e}"));
+                c.error(raw.span(), format!("latency target: {e}"));
                 None
             }
         },
         TargetValue::Number(n) => {
             c.error(
-                r.target.span(),
+                raw.span(),
                 format!("latency target must be a duration such as \"{n}ms\", not a bare number"),
             );
             None

@@ -4,6 +4,8 @@
 
 mod common;
 mod latency;
+mod math;
+pub mod queue;
 mod tracking;
 
 use std::collections::BTreeSet;
@@ -14,7 +16,7 @@ use super::limits::*;
 use crate::policy::checker::Checker;
 use crate::policy::file::{LatencySource, Located, MetricKind, RuleFile};
 use crate::policy::model::{Goal, Learn, Metric, Rule, Statistic, Target};
-use common::{Common, percentile};
+use common::{Common, statistic};
 
 /// Every rule of the file, checked one by one and against each other.
 pub fn rules(c: &mut Checker, raw: &[Located<RuleFile>], target: &Target) -> Vec<Rule> {
@@ -112,7 +114,7 @@ fn rule(c: &mut Checker, r: &RuleFile) -> Option<Rule> {
     {
         c.error(m.span(), "max_age must be at most 1h");
     }
-    let statistic = r.statistic.as_ref().and_then(|s| self::statistic(c, s));
+    let statistic = r.statistic.as_ref().and_then(|s| statistic(c, s));
     keys_of_other_kinds(c, r, kind, &name);
     let count_window = count_window(c, r, kind, period, statistic);
     let learn = learn(c, r);
@@ -127,6 +129,7 @@ fn rule(c: &mut Checker, r: &RuleFile) -> Option<Rule> {
     };
     match kind {
         MetricKind::Latency => latency::rule(c, r, common),
+        MetricKind::QueueBacklog => queue::rule(c, r, common),
         _ => tracking::rule(c, r, common),
     }
 }
@@ -165,6 +168,21 @@ fn keys_of_other_kinds(c: &mut Checker, r: &RuleFile, kind: MetricKind, name: &s
         let why = "applies only to request_rate rules";
         not_for(r.learn_from.as_ref().map(Located::span), "learn_from", why);
         not_for(r.learned_share.as_ref().map(Located::span), "learned_share", why);
+    }
+    if kind != MetricKind::Custom {
+        let why = "applies only to custom rules";
+        not_for(r.expression.as_ref().map(Located::span), "expression", why);
+        not_for((!r.metrics.is_empty()).then(|| r.name.span()), "metrics", why);
+    }
+    if kind != MetricKind::QueueBacklog {
+        let why = "applies only to queue_backlog rules";
+        not_for(r.queue.as_ref().map(Located::span), "queue", why);
+        not_for(
+            r.acceptable_latency.as_ref().map(Located::span),
+            "acceptable_latency",
+            why,
+        );
+        not_for(r.processing_rate.as_ref().map(Located::span), "processing_rate", why);
     }
     if kind == MetricKind::ErrorRate
         && let Some(t) = &r.tolerance
@@ -270,26 +288,4 @@ fn period(c: &mut Checker, raw: &Option<Located<String>>) -> Duration {
         );
     }
     p
-}
-
-fn statistic(c: &mut Checker, raw: &Located<String>) -> Option<Statistic> {
-    let text = raw.get().trim().to_ascii_lowercase();
-    let stat = match text.as_str() {
-        "average" | "avg" => Statistic::Average,
-        "sum" => Statistic::Sum,
-        "maximum" | "max" => Statistic::Maximum,
-        "minimum" | "min" => Statistic::Minimum,
-        "sample_count" | "samplecount" => Statistic::SampleCount,
-        other => match percentile(other) {
-            Some(p) => Statistic::Percentile(p),
-            None => {
-                c.error(
-                    raw.span(),
-                    format!("unknown statistic \"{}\": use average, sum, maximum, minimum, sample_count or a percentile like p99", raw.get()),
-                );
-                return None;
-            }
-        },
-    };
-    Some(stat)
 }

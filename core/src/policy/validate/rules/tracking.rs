@@ -1,40 +1,25 @@
 //! A rule that tracks a target (CPU, memory, requests per target, request rate, a custom
 //! metric) or guards a failure rate.
 
-use super::common::{Common, custom_metric};
+use super::common::{Common, custom_metric, required_target, tolerance};
 use crate::policy::checker::Checker;
-use crate::policy::file::{MetricKind, RuleFile, TargetValue};
+use crate::policy::file::{Located, MetricKind, RuleFile, TargetValue};
 use crate::policy::model::{Goal, Measure, Metric, Rule, Statistic};
-use crate::policy::validate::limits::*;
 
 pub fn rule(c: &mut Checker, r: &RuleFile, common: Common) -> Option<Rule> {
     let kind = common.kind;
-    let target = match r.target.get() {
-        TargetValue::Number(n) if n.is_finite() && *n > 0.0 => Some(*n),
-        TargetValue::Number(n) => {
-            c.error(r.target.span(), format!("target must be greater than zero, found {n}"));
-            None
-        }
-        TargetValue::Text(t) => {
-            c.error(r.target.span(), format!("target must be a number, found \"{t}\""));
-            None
-        }
-    };
+    let raw = required_target(c, r, &common.name);
+    let target = raw.and_then(|raw| number(c, raw));
     if matches!(kind, MetricKind::EcsCpu | MetricKind::EcsMemory)
-        && let Some(t) = target
+        && let (Some(t), Some(raw)) = (target, raw)
         && t > 100.0
     {
         c.error(
-            r.target.span(),
+            raw.span(),
             format!("a utilization target is a percentage, found {t}: write one of 1 to 100, e.g. target = 70"),
         );
     }
-    let tolerance = r.tolerance.as_ref().map_or(DEFAULT_TOLERANCE, |t| *t.get());
-    if let Some(t) = &r.tolerance
-        && !(*t.get() >= 0.0 && *t.get() < 1.0)
-    {
-        c.error(t.span(), format!("tolerance must be in [0, 1), found {}", t.get()));
-    }
+    let tolerance = tolerance(c, r);
     // A count per period and task, read as a rate: the target is per second.
     let per_second = 1.0 / common.count_window.as_secs_f64().max(1.0);
     let (metric, default_stat, measures) = match kind {
@@ -55,6 +40,24 @@ pub fn rule(c: &mut Checker, r: &RuleFile, common: Common) -> Option<Rule> {
             Statistic::Average,
             Measure::ErrorRate,
         ),
+        _ if r.expression.is_some() || !r.metrics.is_empty() => {
+            let (operands, parsed) = super::math::expression(c, r, &common.name, common.period)?;
+            return Some(Rule {
+                name: common.name,
+                metric: operands.first()?.metric.clone(),
+                statistic: operands.first()?.statistic,
+                period: common.period,
+                max_age: common.max_age,
+                goal: Goal::Track {
+                    target: target?,
+                    tolerance,
+                },
+                measures: Measure::Other,
+                learn: common.learn,
+                operands,
+                math: Some(parsed),
+            });
+        }
         _ => (
             custom_metric(c, r, &common.name, 1.0),
             Statistic::Average,
@@ -77,5 +80,22 @@ pub fn rule(c: &mut Checker, r: &RuleFile, common: Common) -> Option<Rule> {
         },
         measures,
         learn: common.learn,
+        operands: Vec::new(),
+        math: None,
     })
+}
+
+/// A target that is a number above zero.
+pub fn number(c: &mut Checker, raw: &Located<TargetValue>) -> Option<f64> {
+    match raw.get() {
+        TargetValue::Number(n) if n.is_finite() && *n > 0.0 => Some(*n),
+        TargetValue::Number(n) => {
+            c.error(raw.span(), format!("target must be greater than zero, found {n}"));
+            None
+        }
+        TargetValue::Text(t) => {
+            c.error(raw.span(), format!("target must be a number, found \"{t}\""));
+            None
+        }
+    }
 }
