@@ -509,22 +509,7 @@ async fn record_reads_fourteen_days_and_simulate_replays_them() {
     }
     let dir = setup();
     let csv = dir.path().join("traffic.csv");
-    let out = daemon(&moto.url, dir.path())
-        .args([
-            "record",
-            "--cluster",
-            "prod",
-            "--service",
-            "search",
-            "--since",
-            "14d",
-            "--period",
-            "1h",
-            "--out",
-        ])
-        .arg(&csv)
-        .output()
-        .unwrap();
+    let out = record_hourly(&moto.url, dir.path(), "14d", &csv);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(

@@ -409,50 +409,33 @@ async fn an_operator_moves_over_from_aws_in_four_commands() {
     let untouched = async || (aws.desired("prod", "search").await, suspended(&aws).await);
 
     // 1. import
-    let out = daemon(&moto.url, dir.path())
-        .args(["import", "--cluster", "prod", "--service", "search", "--out"])
-        .arg(policies.join("search.toml"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    succeeds(
+        daemon(&moto.url, dir.path())
+            .args(["import", "--cluster", "prod", "--service", "search", "--out"])
+            .arg(policies.join("search.toml")),
+    );
     assert_eq!(untouched().await, (2, (false, false, false)));
 
     // 2. record
     let csv = dir.path().join("traffic.csv");
-    let out = daemon(&moto.url, dir.path())
-        .args([
-            "record",
-            "--cluster",
-            "prod",
-            "--service",
-            "search",
-            "--since",
-            "3d",
-            "--period",
-            "1h",
-            "--out",
-        ])
-        .arg(&csv)
-        .output()
-        .unwrap();
+    let out = record_hourly(&moto.url, dir.path(), "3d", &csv);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(untouched().await, (2, (false, false, false)));
 
     // 3. simulate: AWS's scaling as imported beside the new policy, per day, into a report.
     let report = dir.path().join("report");
-    let out = daemon(&moto.url, dir.path())
-        .args(["simulate", "--policy"])
-        .arg(policies.join("search.toml"))
-        .arg("--traffic")
-        .arg(&csv)
-        .arg("--aws")
-        .arg(policies.join("search.aws.json"))
-        .arg("--out")
-        .arg(&report)
-        .output()
-        .unwrap();
+    let out = succeeds(
+        daemon(&moto.url, dir.path())
+            .args(["simulate", "--policy"])
+            .arg(policies.join("search.toml"))
+            .arg("--traffic")
+            .arg(&csv)
+            .arg("--aws")
+            .arg(policies.join("search.aws.json"))
+            .arg("--out")
+            .arg(&report),
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     println!("{text}");
     assert!(
         text.contains("aws-imported") && text.contains("per day (UTC)"),

@@ -331,11 +331,7 @@ impl Scaler for ImportedAws {
             // Predictive capacity is a floor: it raises, never lowers.
             let (hour, floor) = plan.floor(t);
             if floor > change.as_ref().map_or(desired, |c| c.0) {
-                let why = format!(
-                    "predictive scaling: capacity {floor} for the hour from {:02}:00",
-                    hour % 24
-                );
-                change = Some((floor, why, Vec::new()));
+                change = Some((floor, predictive::plan_reason(floor, hour), Vec::new()));
             }
         }
         // Application Auto Scaling holds the count within the bounds in force.
@@ -415,6 +411,20 @@ mod tests {
                 scale_out_cooldown: Some(60),
                 scale_in_cooldown: Some(60),
                 disable_scale_in,
+            }),
+        }
+    }
+
+    /// Predictive scaling "daily" on the CPU pair at 70 %.
+    fn predictive(mode: &str, scheduling_buffer: Option<u32>) -> AwsPolicy {
+        AwsPolicy {
+            name: "daily".into(),
+            kind: PolicyKind::Predictive(Predictive {
+                mode: mode.into(),
+                metric_pair: Some("ECSServiceCPUUtilization".into()),
+                target: 70.0,
+                scheduling_buffer,
+                max_capacity_behavior: None,
             }),
         }
     }
@@ -532,16 +542,7 @@ mod tests {
             ]);
         }
         let s = scenario("2026-11-02T00:00:00Z", 72, 1, &phases);
-        let predictive = AwsPolicy {
-            name: "daily".into(),
-            kind: PolicyKind::Predictive(Predictive {
-                mode: "ForecastAndScale".into(),
-                metric_pair: Some("ECSServiceCPUUtilization".into()),
-                target: 70.0,
-                scheduling_buffer: Some(600),
-                max_capacity_behavior: None,
-            }),
-        };
+        let predictive = predictive("ForecastAndScale", Some(600));
         let changes = run(&aws(vec![tracking("cpu70", CPU, 70.0, false), predictive], vec![]), &s).changes;
         let raised: Vec<u64> = changes
             .iter()
@@ -574,16 +575,7 @@ mod tests {
                 disable_scale_in: false,
             }),
         };
-        let forecast_only = AwsPolicy {
-            name: "daily".into(),
-            kind: PolicyKind::Predictive(Predictive {
-                mode: "ForecastOnly".into(),
-                metric_pair: Some("ECSServiceCPUUtilization".into()),
-                target: 70.0,
-                scheduling_buffer: None,
-                max_capacity_behavior: None,
-            }),
-        };
+        let forecast_only = predictive("ForecastOnly", None);
         let mut local = at("local", "cron(0 8 ? * * *)", Some(3), None);
         local.timezone = Some("Europe/Berlin".into());
         let config = aws(

@@ -62,15 +62,9 @@ pub fn days(scenario: &Scenario, run: &Run, size: TaskSize) -> Vec<Day> {
 /// What the service really ran, by day: task-seconds from the recorded running counts.
 pub fn recorded_days(recording: &Recording) -> BTreeMap<NaiveDate, f64> {
     let mut out = BTreeMap::new();
-    let m = &recording.minutes;
-    for (k, row) in m.iter().enumerate() {
-        let span = match (m.get(k + 1), k.checked_sub(1).and_then(|p| m.get(p))) {
-            (Some(next), _) => (next.timestamp - row.timestamp).num_seconds(),
-            (None, Some(prev)) => (row.timestamp - prev.timestamp).num_seconds(),
-            (None, None) => 60,
-        };
+    for (row, span) in recording.minutes.iter().zip(recording.spans()) {
         if let Some(n) = row.running {
-            *out.entry(row.timestamp.date_naive()).or_insert(0.0) += f64::from(n) * span as f64;
+            *out.entry(row.timestamp.date_naive()).or_insert(0.0) += f64::from(n) * span;
         }
     }
     out

@@ -230,11 +230,16 @@ pub fn raise_to_plan(world: &mut World, t: u64, hour: u64, floor: u32) -> Option
         at: t,
         from: desired,
         to: floor,
-        reason: format!(
-            "predictive scaling: capacity {floor} for the hour from {:02}:00",
-            hour % 24
-        ),
+        reason: plan_reason(floor, hour),
     })
+}
+
+/// Why the count was raised to the plan: the capacity and the hour it is for.
+pub fn plan_reason(floor: u32, hour: u64) -> String {
+    format!(
+        "predictive scaling: capacity {floor} for the hour from {:02}:00",
+        hour % 24
+    )
 }
 
 #[cfg(test)]

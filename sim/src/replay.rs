@@ -144,6 +144,15 @@ impl Recording {
         }
     }
 
+    /// Seconds each row stands: until the next one, the last for as long as the one before it.
+    pub fn spans(&self) -> Vec<f64> {
+        self.minutes
+            .windows(2)
+            .map(|w| (w[1].timestamp - w[0].timestamp).num_seconds() as f64)
+            .chain(std::iter::once(self.last_span() as f64))
+            .collect()
+    }
+
     /// What happened: task-seconds from the running counts, actions from desired-count changes.
     pub fn actual(&self) -> Actual {
         let running: Vec<u32> = self.minutes.iter().filter_map(|m| m.running).collect();
@@ -155,17 +164,10 @@ impl Recording {
                 .filter(|w| if up { w[1] > w[0] } else { w[1] < w[0] })
                 .count() as u32
         };
-        // Each row stands until the next one; the last for as long as the one before it.
-        let spans: Vec<f64> = self
-            .minutes
-            .windows(2)
-            .map(|w| (w[1].timestamp - w[0].timestamp).num_seconds() as f64)
-            .collect();
-        let last = self.last_span() as f64;
         let task_seconds = self
             .minutes
             .iter()
-            .zip(spans.iter().copied().chain(std::iter::once(last)))
+            .zip(self.spans())
             .filter_map(|(m, span)| m.running.map(|n| f64::from(n) * span))
             .sum();
         Actual {

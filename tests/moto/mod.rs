@@ -493,6 +493,34 @@ pub fn once(endpoint: &str, dir: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// `record` of prod/search for the last `since`, one row per hour, into `out`: hours
+/// rather than minutes, since moto's GetMetricData is quadratic in the datapoints it holds.
+pub fn record_hourly(endpoint: &str, dir: &Path, since: &str, out: &Path) -> std::process::Output {
+    daemon(endpoint, dir)
+        .args([
+            "record",
+            "--cluster",
+            "prod",
+            "--service",
+            "search",
+            "--since",
+            since,
+            "--period",
+            "1h",
+            "--out",
+        ])
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+/// Runs `cmd`, failing the test with its stderr unless it succeeds.
+pub fn succeeds(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
 pub fn setup() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("policies")).unwrap();
