@@ -261,6 +261,68 @@ async fn takeover_suspends_aws_scaling_gives_it_back_and_without_it_nothing_chan
 }
 
 /// boto3 (installed with moto) against moto: the test's own view of EventBridge and SQS.
+/// A policy that takes over acts only once AWS's scaling is suspended: while Application
+/// Auto Scaling cannot be read (throttled here), it decides and changes nothing, and says
+/// why; once the read succeeds it suspends, then acts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn takeover_changes_nothing_while_aws_scaling_cannot_be_read() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto.url).await;
+    aws.service(&moto.url, "prod", "search").await;
+    aws_scaled(&aws).await;
+    aws.put_cpu("prod", "search", 140.0).await;
+    let proxy = Proxy::start(&moto.url);
+    proxy.throttle.lock().unwrap().push("anyscalefrontendservice.");
+    let dir = setup();
+    let policies = dir.path().join("policies");
+    write_policy(&policies, "search", "prod", "search", CPU_RULE, "takeover = true");
+
+    let d = &once(&proxy.url, dir.path())[0];
+    assert_eq!(d["decision"]["action"], "scale_out", "{d}");
+    assert_eq!(d["applied"], false, "{d}");
+    let explanation = d["explanation"].as_str().unwrap();
+    assert!(explanation.contains("could not be read to suspend it"), "{explanation}");
+    assert_eq!(
+        aws.desired("prod", "search").await,
+        2,
+        "no write while AWS may still scale"
+    );
+    assert_eq!(suspended(&aws).await, (false, false, false));
+
+    proxy.throttle.lock().unwrap().clear();
+    let d = &once(&proxy.url, dir.path())[0];
+    assert_eq!(d["applied"], true, "{d}");
+    assert_eq!(suspended(&aws).await, (true, true, true));
+    assert_eq!(aws.desired("prod", "search").await, 4);
+}
+
+/// EventBridge throttling every PutEvents costs the events, counted and logged, and
+/// nothing else: the round acts as it would and is not held up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_event_bus_does_not_hold_up_scaling() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto.url).await;
+    aws.service(&moto.url, "prod", "search").await;
+    aws.put_cpu("prod", "search", 140.0).await;
+    let proxy = Proxy::start(&moto.url);
+    proxy.throttle.lock().unwrap().push("awsevents.");
+    let dir = setup();
+    write_policy(&dir.path().join("policies"), "search", "prod", "search", CPU_RULE, "");
+    let started = Instant::now();
+    let out = succeeds(
+        daemon(&proxy.url, dir.path())
+            .env("ECS_AUTOSCALER_EVENTS__BUS", "default")
+            .args(["run", "--once", "--json"]),
+    );
+    let took = started.elapsed();
+    let d: serde_json::Value = serde_json::from_slice(out.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(d["applied"], true, "{d}");
+    assert_eq!(aws.desired("prod", "search").await, 4);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("scaling event(s) failed"), "{log}");
+    assert!(took < Duration::from_secs(20), "one round took {took:?}");
+}
+
 fn boto(url: &str, script: &str) -> String {
     let out = std::process::Command::new("python3")
         .args(["-c", script, url])

@@ -18,9 +18,8 @@ use super::telemetry;
 use crate::backend::CapacityTarget;
 
 /// Why this policy may change nothing this round (None: it may act), after reading AWS's
-/// scaler if that is due and acting on the plan. A read that fails keeps the last answer;
-/// a policy whose service was never read acts as it would without AWS's scaler, and the
-/// status says why it could not tell.
+/// scaler if that is due and acting on the plan. A read that fails is answered by the
+/// core's [`handover::unreadable`], and tried again after [`RETRY`](super::registry::RETRY).
 pub async fn withheld<B: CapacityTarget>(
     shared: &Shared,
     backend: &B,
@@ -40,11 +39,15 @@ pub async fn withheld<B: CapacityTarget>(
         }
         Err(why) => {
             tracing::warn!(policy = name, "cannot read AWS's own scaling of the service: {why}");
-            let kept = shared.registry().policy(name)?.aws_withheld().map(String::from);
+            let ours = shared.registry().suspension(name);
+            let withheld = {
+                let registry = shared.registry();
+                handover::unreadable(policy.takeover, ours.as_ref(), registry.known_handover(name), &why)
+            };
             shared
                 .registry_mut()
-                .checked(name, now, kept.clone(), Some(format!("reading AWS's scaling: {why}")));
-            return kept;
+                .unreadable(name, now, withheld.clone(), format!("reading AWS's scaling: {why}"));
+            return withheld;
         }
     };
     let ours = shared.registry().suspension(name);

@@ -1,6 +1,7 @@
 //! A predicting policy's demand history, loaded from the backend once when the policy has
 //! too little of its own (a new policy, a state store that held none), off the round: the
-//! policy decides as it would without it until the history arrives.
+//! policy decides as it would without it until the history arrives. A load that fails is
+//! tried again after [`HISTORY_RETRY`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use autoscaler_core::policy::Policy;
 use chrono::{DateTime, Utc};
 
+use super::registry::HISTORY_RETRY;
 use super::shared::Shared;
 use crate::backend::MetricSource;
 
@@ -32,14 +34,20 @@ pub fn load<B: MetricSource>(shared: Arc<Shared>, backend: Arc<B>, policy: Arc<P
             Ok(Err(e)) => {
                 tracing::warn!(
                     policy = name,
-                    "demand history not loaded ({e}): the forecast waits for its own"
+                    "demand history not loaded ({e}): tried again in {} min",
+                    HISTORY_RETRY.num_minutes()
                 );
+                shared.registry_mut().history_failed(name, shared.clock.now());
             }
-            Err(_) => tracing::warn!(
-                policy = name,
-                "demand history not loaded within {}s: the forecast waits for its own",
-                BUDGET.as_secs()
-            ),
+            Err(_) => {
+                tracing::warn!(
+                    policy = name,
+                    "demand history not loaded within {}s: tried again in {} min",
+                    BUDGET.as_secs(),
+                    HISTORY_RETRY.num_minutes()
+                );
+                shared.registry_mut().history_failed(name, shared.clock.now());
+            }
         }
     });
 }

@@ -64,7 +64,7 @@ pub async fn round<B: MetricSource + CapacityTarget>(
             .collect()
     };
     for (policy, _) in &policies {
-        if shared.registry_mut().history_wanted(&policy.name) {
+        if shared.registry_mut().history_wanted(&policy.name, now) {
             history::load(Arc::clone(&shared), Arc::clone(&backend), Arc::clone(policy), now);
         }
     }

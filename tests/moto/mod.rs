@@ -7,8 +7,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
@@ -91,6 +91,9 @@ pub struct Proxy {
     pub slow_dynamodb: Arc<AtomicBool>,
     /// While above zero, S3 ListObjectsV2 answers this many seconds late.
     pub hold_s3_list: Arc<AtomicUsize>,
+    /// JSON-protocol calls whose X-Amz-Target starts with one of these are throttled
+    /// (`anyscalefrontendservice.`: Application Auto Scaling; `awsevents.`: EventBridge).
+    pub throttle: Arc<Mutex<Vec<&'static str>>>,
 }
 
 impl Proxy {
@@ -104,12 +107,14 @@ impl Proxy {
         let describes = Arc::new(AtomicUsize::new(0));
         let slow_dynamodb = Arc::new(AtomicBool::new(false));
         let hold_s3_list = Arc::new(AtomicUsize::new(0));
+        let throttle = Arc::new(Mutex::new(Vec::new()));
         let faults = Faults {
             block_dynamodb: Arc::clone(&block_dynamodb),
             updates: Arc::clone(&updates),
             describes: Arc::clone(&describes),
             slow_dynamodb: Arc::clone(&slow_dynamodb),
             hold_s3_list: Arc::clone(&hold_s3_list),
+            throttle: Arc::clone(&throttle),
             calls: Arc::new(AtomicUsize::new(0)),
         };
         let m = Arc::clone(&mode);
@@ -131,6 +136,7 @@ impl Proxy {
             describes,
             slow_dynamodb,
             hold_s3_list,
+            throttle,
         }
     }
 
@@ -147,6 +153,7 @@ pub struct Faults {
     describes: Arc<AtomicUsize>,
     slow_dynamodb: Arc<AtomicBool>,
     hold_s3_list: Arc<AtomicUsize>,
+    throttle: Arc<Mutex<Vec<&'static str>>>,
     /// Every call, for spreading the slow ones' delays.
     calls: Arc<AtomicUsize>,
 }
@@ -218,7 +225,19 @@ pub fn handle(mut client: TcpStream, upstream: &str, mode: u8, faults: &Faults) 
             std::thread::sleep(Duration::from_secs(3));
         }
     }
+    let throttled = faults
+        .throttle
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|prefix| target.starts_with(prefix));
     match mode {
+        _ if throttled => reply(
+            &mut client,
+            "400 Bad Request",
+            throttled_json,
+            "application/x-amz-json-1.1",
+        )?,
         _ if dynamodb && block_dynamodb.load(Ordering::SeqCst) => reply(
             &mut client,
             "503 Service Unavailable",

@@ -62,6 +62,24 @@ pub fn plan(scaling: &AwsScaling, takeover: bool, ours: Option<&Suspension>) -> 
     }
 }
 
+/// What a policy may do when AWS's scaler of its service cannot be read this round.
+/// `known` is what the last read that succeeded said (None: none has since the policy
+/// was loaded), `why` what went wrong. A known answer is kept. Never read, a policy that
+/// takes over and holds no suspension changes nothing: the operator said AWS's scaling
+/// may be there, and acting before it is suspended is the fight this prevents. A policy
+/// without `takeover` acts as one would where AWS's scaler is not in use (the status
+/// says it could not tell): otherwise a missing permission would stop every policy.
+pub fn unreadable(takeover: bool, ours: Option<&Suspension>, known: Option<Option<&str>>, why: &str) -> Option<String> {
+    match known {
+        Some(answer) => answer.map(String::from),
+        None if takeover && ours.is_none() => Some(format!(
+            "not acting: takeover = true, but AWS's scaling of this service could not be read \
+             to suspend it ({why}); the next check tries again"
+        )),
+        None => None,
+    }
+}
+
 /// Why a policy without `takeover` changes nothing.
 pub fn refusal(active: &[String]) -> String {
     format!(
@@ -154,5 +172,29 @@ mod tests {
         assert_eq!(plan(&unregistered, false, None), Handover::Free);
         // Suspended by the operator, not by us: nothing to give back.
         assert_eq!(plan(&scaling(Suspended::ALL), false, None), Handover::Free);
+    }
+
+    #[test]
+    fn a_policy_that_takes_over_waits_for_a_first_read_before_acting() {
+        let held = Suspension {
+            resource_id: "service/prod/search".into(),
+            region: None,
+            at: DateTime::<Utc>::UNIX_EPOCH,
+            before: Suspended::NONE,
+        };
+        let never = unreadable(true, None, None, "throttled");
+        assert!(never.as_deref().is_some_and(|r| r.contains("throttled")), "{never:?}");
+        assert_eq!(
+            unreadable(true, Some(&held), None, "throttled"),
+            None,
+            "already suspended by us"
+        );
+        assert_eq!(unreadable(false, None, None, "access denied"), None, "without takeover");
+        assert_eq!(unreadable(true, None, Some(None), "x"), None, "the last read said free");
+        assert_eq!(
+            unreadable(false, None, Some(Some("refused")), "x").as_deref(),
+            Some("refused"),
+            "the last answer is kept"
+        );
     }
 }

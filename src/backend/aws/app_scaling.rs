@@ -264,3 +264,81 @@ async fn alarms(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_applicationautoscaling::primitives::DateTime;
+    use aws_sdk_applicationautoscaling::types::{
+        PredictiveScalingMaxCapacityBreachBehavior, PredictiveScalingMetricSpecification, PredictiveScalingMode,
+        PredictiveScalingPolicyConfiguration, PredictiveScalingPredefinedMetricPairSpecification,
+    };
+
+    use super::*;
+
+    /// moto has no predictive scaling, so the SDK's shape is built here as AWS returns it.
+    fn predictive(configuration: PredictiveScalingPolicyConfiguration) -> ScalingPolicy {
+        ScalingPolicy::builder()
+            .policy_arn(
+                "arn:aws:autoscaling:us-east-1:1:scalingPolicy:x:resource/ecs/service/prod/search:policyName/daily",
+            )
+            .policy_name("daily")
+            .service_namespace(ServiceNamespace::Ecs)
+            .resource_id("service/prod/search")
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .policy_type(PolicyType::PredictiveScaling)
+            .predictive_scaling_policy_configuration(configuration)
+            .creation_time(DateTime::from_secs(0))
+            .build()
+            .unwrap()
+    }
+
+    fn pair(metric: &str, target: f64) -> PredictiveScalingMetricSpecification {
+        PredictiveScalingMetricSpecification::builder()
+            .target_value(target)
+            .predefined_metric_pair_specification(
+                PredictiveScalingPredefinedMetricPairSpecification::builder()
+                    .predefined_metric_type(metric)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_predictive_policy_is_read_with_its_mode_metric_target_and_buffer() {
+        let configuration = PredictiveScalingPolicyConfiguration::builder()
+            .metric_specifications(pair("ECSServiceCPUUtilization", 40.0))
+            .mode(PredictiveScalingMode::ForecastAndScale)
+            .scheduling_buffer_time(600)
+            .max_capacity_breach_behavior(PredictiveScalingMaxCapacityBreachBehavior::HonorMaxCapacity)
+            .build()
+            .unwrap();
+        let read = policy(&predictive(configuration), &[]).unwrap();
+        assert_eq!(read.name, "daily");
+        assert_eq!(
+            read.kind,
+            PolicyKind::Predictive(Predictive {
+                mode: "ForecastAndScale".into(),
+                metric_pair: Some("ECSServiceCPUUtilization".into()),
+                target: 40.0,
+                scheduling_buffer: Some(600),
+                max_capacity_behavior: Some("HonorMaxCapacity".into()),
+            })
+        );
+    }
+
+    #[test]
+    fn a_predictive_policy_left_at_aws_defaults_forecasts_only() {
+        let configuration = PredictiveScalingPolicyConfiguration::builder()
+            .metric_specifications(pair("ALBRequestCount", 1_000.0))
+            .build()
+            .unwrap();
+        let PolicyKind::Predictive(p) = policy(&predictive(configuration), &[]).unwrap().kind else {
+            panic!("not read as predictive");
+        };
+        assert_eq!(p.mode, "ForecastOnly");
+        assert_eq!((p.scheduling_buffer, p.max_capacity_behavior), (None, None));
+        assert_eq!(p.target, 1_000.0);
+    }
+}

@@ -63,10 +63,15 @@ pub struct PolicyEntry {
     pub(super) decisions: BTreeMap<&'static str, u64>,
     /// Journal entries at the back not yet handed to the state store.
     pub(super) journal_unsaved: usize,
-    /// The backend was asked for this policy's demand history (once per load).
+    /// The backend was asked for this policy's demand history (once per load, unless the
+    /// load fails).
     pub(super) history_asked: bool,
-    /// When AWS's own scaler of the service was last read.
+    /// After a load that failed: not asked again before this.
+    pub(super) history_retry: Option<DateTime<Utc>>,
+    /// When AWS's own scaler of the service was last read, or a read was tried.
     pub(super) aws_checked: Option<DateTime<Utc>>,
+    /// A read of AWS's scaler has succeeded since the policy was loaded.
+    pub(super) aws_read: bool,
     /// Why the policy changes nothing while AWS's scaler is active; None: it may act.
     pub(super) aws_withheld: Option<String>,
     /// The last failure to read, suspend or restore AWS's scaler.
@@ -101,7 +106,9 @@ impl PolicyEntry {
             decisions: BTreeMap::new(),
             journal_unsaved: 0,
             history_asked: false,
+            history_retry: None,
             aws_checked: None,
+            aws_read: false,
             aws_withheld: None,
             aws_error: None,
         }

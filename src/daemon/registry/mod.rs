@@ -14,6 +14,7 @@ mod round;
 mod table;
 
 pub use entry::{JournalEntry, Point, PolicyEntry, Retained};
-pub use handover::RECHECK;
+pub use handover::{RECHECK, RETRY};
 pub use reconcile::{ReloadReport, checksum};
+pub use round::HISTORY_RETRY;
 pub use table::{JOURNAL_BUDGET, JOURNAL_FLOOR, MAX_QUERIES_PER_ROUND, Registry};

@@ -12,6 +12,10 @@ use super::table::Registry;
 /// How long the status page's charts look back.
 const SERIES_WINDOW: chrono::Duration = chrono::Duration::hours(1);
 
+/// How long after a failed demand-history load it is tried again: CloudWatch throttled or
+/// down at start must not leave a predicting policy waiting a day for history of its own.
+pub const HISTORY_RETRY: chrono::Duration = chrono::Duration::minutes(5);
+
 impl Registry {
     /// Remembers the newest datapoint of each rule, so its age keeps growing while reads fail.
     pub(crate) fn note_datapoints(&mut self, name: &str, metrics: &BTreeMap<String, Sample>) {
@@ -31,16 +35,26 @@ impl Registry {
         Some(self.policies.get_mut(name)?.controller.evaluate(obs, now))
     }
 
-    /// Whether to load this policy's demand history from the backend now: it predicts and
-    /// has too little history of its own, and it was not asked for since the policy loaded.
-    pub(crate) fn history_wanted(&mut self, name: &str) -> bool {
+    /// Whether to load this policy's demand history from the backend at `now`: it predicts
+    /// and has too little history of its own, and it was not asked for since the policy
+    /// loaded, or the last load failed at least [`HISTORY_RETRY`] ago.
+    pub(crate) fn history_wanted(&mut self, name: &str, now: DateTime<Utc>) -> bool {
         let Some(entry) = self.policies.get_mut(name) else {
             return false;
         };
         let wanted = !entry.history_asked
+            && entry.history_retry.is_none_or(|at| now >= at)
             && PredictState::wants_history(&entry.controller.policy, entry.controller.history.predict.as_ref());
         entry.history_asked |= wanted;
         wanted
+    }
+
+    /// A demand-history load that failed at `now`: asked again after [`HISTORY_RETRY`].
+    pub(crate) fn history_failed(&mut self, name: &str, now: DateTime<Utc>) {
+        if let Some(entry) = self.policies.get_mut(name) {
+            entry.history_asked = false;
+            entry.history_retry = Some(now + HISTORY_RETRY);
+        }
     }
 
     /// Puts the backend's older demand in front of the policy's own.
@@ -106,5 +120,40 @@ impl Registry {
             pe.journal.pop_front();
         }
         pe.journal_unsaved = pe.journal_unsaved.min(pe.journal.len());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::daemon::source::PolicySource;
+
+    const PREDICTING: &str = "min = 1\nmax = 8\n[target]\nbackend = \"sim\"\nservice = \"s\"\n[[rule]]\nname = \"demand\"\nmetric = \"request_rate\"\ntarget = 100\nnamespace = \"S\"\nmetric_name = \"Arrivals\"\n[predict]\nmode = \"scale\"\n";
+
+    #[test]
+    fn a_failed_history_load_is_asked_again_after_the_retry_and_a_good_one_never() {
+        let t0 = Utc.with_ymd_and_hms(2026, 12, 6, 12, 0, 0).unwrap();
+        let mut r = Registry::default();
+        let source = PolicySource {
+            path: PathBuf::from("p/a.toml"),
+            content: Ok(PREDICTING.to_string()),
+        };
+        let report = r.apply(vec![source], false, t0);
+        assert_eq!(report.added, vec!["a"], "{report:?}");
+        assert!(r.history_wanted("a", t0));
+        assert!(!r.history_wanted("a", t0), "asked once while it loads");
+
+        r.history_failed("a", t0);
+        assert!(!r.history_wanted("a", t0 + HISTORY_RETRY - chrono::Duration::seconds(1)));
+        let t1 = t0 + HISTORY_RETRY;
+        assert!(r.history_wanted("a", t1), "asked again after a failure");
+        assert!(
+            !r.history_wanted("a", t1 + HISTORY_RETRY * 10),
+            "a load that did not fail is not asked again"
+        );
     }
 }
