@@ -562,7 +562,8 @@ async fn record_reads_fourteen_days_and_simulate_replays_them() {
 /// A predicting policy on a new daemon loads its demand history from CloudWatch
 /// (paginated GetMetricData, `record`'s machinery) instead of waiting days: eight hours
 /// of a 20-minute cycle of arrivals in moto, and within seconds of its start the status
-/// shows the last hour of that load and a forecast from it.
+/// shows the last hour of that load and a forecast from it; ten minutes with nothing
+/// published stay unknown.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_daemon_loads_the_demand_history_from_cloudwatch() {
     let moto = Moto::start();
@@ -574,12 +575,16 @@ async fn a_new_daemon_loads_the_demand_history_from_cloudwatch() {
     // 20. Each of its 2 tasks publishes its half once a minute (`count_window = "60s"`):
     // the minute's sum is the service's load, the average a task's.
     let arrivals = |m: i64| if m.rem_euclid(20) < 4 { 180_000.0 } else { 60_000.0 };
+    // Minutes ago with nothing published (the metric pipeline down): a gap, not zero load.
+    const GAP: std::ops::RangeInclusive<i64> = 21..=30;
     for _task in 0..2 {
         aws.put_points(
             "SearchService",
             "ArrivalCount",
             &[("Service", "search")],
-            (1..=8 * 60).map(|k| (now - k * 60, arrivals((now - k * 60) / 60) / 2.0)),
+            (1..=8 * 60)
+                .filter(|k| !GAP.contains(k))
+                .map(|k| (now - k * 60, arrivals((now - k * 60) / 60) / 2.0)),
         )
         .await;
     }
@@ -616,7 +621,7 @@ async fn a_new_daemon_loads_the_demand_history_from_cloudwatch() {
             .as_ref()
             .and_then(|f| f["curve"].as_array().cloned())
             .map_or(0, |c| c.iter().filter(|p| !p["actual"].is_null()).count());
-        if seen >= 50 && forecast.as_ref().is_some_and(|f| f["status"] != "no_history") {
+        if seen >= 45 && forecast.as_ref().is_some_and(|f| f["status"] != "no_history") {
             break forecast.unwrap();
         }
         let text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -632,5 +637,17 @@ async fn a_new_daemon_loads_the_demand_history_from_cloudwatch() {
     let curve = forecast["curve"].as_array().unwrap();
     let peak = curve.iter().filter_map(|p| p["actual"].as_f64()).fold(0.0, f64::max);
     assert!((peak - 3000.0).abs() < 5.0, "peak {peak}: {forecast}");
+    let in_gap = |p: &&Value| {
+        let at = chrono::DateTime::parse_from_rfc3339(p["at"].as_str().unwrap())
+            .unwrap()
+            .timestamp();
+        (now - GAP.end() * 60..=now - GAP.start() * 60).contains(&at)
+    };
+    let gap: Vec<&Value> = curve.iter().filter(in_gap).collect();
+    assert!(gap.len() >= 9, "the gap's minutes are on the chart: {forecast}");
+    assert!(
+        gap.iter().all(|p| p["actual"].is_null()),
+        "a minute CloudWatch holds nothing for is unknown, not zero: {gap:?}"
+    );
     eprintln!("forecast after start: {}", forecast["status"]);
 }

@@ -26,7 +26,7 @@ pub use history::{CLOCK_SKEW_ALLOWANCE, History, PATIENCE_MEMORY, REVERSAL_WINDO
 pub use learn::evidence::{Refusal, Window};
 pub use learn::knee::{Basis, Knee, KneeModel, Slo};
 pub use learn::{KneeVerdict, Learning};
-pub use predict::forecast::{Backtest, Season, median};
+pub use predict::forecast::{self, Backtest, Season, median};
 pub use predict::series::{Minute, Series, minute_of};
 pub use predict::{ForecastStatus, ForecastVerdict, PredictState, confident_share as predict_confident_share};
 pub use types::*;

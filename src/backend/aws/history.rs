@@ -85,7 +85,42 @@ pub async fn demand(
     // first request the service may not have existed, and days of zeros are no pattern.
     Ok(minutes
         .iter()
+        .filter(|m| !unseen(m))
         .filter_map(|m| Some((m.timestamp, load(m)?)))
         .skip_while(|(_, v)| *v <= 0.0)
         .collect())
+}
+
+/// A minute CloudWatch holds nothing for: no requests, and no CPU or count of any task.
+/// Zero requests is then a gap (metrics not published, an outage of the pipeline) rather
+/// than a quiet minute, and a gap read as zero would teach the forecast a dip that comes
+/// back every day; the forecaster treats an unknown minute as unknown.
+fn unseen(m: &autoscaler_core::load::Minute) -> bool {
+    m.requests <= 0.0 && m.cpu.is_none() && m.running.is_none() && m.desired.is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use autoscaler_core::load::Minute;
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn minute(requests: f64, cpu: Option<f64>, running: Option<u32>) -> Minute {
+        Minute {
+            timestamp: Utc.with_ymd_and_hms(2026, 12, 6, 12, 0, 0).unwrap(),
+            requests,
+            cpu,
+            desired: running,
+            running,
+        }
+    }
+
+    #[test]
+    fn a_minute_with_no_datapoint_at_all_is_a_gap_and_a_quiet_one_is_not() {
+        assert!(unseen(&minute(0.0, None, None)), "nothing published: unknown");
+        assert!(!unseen(&minute(0.0, Some(3.0), None)), "tasks ran and served nothing");
+        assert!(!unseen(&minute(0.0, None, Some(2))), "two tasks ran, no requests");
+        assert!(!unseen(&minute(120.0, None, None)), "requests were counted");
+    }
 }
