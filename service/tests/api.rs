@@ -238,19 +238,26 @@ async fn the_metrics_text_parses() {
         })
         .expect("search 200 counter");
     assert!(matches!(ok.value, prometheus_parse::Value::Counter(v) if v >= 3.0));
-    // promtool, where present, checks the text too.
-    if let Ok(mut child) = Command::new("promtool")
+    // promtool lints the exposition; CI installs it and sets ECS_AUTOSCALER_REQUIRE_PROMTOOL,
+    // so there a missing promtool fails rather than skips.
+    match Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
     {
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        let report = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-        assert!(!report.contains("error"), "promtool: {report}");
+        Ok(mut child) => {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+            let out = child.wait_with_output().unwrap();
+            let report = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success() && report.trim().is_empty(), "promtool: {report}");
+        }
+        Err(e) if std::env::var_os("ECS_AUTOSCALER_REQUIRE_PROMTOOL").is_some() => {
+            panic!("promtool is required here and could not be run: {e}")
+        }
+        Err(e) => eprintln!("promtool not run ({e}): the exposition was checked, not linted"),
     }
     s.stop().await;
 }
