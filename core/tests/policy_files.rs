@@ -48,7 +48,7 @@ fn the_latency_example_guards_p99_with_demand_and_cpu() {
     assert!(matches!(p.rules[3].goal, Goal::ErrorGuard { target } if target == 1.0));
     assert_eq!(p.rules[3].measures, Measure::ErrorRate);
     assert_eq!(p.scale_in.patience, std::time::Duration::from_secs(900));
-    assert_eq!(p.scale_in.max_step, Some(StepLimit::Percent(50.0)));
+    assert_eq!(p.scale_in.max_step, Some(StepLimit::Percent(75.0)));
 }
 
 #[test]

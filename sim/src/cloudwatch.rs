@@ -95,8 +95,15 @@ pub struct Alarm {
 fn datapoint(seconds: &Timeline, measure: Measure, start: u64, end: u64) -> Option<Datapoint> {
     let slice = seconds.range(start, end)?;
     // An empty slice aggregates to None, so `base` never divides by zero.
-    let value = aggregate(slice, measure)?;
+    let mut value = aggregate(slice, measure)?;
     let base = (slice.iter().map(|s| f64::from(s.healthy)).sum::<f64>() / slice.len() as f64).round() as u32;
+    if measure == Measure::RequestRate {
+        // The period's arrivals over the tasks it reports: value × base is what arrived,
+        // also in a period in which tasks joined (a mean of per-second per-task rates
+        // times a rounded mean count read up to a fifth more there, and a scale-out
+        // sized on it overshot).
+        value /= f64::from(base.max(1));
+    }
     Some(Datapoint { start, value, base })
 }
 
@@ -116,7 +123,8 @@ fn aggregate(slice: &[Second], measure: Measure) -> Option<f64> {
             let per_target: Vec<f64> = arriving().collect();
             (!per_target.is_empty()).then(|| per_target.iter().sum())
         }
-        Measure::RequestRate => mean(arriving()),
+        // Per task of the datapoint's `base` (see `datapoint`).
+        Measure::RequestRate => mean(slice.iter().filter(|s| s.targets > 0).map(|s| s.offered)),
         // The service's own count: what its tasks in service failed, per task.
         Measure::ErrorRate => mean(
             slice
