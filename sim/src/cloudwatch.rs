@@ -186,3 +186,30 @@ pub fn mixture_quantile(slice: &[Second], q: f64) -> Option<f64> {
     }
     Some(hi)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn second(offered: f64, tasks: u32) -> Second {
+        Second {
+            offered,
+            healthy: tasks,
+            targets: tasks,
+            ..Second::default()
+        }
+    }
+
+    #[test]
+    fn a_request_rate_datapoint_times_its_base_is_what_arrived_even_while_tasks_join() {
+        // 12,000 requests/s throughout; 2 tasks for 4 s, then 6 (a scale-out landing).
+        let mut t = Timeline::whole(10);
+        for k in 0..10 {
+            t.push(second(12_000.0, if k < 4 { 2 } else { 6 }));
+        }
+        let d = datapoint(&t, Measure::RequestRate, 0, 10).unwrap();
+        assert_eq!(d.base, 4, "the mean count, 4.4, rounded");
+        let total = d.value * f64::from(d.base);
+        assert!((total - 12_000.0).abs() < 1e-6, "read {total} requests/s of 12,000");
+    }
+}
