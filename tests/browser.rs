@@ -14,7 +14,18 @@ use serde_json::Value;
 struct Daemon {
     child: Child,
     url: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    /// The end of the daemon's log, for a failure to show what it was doing.
+    fn log_tail(&mut self) -> String {
+        let exited = self.child.try_wait().ok().flatten();
+        let log = std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(30).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        format!("daemon exited: {exited:?}\n{}", tail.join("\n"))
+    }
 }
 
 impl Drop for Daemon {
@@ -47,13 +58,13 @@ fn start_daemon() -> Daemon {
         .env("ECS_AUTOSCALER_SIM__SPEED", "30")
         .env("ECS_AUTOSCALER_LOG_FORMAT", "json")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("daemon.log")).unwrap())
         .spawn()
         .unwrap();
     Daemon {
         child,
         url: format!("http://127.0.0.1:{port}"),
-        _dir: dir,
+        dir,
     }
 }
 
@@ -78,18 +89,39 @@ fn http_get(url: &str) -> Option<String> {
 
 #[test]
 fn the_status_page_renders_every_policy_with_charts_and_units() {
-    let daemon = start_daemon();
+    let mut daemon = start_daemon();
     // Until every shipped policy has decided at least once (the sim runs 30x).
     let deadline = Instant::now() + Duration::from_secs(60);
     let policies = loop {
-        if let Some(s) = status(&daemon.url)
+        let last = status(&daemon.url);
+        if let Some(s) = &last
             && let Some(p) = s["policies"].as_array()
             && !p.is_empty()
             && p.iter().all(|p| !p["last_decision"].is_null())
         {
             break p.clone();
         }
-        assert!(Instant::now() < deadline, "no decision from every policy within 60 s");
+        let exited = daemon.child.try_wait().ok().flatten().is_some();
+        if exited || Instant::now() >= deadline {
+            let undecided: Vec<String> = last
+                .as_ref()
+                .and_then(|s| s["policies"].as_array().cloned())
+                .unwrap_or_default()
+                .iter()
+                .filter(|p| p["last_decision"].is_null())
+                .map(|p| format!("{} ({})", p["name"], p["last_error"]))
+                .collect();
+            panic!(
+                "no decision from every policy {}; status {}; undecided: {undecided:?}\n{}",
+                if exited {
+                    "before the daemon exited"
+                } else {
+                    "within 60 s"
+                },
+                if last.is_some() { "answered" } else { "did not answer" },
+                daemon.log_tail()
+            );
+        }
         std::thread::sleep(Duration::from_millis(200));
     };
     let url = format!("{}/", daemon.url);

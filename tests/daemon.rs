@@ -510,7 +510,7 @@ async fn the_read_endpoints_answer_and_bad_requests_get_json_errors() {
         let name = line.split_whitespace().nth(2).unwrap();
         assert!(metrics.contains(&format!("# HELP {name} ")), "{name} has no HELP text");
     }
-    // promtool lints the exposition; CI installs it and sets ECS_AUTOSCALER_REQUIRE_PROMTOOL,
+    // promtool lints the exposition; CI installs it and sets REQUIRE_PROMTOOL,
     // so there a missing promtool fails rather than skips.
     match std::process::Command::new("promtool")
         .args(["check", "metrics"])
@@ -526,7 +526,7 @@ async fn the_read_endpoints_answer_and_bad_requests_get_json_errors() {
             let report = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
             assert!(out.status.success() && report.trim().is_empty(), "promtool: {report}");
         }
-        Err(e) if std::env::var_os("ECS_AUTOSCALER_REQUIRE_PROMTOOL").is_some() => {
+        Err(e) if std::env::var_os("REQUIRE_PROMTOOL").is_some() => {
             panic!("promtool is required here and could not be run: {e}")
         }
         Err(e) => eprintln!("promtool not run ({e}): the exposition was checked, not linted"),

@@ -238,7 +238,7 @@ async fn the_metrics_text_parses() {
         })
         .expect("search 200 counter");
     assert!(matches!(ok.value, prometheus_parse::Value::Counter(v) if v >= 3.0));
-    // promtool lints the exposition; CI installs it and sets ECS_AUTOSCALER_REQUIRE_PROMTOOL,
+    // promtool lints the exposition; CI installs it and sets REQUIRE_PROMTOOL,
     // so there a missing promtool fails rather than skips.
     match Command::new("promtool")
         .args(["check", "metrics"])
@@ -254,7 +254,7 @@ async fn the_metrics_text_parses() {
             let report = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
             assert!(out.status.success() && report.trim().is_empty(), "promtool: {report}");
         }
-        Err(e) if std::env::var_os("ECS_AUTOSCALER_REQUIRE_PROMTOOL").is_some() => {
+        Err(e) if std::env::var_os("REQUIRE_PROMTOOL").is_some() => {
             panic!("promtool is required here and could not be run: {e}")
         }
         Err(e) => eprintln!("promtool not run ({e}): the exposition was checked, not linted"),
