@@ -64,6 +64,7 @@ struct Node {
     proxy: Proxy,
     port: u16,
     child: Child,
+    log: std::path::PathBuf,
 }
 
 impl Node {
@@ -74,6 +75,7 @@ impl Node {
     fn start_with(name: &str, moto: &Moto, dir: &Path, env: &[(&str, &str)]) -> Node {
         let proxy = Proxy::start(&moto.url);
         let port = free_port();
+        let log = dir.join(format!("{name}.log"));
         let child = daemon(&proxy.url, dir)
             .env("ECS_AUTOSCALER_STATE_BACKEND", "dynamodb")
             .env("ECS_AUTOSCALER_DYNAMODB__TABLE", TABLE)
@@ -84,7 +86,7 @@ impl Node {
             .envs(env.iter().copied())
             .args(["run"])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
         Node {
@@ -92,6 +94,7 @@ impl Node {
             proxy,
             port,
             child,
+            log,
         }
     }
 
@@ -111,6 +114,17 @@ impl Node {
 
     async fn role(&self) -> Option<String> {
         Some(self.status().await?["leadership"]["role"].as_str()?.to_string())
+    }
+
+    /// The end of this daemon's log, for a failure to show what it was doing.
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        format!(
+            "--- {} ---\n{}",
+            self.name,
+            lines[lines.len().saturating_sub(15)..].join("\n")
+        )
     }
 
     fn updates(&self) -> usize {
@@ -175,7 +189,10 @@ async fn leader(nodes: &[&Node]) -> usize {
         if leaders.len() == 1 && others_follow {
             return leaders[0];
         }
-        assert!(Instant::now() < deadline, "no single leader within 20 s: {roles:?}");
+        if Instant::now() >= deadline {
+            let logs: Vec<String> = nodes.iter().map(|n| n.log_tail()).collect();
+            panic!("no single leader within 20 s: {roles:?}\n{}", logs.join("\n"));
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
