@@ -1,6 +1,8 @@
 //! The daemon end to end: the sim backend in accelerated virtual time, the status API on a
 //! free 127.0.0.1 port, policy files edited under it, restarts and the token.
 
+mod promtool;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -510,27 +512,7 @@ async fn the_read_endpoints_answer_and_bad_requests_get_json_errors() {
         let name = line.split_whitespace().nth(2).unwrap();
         assert!(metrics.contains(&format!("# HELP {name} ")), "{name} has no HELP text");
     }
-    // promtool lints the exposition; CI installs it and sets REQUIRE_PROMTOOL,
-    // so there a missing promtool fails rather than skips.
-    match std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-    {
-        Ok(mut child) => {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(metrics.as_bytes()).unwrap();
-            let out = child.wait_with_output().unwrap();
-            let report = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-            assert!(out.status.success() && report.trim().is_empty(), "promtool: {report}");
-        }
-        Err(e) if std::env::var_os("REQUIRE_PROMTOOL").is_some() => {
-            panic!("promtool is required here and could not be run: {e}")
-        }
-        Err(e) => eprintln!("promtool not run ({e}): the exposition was checked, not linted"),
-    }
+    promtool::lint(&metrics);
     let page = d.text("/").await;
     assert!(page.contains("<h2>search") && page.contains("<svg") && page.contains("last decision"));
     // Values carry their unit: the CPU target (50 in this policy) reads "50.0 %".

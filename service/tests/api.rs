@@ -2,6 +2,9 @@
 //! scan, creating products, the metrics text through a real parser, and a graceful
 //! shutdown under load that fails no request.
 
+#[path = "../../tests/promtool/mod.rs"]
+mod promtool;
+
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -238,27 +241,7 @@ async fn the_metrics_text_parses() {
         })
         .expect("search 200 counter");
     assert!(matches!(ok.value, prometheus_parse::Value::Counter(v) if v >= 3.0));
-    // promtool lints the exposition; CI installs it and sets REQUIRE_PROMTOOL,
-    // so there a missing promtool fails rather than skips.
-    match Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-    {
-        Ok(mut child) => {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-            let out = child.wait_with_output().unwrap();
-            let report = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-            assert!(out.status.success() && report.trim().is_empty(), "promtool: {report}");
-        }
-        Err(e) if std::env::var_os("REQUIRE_PROMTOOL").is_some() => {
-            panic!("promtool is required here and could not be run: {e}")
-        }
-        Err(e) => eprintln!("promtool not run ({e}): the exposition was checked, not linted"),
-    }
+    promtool::lint(&text);
     s.stop().await;
 }
 

@@ -81,25 +81,16 @@ impl Registry {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use chrono::TimeZone;
 
     use super::*;
-    use crate::daemon::source::PolicySource;
 
     const POLICY: &str = "min = 1\nmax = 4\ntakeover = true\n[target]\nbackend = \"aws\"\ncluster = \"c\"\nservice = \"s\"\n[[rule]]\nname = \"cpu\"\nmetric = \"ecs_cpu\"\ntarget = 70\n";
 
     #[test]
     fn a_failed_read_is_tried_again_soon_and_a_good_one_only_after_the_recheck() {
         let t0 = Utc.with_ymd_and_hms(2026, 12, 6, 12, 0, 0).unwrap();
-        let mut r = Registry::default();
-        let source = PolicySource {
-            path: PathBuf::from("p/a.toml"),
-            content: Ok(POLICY.to_string()),
-        };
-        let report = r.apply(vec![source], false, t0);
-        assert_eq!(report.added, vec!["a"], "{report:?}");
+        let mut r = Registry::holding("a", POLICY, t0);
         assert!(r.handover_due("a", t0), "never read");
         assert_eq!(r.known_handover("a"), None);
 

@@ -125,25 +125,16 @@ impl Registry {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use chrono::TimeZone;
 
     use super::*;
-    use crate::daemon::source::PolicySource;
 
     const PREDICTING: &str = "min = 1\nmax = 8\n[target]\nbackend = \"sim\"\nservice = \"s\"\n[[rule]]\nname = \"demand\"\nmetric = \"request_rate\"\ntarget = 100\nnamespace = \"S\"\nmetric_name = \"Arrivals\"\n[predict]\nmode = \"scale\"\n";
 
     #[test]
     fn a_failed_history_load_is_asked_again_after_the_retry_and_a_good_one_never() {
         let t0 = Utc.with_ymd_and_hms(2026, 12, 6, 12, 0, 0).unwrap();
-        let mut r = Registry::default();
-        let source = PolicySource {
-            path: PathBuf::from("p/a.toml"),
-            content: Ok(PREDICTING.to_string()),
-        };
-        let report = r.apply(vec![source], false, t0);
-        assert_eq!(report.added, vec!["a"], "{report:?}");
+        let mut r = Registry::holding("a", PREDICTING, t0);
         assert!(r.history_wanted("a", t0));
         assert!(!r.history_wanted("a", t0), "asked once while it loads");
 

@@ -265,3 +265,18 @@ impl Registry {
         })
     }
 }
+
+#[cfg(test)]
+impl Registry {
+    /// A registry holding one policy, `p/<name>.toml` with `text`, loaded at `now`.
+    pub(crate) fn holding(name: &str, text: &str, now: DateTime<Utc>) -> Registry {
+        let mut r = Registry::default();
+        let source = crate::daemon::source::PolicySource {
+            path: PathBuf::from(format!("p/{name}.toml")),
+            content: Ok(text.to_string()),
+        };
+        let report = r.apply(vec![source], false, now);
+        assert_eq!(report.added, vec![name], "{report:?}");
+        r
+    }
+}
