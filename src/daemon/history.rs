@@ -31,19 +31,14 @@ pub fn load<B: MetricSource>(shared: Arc<Shared>, backend: Arc<B>, policy: Arc<P
                 );
                 shared.registry_mut().seed_history(name, &points);
             }
-            Ok(Err(e)) => {
+            failed => {
+                let why = match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => format!("no answer within {}s", BUDGET.as_secs()),
+                };
                 tracing::warn!(
                     policy = name,
-                    "demand history not loaded ({e}): tried again in {} min",
-                    HISTORY_RETRY.num_minutes()
-                );
-                shared.registry_mut().history_failed(name, shared.clock.now());
-            }
-            Err(_) => {
-                tracing::warn!(
-                    policy = name,
-                    "demand history not loaded within {}s: tried again in {} min",
-                    BUDGET.as_secs(),
+                    "demand history not loaded ({why}): tried again in {} min",
                     HISTORY_RETRY.num_minutes()
                 );
                 shared.registry_mut().history_failed(name, shared.clock.now());
